@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Set up and run extractor with nothing but python3: ``python3 tasks.py run|test``.
+
+Why a script and not a Makefile: a fresh machine may have python3 and no ``make``. This file
+uses only the standard library. It creates ``.venv`` beside itself, installs the project
+into it (again only when ``pyproject.toml`` changed), then runs the app or the test suite
+inside it, passing any further arguments through:
+
+    python3 tasks.py run                # the app on sample_docs/
+    python3 tasks.py run ~/contracts    # the app on your own files
+    python3 tasks.py test               # the whole test suite
+    python3 tasks.py test -k chunking   # a part of it
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def _fail(message: str) -> None:
+    print(f"tasks.py: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _ensure_venv(extra: str) -> None:
+    if sys.version_info < (3, 11):
+        _fail(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
+    if not PYTHON.exists():
+        print(f"creating {VENV} …", file=sys.stderr)
+        try:
+            venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            _fail(f"could not create a virtual environment ({exc}). On Debian or Ubuntu, "
+                  "install the venv module first: sudo apt-get install python3-venv")
+    spec = (ROOT / "pyproject.toml").read_bytes() + extra.encode()
+    stamp = VENV / f".installed-{extra or 'app'}-{hashlib.sha256(spec).hexdigest()[:16]}"
+    if stamp.exists():
+        return
+    target = f".[{extra}]" if extra else "."
+    print(f"installing extractor{f' with {extra} tools' if extra else ''} into .venv …",
+          file=sys.stderr)
+    code = subprocess.call([str(PYTHON), "-m", "pip", "install", "--quiet",
+                            "--disable-pip-version-check", "-e", target], cwd=ROOT)
+    if code != 0:
+        _fail("pip install failed (see above); nothing was changed outside .venv")
+    for old in VENV.glob(f".installed-{extra or 'app'}-*"):
+        old.unlink()
+    stamp.touch()
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"run", "test"}:
+        print(__doc__, file=sys.stderr)
+        return 2
+    task, rest = argv[0], argv[1:]
+    if task == "run":
+        _ensure_venv("")
+        command = [str(BIN / "extractor"), "run", *(rest or [str(ROOT / "sample_docs")])]
+    else:
+        _ensure_venv("dev")
+        command = [str(PYTHON), "-m", "pytest", *rest]
+    try:  # `run` keeps the caller's folder so relative paths mean what the user typed
+        return subprocess.call(command, cwd=ROOT if task == "test" else None)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
