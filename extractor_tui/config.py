@@ -1,0 +1,107 @@
+"""Settings: one pydantic-settings class, layered defaults < config file < env < flags.
+
+Why one class: the TUI, ``extractor run`` and the tests all read the same fields, so a
+setting can be given wherever is handiest (``EXTRACTOR_CHUNK_TOKENS=800``, a line in
+``~/.config/extractor/config.toml``, or ``--chunk-tokens 800``) and means the same thing.
+Every field has a docstring-like description, shown by ``extractor run --help``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from extractor_tui.errors import ConfigError
+
+__all__ = ["Settings", "default_config_path", "load_settings"]
+
+_config_file: ContextVar[Path | None] = ContextVar("extractor_config_file", default=None)
+
+
+def default_config_path() -> Path:
+    """``$EXTRACTOR_CONFIG``, else ``$XDG_CONFIG_HOME/extractor/config.toml``."""
+    explicit = os.environ.get("EXTRACTOR_CONFIG")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "extractor" / "config.toml"
+
+
+class Settings(BaseSettings):
+    """Everything a run can be tuned by. Env vars are the field names prefixed ``EXTRACTOR_``."""
+
+    model_config = SettingsConfigDict(env_prefix="EXTRACTOR_", extra="forbid",
+                                      validate_default=True)
+
+    model: str = Field("gpt-4o-mini", description=(
+        "Model name; also picks the tokenizer used to size chunks."))
+    chunk_tokens: int = Field(1000, ge=16, le=200_000, description=(
+        "Largest chunk, in tokens."))
+    overlap_tokens: int = Field(100, ge=0, description=(
+        "Tokens shared by consecutive chunks, at most half of chunk_tokens."))
+    max_file_mb: float = Field(100.0, gt=0, description=(
+        "Files larger than this many MiB are refused with a clear error."))
+    pdf_timeout_s: float = Field(60.0, gt=0, description=(
+        "Time limit for reading one PDF; a PDF that takes longer is reported, not waited on."))
+    load_workers: int = Field(2, ge=1, le=32, description=(
+        "Worker processes that read PDFs in parallel."))
+
+    @model_validator(mode="after")
+    def _overlap_fits(self) -> Settings:
+        if self.overlap_tokens > self.chunk_tokens // 2:
+            raise ValueError(f"overlap_tokens ({self.overlap_tokens}) must be at most half of "
+                             f"chunk_tokens ({self.chunk_tokens})")
+        return self
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file.get()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
+    """Build settings from every layer; ``flags`` set to None are treated as not given.
+
+    Raises ConfigError with one readable line for a bad file or value.
+    """
+    path = config_file or default_config_path()
+    if config_file is not None and not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    given = {key: value for key, value in flags.items() if value is not None}
+    token = _config_file.set(path if path.is_file() else None)
+    try:
+        return Settings(**given)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors())
+        raise ConfigError(f"invalid settings: {problems}") from exc
+    finally:
+        _config_file.reset(token)

@@ -1,0 +1,57 @@
+"""Documents to chunks, with the tokenizer resolved offline, off the event loop.
+
+Why here and not in the front ends: the TUI and ``extractor run`` must chunk identically, so
+both call this one function. Chunking is CPU work in tiktoken, which releases the GIL, so it
+runs on a small thread pool instead of in the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from chunking import (
+    Chunk,
+    ChunkConfig,
+    Chunker,
+    ChunkingError,
+    ResolvedEncoding,
+    resolve_encoding,
+)
+from extractor_tui.core.documents import Document
+from extractor_tui.errors import ConfigError
+
+__all__ = ["ChunkedDocument", "chunk_documents", "make_chunker"]
+
+
+@dataclass(frozen=True)
+class ChunkedDocument:
+    """A document and its chunks, in order."""
+
+    document: Document
+    chunks: tuple[Chunk, ...]
+
+    @property
+    def token_count(self) -> int:
+        return sum(chunk.token_count for chunk in self.chunks)
+
+
+def make_chunker(model: str | None, max_tokens: int,
+                 overlap_tokens: int) -> tuple[Chunker, ResolvedEncoding]:
+    """A chunker for ``model``'s encoding (resolved without network) and how it was found."""
+    try:
+        config = ChunkConfig(max_tokens=max_tokens, overlap_tokens=overlap_tokens)
+    except ChunkingError as exc:
+        raise ConfigError(str(exc)) from exc
+    resolved = resolve_encoding(model)
+    return Chunker(resolved.encoding, config), resolved
+
+
+async def chunk_documents(documents: Sequence[Document], chunker: Chunker,
+                          workers: int = 2) -> list[ChunkedDocument]:
+    """Chunk every document on a thread pool; results in input order."""
+    items = [(doc.text, doc.page_starts) for doc in documents]
+    chunk_lists = await asyncio.to_thread(chunker.split_many, items, workers)
+    return [ChunkedDocument(doc, tuple(chunks))
+            for doc, chunks in zip(documents, chunk_lists, strict=True)]

@@ -1,0 +1,247 @@
+"""From paths the user typed to Documents: page texts, page offsets, and clear refusals.
+
+Why it is built this way:
+
+* Every input ends as exactly one outcome, in a stable order: a Document, or a
+  DocumentError whose reason is one line a user can act on. One bad file never stops the
+  others, and nothing is skipped silently (hidden files and folders are the one exception,
+  and the result says how many were passed over).
+* PDFs are read in worker processes (``core/pdf.py``) with a time limit; text files with
+  aiofiles. Both run concurrently, so the event loop of the TUI never stalls on a file.
+* A Document keeps each page's text and where each page starts in the joined text, so any
+  character offset (of a chunk, of a quote) maps back to a page number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from bisect import bisect_right
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiofiles
+
+from extractor_tui.core.pdf_pool import PdfWorkerPool
+from extractor_tui.core.text import BinaryContent, decode_text, split_pages
+from extractor_tui.errors import (
+    DocumentError,
+    EmptyDocument,
+    EmptyFolder,
+    FileTooLarge,
+    NoTextLayer,
+    PathNotFound,
+    UnreadableFile,
+    UnsupportedType,
+)
+
+__all__ = [
+    "Document",
+    "LoadOptions",
+    "LoadResult",
+    "SUPPORTED_SUFFIXES",
+    "discover",
+    "load_documents",
+]
+
+SUPPORTED_SUFFIXES = frozenset({".pdf", ".txt", ".md"})
+PAGE_SEPARATOR = "\n"
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded file: the text of each page, joined into ``text`` with ``page_starts``.
+
+    ``text[page_starts[i]:]`` begins page ``i + 1``; pages are joined by one newline, which
+    counts as the end of the page before it.
+    """
+
+    path: Path
+    kind: str
+    pages: tuple[str, ...]
+    text: str
+    page_starts: tuple[int, ...]
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def from_pages(cls, path: Path, kind: str, pages: Sequence[str],
+                   notes: Sequence[str] = ()) -> Document:
+        starts: list[int] = []
+        offset = 0
+        for page in pages:
+            starts.append(offset)
+            offset += len(page) + len(PAGE_SEPARATOR)
+        return cls(path=path, kind=kind, pages=tuple(pages),
+                   text=PAGE_SEPARATOR.join(pages), page_starts=tuple(starts),
+                   notes=tuple(notes))
+
+    @property
+    def page_count(self) -> int:
+        return len(self.pages)
+
+    def page_of(self, offset: int) -> int:
+        """1-based page holding character ``offset`` of ``text``."""
+        if not 0 <= offset < max(1, len(self.text)):
+            raise IndexError(f"offset {offset} outside the document (0..{len(self.text) - 1})")
+        return bisect_right(self.page_starts, offset)
+
+
+Outcome = Document | DocumentError
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Every input's outcome in discovery order, plus notes about the whole load."""
+
+    outcomes: tuple[Outcome, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def documents(self) -> list[Document]:
+        return [o for o in self.outcomes if isinstance(o, Document)]
+
+    @property
+    def errors(self) -> list[DocumentError]:
+        return [o for o in self.outcomes if isinstance(o, DocumentError)]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """What bounds a load; ``from_settings`` in the CLI and app fills it from Settings."""
+
+    max_file_bytes: int = 100 * 1024 * 1024
+    pdf_timeout_s: float = 60.0
+    workers: int = 2
+    text_concurrency: int = 16
+
+
+def discover(paths: Sequence[Path | str]) -> tuple[list[Path | DocumentError], int]:
+    """Expand folders (recursively, sorted) into files; report what cannot be used.
+
+    Returns the files and errors in order, and how many hidden entries were passed over.
+    The same file named twice is kept once.
+    """
+    items: list[Path | DocumentError] = []
+    hidden_total = 0
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            candidates, hidden = _walk(path)
+            hidden_total += hidden
+            if not candidates:
+                items.append(EmptyFolder(path, "folder holds no files" if not hidden
+                                         else f"folder holds only {hidden} hidden entries"))
+        elif path.exists():
+            candidates = [path]
+        else:
+            items.append(PathNotFound(path))
+            continue
+        for file in candidates:
+            key = file.resolve()
+            if key in seen:
+                continue
+            seen.add(key)
+            if file.suffix.lower() in SUPPORTED_SUFFIXES:
+                items.append(file)
+            else:
+                items.append(UnsupportedType(
+                    file, f"unsupported file type {file.suffix or '(no extension)'} "
+                          "(use .pdf, .txt or .md)"))
+    return items, hidden_total
+
+
+def _walk(folder: Path) -> tuple[list[Path], int]:
+    files: list[Path] = []
+    hidden = 0
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        hidden += sum(1 for d in dirs if d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            if name.startswith("."):
+                hidden += 1
+            else:
+                files.append(Path(root) / name)
+    files.sort(key=lambda p: p.relative_to(folder).parts)
+    return files, hidden
+
+
+async def load_documents(
+    paths: Sequence[Path | str],
+    options: LoadOptions | None = None,
+    on_outcome: Callable[[Outcome], Awaitable[None] | None] | None = None,
+) -> LoadResult:
+    """Load every input concurrently; outcomes come back in discovery order.
+
+    ``on_outcome`` is called as each file finishes (in completion order), e.g. to show
+    progress. It never raises into the caller's loop: loading errors are outcomes.
+    """
+    opts = options or LoadOptions()
+    items, hidden = discover(paths)
+    notes = (f"passed over {hidden} hidden file(s) or folder(s)",) if hidden else ()
+    text_gate = asyncio.Semaphore(opts.text_concurrency)
+    pdfs = sum(1 for i in items if isinstance(i, Path) and i.suffix.lower() == ".pdf")
+    async with PdfWorkerPool(min(opts.workers, max(1, pdfs)), opts.pdf_timeout_s) as pool:
+
+        async def one(item: Path | DocumentError) -> Outcome:
+            outcome: Outcome
+            if isinstance(item, DocumentError):
+                outcome = item
+            else:
+                try:
+                    outcome = await _load_file(item, opts, pool, text_gate)
+                except DocumentError as exc:
+                    outcome = exc
+            if on_outcome is not None:
+                maybe = on_outcome(outcome)
+                if maybe is not None:
+                    await maybe
+            return outcome
+
+        outcomes = await asyncio.gather(*(one(item) for item in items))
+    return LoadResult(tuple(outcomes), notes)
+
+
+async def _load_file(path: Path, opts: LoadOptions, pool: PdfWorkerPool,
+                     text_gate: asyncio.Semaphore) -> Document:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from exc
+    if size == 0:
+        raise EmptyDocument(path, "empty file (0 bytes)")
+    if size > opts.max_file_bytes:
+        raise FileTooLarge(path, f"{size / 2**20:.1f} MiB is over the "
+                                 f"{opts.max_file_bytes / 2**20:g} MiB cap (max_file_mb)")
+    if path.suffix.lower() == ".pdf":
+        result = await pool.read(path)
+        return _pdf_document(path, list(result.pages), result.engine)
+    async with text_gate:
+        return await _text_document(path)
+
+
+def _pdf_document(path: Path, pages: list[str], engine: str) -> Document:
+    blank = sum(1 for page in pages if not page.strip())
+    if not pages or blank == len(pages):
+        raise NoTextLayer(path)
+    notes = [] if engine == "pypdfium2" else [f"read with {engine} (PDFium refused it)"]
+    if blank:
+        notes.append(f"{blank} of {len(pages)} pages have no text (scanned?); "
+                     "OCR is not supported")
+    return Document.from_pages(path, "pdf", pages, notes)
+
+
+async def _text_document(path: Path) -> Document:
+    try:
+        async with aiofiles.open(path, "rb") as handle:
+            data = await handle.read()
+    except OSError as exc:
+        raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        text, note = decode_text(data)
+    except BinaryContent as exc:
+        raise UnreadableFile(path, str(exc)) from exc
+    if not text.strip():
+        raise EmptyDocument(path, "no text: the file holds only whitespace")
+    return Document.from_pages(path, "text", split_pages(text), [note] if note else [])

@@ -1,0 +1,94 @@
+"""Reading the text of a PDF: pypdfium2 first, pypdf as the fallback.
+
+This is the code that runs inside the worker processes of ``core/pdf_pool.py``; it is a
+plain function so tests can call it directly.
+
+Engines: pypdfium2 (PDFium, ~12x faster than pypdf) first; pypdf for files PDFium refuses.
+PDFium opens owner-password-only PDFs with the empty user password by itself; pypdf is told
+to try the empty password too. What comes back is plain text per page, or a DocumentError.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from extractor_tui.errors import CorruptPdf, DocumentError, EncryptedPdf
+
+__all__ = ["PdfPages", "read_pdf"]
+
+
+@dataclass(frozen=True)
+class PdfPages:
+    """The text of each page, and which engine produced it."""
+
+    pages: tuple[str, ...]
+    engine: str
+
+
+def _clean(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+
+
+def _read_with_pdfium(path: Path) -> PdfPages:
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        pdf = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as exc:
+        if exc.err_code == pdfium_c.FPDF_ERR_PASSWORD:
+            raise EncryptedPdf(path) from exc
+        raise
+    try:
+        pages = []
+        for index in range(len(pdf)):
+            page = pdf[index]
+            textpage = page.get_textpage()
+            pages.append(_clean(textpage.get_text_bounded()))
+            textpage.close()
+            page.close()
+        return PdfPages(tuple(pages), "pypdfium2")
+    finally:
+        pdf.close()
+
+
+def _read_with_pypdf(path: Path) -> PdfPages:
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise EncryptedPdf(path)
+        return PdfPages(tuple(_clean(page.extract_text() or "") for page in reader.pages),
+                        "pypdf")
+    except FileNotDecryptedError as exc:
+        raise EncryptedPdf(path) from exc
+    except PdfReadError as exc:
+        raise CorruptPdf(path, f"corrupt or truncated PDF ({exc})") from exc
+
+
+def read_pdf(path: Path) -> PdfPages:
+    """Text of every page; raises a DocumentError subclass with a one-line reason.
+
+    Runs inside a worker process, but is a plain function so tests can call it directly.
+    """
+    try:
+        return _read_with_pdfium(path)
+    except EncryptedPdf:
+        raise
+    except Exception as pdfium_exc:  # noqa: BLE001 - PDFium refused it: let pypdf try
+        try:
+            return _read_with_pypdf(path)
+        except DocumentError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - both parsers failed: one clear reason
+            raise CorruptPdf(path, f"corrupt or truncated PDF ({short_reason(pdfium_exc)}; "
+                                   f"pypdf: {short_reason(exc)})") from exc
+
+
+def short_reason(exc: BaseException) -> str:
+    """The first line of an exception's message, at most 160 characters."""
+    text = str(exc).strip().splitlines()
+    return text[0][:160] if text else type(exc).__name__

@@ -1,0 +1,76 @@
+"""Decoding text files whose encoding nobody told us.
+
+Order of trust: a byte-order mark (UTF-8, UTF-16, UTF-32) is certain; strict UTF-8 is next
+(random bytes almost never pass it); then Windows-1252, which is what most "ANSI" files
+really are; Latin-1 last, because it accepts every byte. Whenever we guess, the document gets
+a note saying so, so a user who sees odd characters knows why. NUL bytes without a BOM mean
+UTF-16 without a mark (tried) or a binary file (refused), never garbage passed on as text.
+"""
+
+from __future__ import annotations
+
+import codecs
+
+__all__ = ["BinaryContent", "decode_text", "split_pages"]
+
+_BOMS: tuple[tuple[bytes, str, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8", "UTF-8 with BOM"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
+)
+
+
+class BinaryContent(ValueError):
+    """The bytes are not text in any encoding we accept."""
+
+
+def decode_text(data: bytes) -> tuple[str, str | None]:
+    """Text with newlines normalised to ``\\n``, and a note when the encoding was guessed."""
+    text, note = _decode(data)
+    return text.replace("\r\n", "\n").replace("\r", "\n"), note
+
+
+def _decode(data: bytes) -> tuple[str, str | None]:
+    for bom, codec, label in _BOMS:
+        if data.startswith(bom):
+            body = data[len(bom):]
+            try:
+                return body.decode(codec), None
+            except UnicodeDecodeError:
+                return body.decode(codec, errors="replace"), (
+                    f"{label} byte-order mark but invalid bytes; replaced them with \ufffd")
+    if b"\x00" in data:
+        return _decode_without_bom(data)
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "not valid UTF-8; read as Windows-1252 (cp1252)"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "not valid UTF-8 or Windows-1252; read as Latin-1"
+
+
+def _decode_without_bom(data: bytes) -> tuple[str, str | None]:
+    """UTF-16 without a BOM shows NULs in every other byte of ASCII text; else it is binary."""
+    sample = data[:4096]
+    even_nuls = sample[0::2].count(0)
+    odd_nuls = sample[1::2].count(0)
+    half = max(1, len(sample) // 2)
+    for nuls, codec in ((odd_nuls, "utf-16-le"), (even_nuls, "utf-16-be")):
+        if nuls > 0.3 * half and len(data) % 2 == 0:
+            try:
+                return data.decode(codec), f"no byte-order mark; read as {codec.upper()}"
+            except UnicodeDecodeError:
+                break
+    raise BinaryContent("binary content, not text (NUL bytes)")
+
+
+def split_pages(text: str) -> list[str]:
+    """Form feeds separate pages (as pdftotext writes them); a trailing one adds no page."""
+    pages = text.split("\f")
+    if len(pages) > 1 and not pages[-1].strip():
+        pages.pop()
+    return pages
