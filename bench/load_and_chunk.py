@@ -1,0 +1,144 @@
+"""Benchmark: load and chunk the Kleister-NDA dev PDFs; prints figures, asserts nothing.
+
+    .venv/bin/python bench/load_and_chunk.py [--runs 5] [--corpus DIR] [--baseline]
+
+Figures (medians over --runs, all measured in this one run, since the machine is shared and
+noisy):
+  * PDF pages/s through ``load_documents``, worker-process start-up included
+    (target >= 300 on 2 cores);
+  * chunking MB/s of UTF-8 text, 1,000-token chunks with 100 overlap, single thread and on
+    the 2-thread pool the engine uses (target >= 10);
+  * the longest event-loop stall while loading, from a 5 ms ticker (target < 50 ms);
+  * with --baseline, the same pages read in-process by pypdfium2 and by pypdf, for ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from chunking import ChunkConfig, Chunker, resolve_encoding
+from extractor_tui.core import LoadOptions, LoadResult, load_documents
+
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "kleister-nda-dev"
+
+
+async def _load_with_ticker(paths: list[Path], workers: int) -> tuple[float, float, LoadResult]:
+    """Seconds to load, the worst ticker lateness in seconds, and the result."""
+    worst = 0.0
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal worst
+        while not stop.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            worst = max(worst, time.perf_counter() - before - 0.005)
+
+    tick = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    started = time.perf_counter()
+    result = await load_documents(paths, LoadOptions(workers=workers))
+    elapsed = time.perf_counter() - started
+    stop.set()
+    await tick
+    return elapsed, worst, result
+
+
+def _median_time(fn: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _in_process_pages(paths: list[Path], engine: str) -> int:
+    pages = 0
+    for path in paths:
+        if engine == "pypdfium2":
+            import pypdfium2 as pdfium
+
+            pdf = pdfium.PdfDocument(path)
+            for index in range(len(pdf)):
+                pdf[index].get_textpage().get_text_bounded()
+                pages += 1
+            pdf.close()
+        else:
+            from pypdf import PdfReader
+
+            for page in PdfReader(path).pages:
+                page.extract_text()
+                pages += 1
+    return pages
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--baseline", action="store_true",
+                        help="also time pypdfium2 and pypdf in-process (pypdf takes ~20 s)")
+    args = parser.parse_args()
+    paths = sorted((args.corpus / "documents").glob("*.pdf"))
+    if not paths:
+        print(f"no PDFs under {args.corpus / 'documents'}", file=sys.stderr)
+        return 2
+
+    load_times, stalls = [], []
+    result: LoadResult | None = None
+    for _ in range(args.runs):
+        elapsed, worst, result = asyncio.run(_load_with_ticker(paths, args.workers))
+        load_times.append(elapsed)
+        stalls.append(worst)
+    assert result is not None
+    if result.errors:
+        print(f"{len(result.errors)} file(s) failed: {result.errors[:3]}", file=sys.stderr)
+    pages = sum(doc.page_count for doc in result.documents)
+    load_s = statistics.median(load_times)
+
+    resolved = resolve_encoding()
+    chunker = Chunker(resolved.encoding, ChunkConfig(1000, 100))
+    items = [(doc.text, doc.page_starts) for doc in result.documents]
+    megabytes = sum(len(doc.text.encode("utf-8")) for doc in result.documents) / 1e6
+    chunk_1 = _median_time(lambda: chunker.split_many(items, max_workers=1), args.runs)
+    chunk_2 = _median_time(lambda: chunker.split_many(items, max_workers=2), args.runs)
+    encode_s = _median_time(lambda: [resolved.encoding.encode_ordinary(t) for t, _ in items],
+                            args.runs)
+
+    print(f"corpus: {len(paths)} PDFs, {pages} pages, {megabytes:.2f} MB of text; "
+          f"{args.runs} runs, medians; tokenizer {resolved.describe()}")
+    rows = [
+        ("PDF pages/s (load_documents, workers incl.)", f"{pages / load_s:,.0f}", ">= 300"),
+        ("  load time, s (min / median / max)",
+         f"{min(load_times):.2f} / {load_s:.2f} / {max(load_times):.2f}", ""),
+        ("chunking MB/s, 1 thread", f"{megabytes / chunk_1:.1f}", ">= 10"),
+        ("chunking MB/s, 2 threads (as the engine runs it)", f"{megabytes / chunk_2:.1f}",
+         ">= 10"),
+        ("  tiktoken encode_ordinary alone, MB/s", f"{megabytes / encode_s:.1f}", ""),
+        ("longest event-loop stall while loading, ms (median of runs / worst)",
+         f"{statistics.median(stalls) * 1000:.1f} / {max(stalls) * 1000:.1f}", "< 50"),
+    ]
+    if args.baseline:
+        pdfium_s = _median_time(lambda: _in_process_pages(paths, "pypdfium2"), 1)
+        pypdf_s = _median_time(lambda: _in_process_pages(paths, "pypdf"), 1)
+        rows += [
+            ("baseline: pypdfium2 in-process, 1 core, pages/s", f"{pages / pdfium_s:,.0f}", ""),
+            ("baseline: pypdf in-process, 1 core, pages/s", f"{pages / pypdf_s:,.0f}", ""),
+            ("  load_documents vs pypdf", f"{pypdf_s / load_s:.1f}x", ""),
+        ]
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, target in rows:
+        print(f"{name:<{width}}  {value:>20}  {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
