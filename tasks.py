@@ -6,7 +6,7 @@ uses only the standard library. It creates ``.venv`` beside itself, installs the
 into it (again only when ``pyproject.toml`` changed), then runs the app or the test suite
 inside it, passing any further arguments through:
 
-    python3 tasks.py run                # the app on sample_docs/
+    python3 tasks.py run                # the app on the documents in sample_docs/
     python3 tasks.py run ~/contracts    # the app on your own files
     python3 tasks.py test               # the whole test suite
     python3 tasks.py test -k chunking   # a part of it
@@ -65,7 +65,8 @@ def main(argv: list[str]) -> int:
     task, rest = argv[0], argv[1:]
     if task == "run":
         _ensure_venv("")
-        command = [str(BIN / "extractor"), "run", *(rest or [str(ROOT / "sample_docs")])]
+        samples = [str(ROOT / "sample_docs" / kind) for kind in ("invoices", "contracts", "medical")]
+        command = [str(BIN / "extractor"), "run", *(rest or samples)]
     else:
         _ensure_venv("dev")
         command = [str(PYTHON), "-m", "pytest", *rest]
