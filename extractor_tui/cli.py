@@ -142,15 +142,20 @@ def _table(chunked: list[ChunkedDocument]) -> Table:
     paths = [item.document.path.resolve() for item in chunked]
     common = Path(os.path.commonpath([p.parent for p in paths])) if paths else Path.cwd()
     table = Table(title=Text(f"Documents in {common}"), title_justify="left")
+    with_notes = any(item.document.notes for item in chunked)
     table.add_column("file", overflow="fold", ratio=3)
     for header in ("pages", "chars", "chunks", "tokens"):
         table.add_column(header, justify="right", no_wrap=True)
-    table.add_column("notes", overflow="fold", ratio=2)
+    if with_notes:
+        table.add_column("notes", overflow="fold", ratio=2)
     for item in chunked:
         doc = item.document
-        table.add_row(Text(str(doc.path.resolve().relative_to(common))), str(doc.page_count), f"{len(doc.text):,}",
-                      str(len(item.chunks)), f"{item.token_count:,}",
-                      Text("; ".join(doc.notes)))
+        cells: list[Text | str] = [
+            Text(str(doc.path.resolve().relative_to(common))), str(doc.page_count),
+            f"{len(doc.text):,}", str(len(item.chunks)), f"{item.token_count:,}"]
+        if with_notes:
+            cells.append(Text("; ".join(doc.notes)))
+        table.add_row(*cells)
     return table
 
 

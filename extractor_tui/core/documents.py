@@ -212,13 +212,22 @@ async def _load_file(path: Path, opts: LoadOptions, pool: PdfWorkerPool,
     if size == 0:
         raise EmptyDocument(path, "empty file (0 bytes)")
     if size > opts.max_file_bytes:
-        raise FileTooLarge(path, f"{size / 2**20:.1f} MiB is over the "
-                                 f"{opts.max_file_bytes / 2**20:g} MiB cap (max_file_mb)")
+        raise FileTooLarge(path, f"{_size(size)} is over the {_size(opts.max_file_bytes)} "
+                                 "cap (max_file_mb)")
     if path.suffix.lower() == ".pdf":
         result = await pool.read(path)
         return _pdf_document(path, list(result.pages), result.engine)
     async with text_gate:
         return await _text_document(path)
+
+
+def _size(count: int) -> str:
+    """A byte count for people: 512 bytes, 3.2 KiB, 150.0 MiB."""
+    if count < 1024:
+        return f"{count} bytes"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.1f} KiB"
+    return f"{count / 2**20:.1f} MiB"
 
 
 def _pdf_document(path: Path, pages: list[str], engine: str) -> Document:

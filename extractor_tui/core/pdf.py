@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from extractor_tui.errors import CorruptPdf, DocumentError, EncryptedPdf
+from extractor_tui.errors import CorruptPdf, DocumentError, EncryptedPdf, UnreadableFile
 
 __all__ = ["PdfPages", "read_pdf"]
 
@@ -66,7 +66,9 @@ def _read_with_pypdf(path: Path) -> PdfPages:
     except FileNotDecryptedError as exc:
         raise EncryptedPdf(path) from exc
     except PdfReadError as exc:
-        raise CorruptPdf(path, f"corrupt or truncated PDF ({exc})") from exc
+        raise CorruptPdf(path, f"corrupt or truncated PDF ({short_reason(exc)})") from exc
+    except OSError as exc:  # permissions, I/O error: the file, not the PDF, is the problem
+        raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from exc
 
 
 def read_pdf(path: Path) -> PdfPages:

@@ -18,6 +18,7 @@ import os
 import sys
 from asyncio.subprocess import PIPE, Process
 from pathlib import Path
+from typing import Any
 
 import extractor_tui
 from extractor_tui import errors
@@ -89,7 +90,7 @@ class PdfWorkerPool:
         await asyncio.gather(*(self._stop(worker, grace=1.0) for worker in workers))
 
     @staticmethod
-    async def _ask(worker: Process, path: Path) -> dict[str, object]:
+    async def _ask(worker: Process, path: Path) -> dict[str, Any]:
         assert worker.stdin is not None and worker.stdout is not None
         worker.stdin.write(encode_frame({"path": str(path)}))
         await worker.stdin.drain()

@@ -62,9 +62,12 @@ def _decode_without_bom(data: bytes) -> tuple[str, str | None]:
     for nuls, codec in ((odd_nuls, "utf-16-le"), (even_nuls, "utf-16-be")):
         if nuls > 0.3 * half and len(data) % 2 == 0:
             try:
-                return data.decode(codec), f"no byte-order mark; read as {codec.upper()}"
+                text = data.decode(codec)
             except UnicodeDecodeError:
                 break
+            if "\x00" in text:  # U+0000 is never text: zero-filled or binary data
+                break
+            return text, f"no byte-order mark; read as {codec.upper()}"
     raise BinaryContent("binary content, not text (NUL bytes)")
 
 
