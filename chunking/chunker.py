@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import tiktoken
 
+from chunking._meter import Measured, TokenMeter
+
 __all__ = ["Chunk", "ChunkConfig", "Chunker", "ChunkingError"]
 
 _PARAGRAPH = re.compile(r"\n[^\S\n]*\n\s*")
@@ -129,6 +131,7 @@ class _Splitter:
 
     def __init__(self, chunker: Chunker, text: str) -> None:
         self.enc = chunker.encoding
+        self.meter = TokenMeter(chunker.encoding, text)
         self.max = chunker.config.max_tokens
         self.overlap = chunker.config.overlap_tokens
         self.text = text
@@ -138,38 +141,42 @@ class _Splitter:
     def spans(self) -> list[tuple[int, int, int]]:
         out: list[tuple[int, int, int]] = []
         start, prev_end = 0, 0
+        previous: Measured | None = None
         while prev_end < self.n:
-            fitted = self._fit(start, prev_end + 1)
-            if fitted is None:  # the overlap left no room: start this chunk fresh
+            chunk = self._fit(start, prev_end + 1, previous)
+            if chunk is None:  # the overlap left no room: start this chunk fresh
                 start = prev_end
-                fitted = self._fit(start, prev_end + 1)
-                assert fitted is not None  # a window of >= 1 char always fits 16 tokens
-            end, tokens = fitted
-            out.append((start, end, len(tokens)))
-            if tokens:
-                self.chars_per_token = max(0.25, min(64.0, (end - start) / len(tokens)))
-            prev_end = end
-            start = self._overlap_start(start, end, tokens)
+                chunk = self._fit(start, prev_end + 1, None)
+                assert chunk is not None  # a window of >= 1 char always fits 16 tokens
+            out.append((chunk.start, chunk.end, len(chunk.tokens)))
+            if chunk.tokens:
+                self.chars_per_token = max(0.25, min(64.0, (chunk.end - chunk.start)
+                                                     / len(chunk.tokens)))
+            prev_end, previous = chunk.end, chunk
+            start = self._overlap_start(chunk)
         return out
 
     # -- fitting one chunk -------------------------------------------------------------
 
-    def _fit(self, start: int, min_end: int) -> tuple[int, list[int]] | None:
-        """The best end in ``[min_end, …]`` for a chunk from ``start``, and its tokens."""
+    def _fit(self, start: int, min_end: int, known: Measured | None) -> Measured | None:
+        """The best chunk from ``start`` ending at or after ``min_end``, measured exactly.
+
+        ``known`` is a measured slice (the previous chunk) whose tokens may be borrowed.
+        """
         limit = min(self.n, max(min_end, start + int(self.max * self.chars_per_token * _FILL)))
         for _ in range(_MAX_FIT_ATTEMPTS):
             end = self._boundary(start, min_end, limit)
             if end is None:
                 return self._token_cut(start, min_end)
-            tokens = self.enc.encode_ordinary(self.text[start:end])
-            if len(tokens) <= self.max:
-                return end, tokens
+            chunk = self.meter.measure(start, end, known)
+            if len(chunk.tokens) <= self.max:
+                return chunk
             if end <= min_end:
                 return None
-            shrunk = start + int((end - start) * self.max / len(tokens) * _FILL)
-            limit = max(min_end, min(shrunk, end - 1))
+            known = chunk  # too long: the shorter retry borrows its tokens
+            fits = start + self._chars_in(chunk.tokens[:self.max])
+            limit = max(min_end, min(fits, end - 1))
         return self._token_cut(start, min_end)
-
     def _boundary(self, start: int, min_end: int, limit: int) -> int | None:
         """Best cut in ``[min_end, limit]``, or None when only a token cut is possible."""
         if limit >= self.n:
@@ -201,7 +208,7 @@ class _Splitter:
         at = max(self.text.rfind(space, lo, limit) for space in _SPACES)
         return at + 1 if at >= 0 else None
 
-    def _token_cut(self, start: int, min_end: int) -> tuple[int, list[int]]:
+    def _token_cut(self, start: int, min_end: int) -> Measured:
         """Cut a run without whitespace between tokens, as close to the budget as fits."""
         width = max(64, int(self.max * self.chars_per_token * 1.3))
         while True:  # widen until the window holds more than a chunk, or reaches the end
@@ -211,17 +218,17 @@ class _Splitter:
                 break
             width *= 2
         if len(tokens) <= self.max:
-            return stop, tokens
+            return Measured(start, stop, tokens)
         keep = self.max
         for _ in range(_MAX_FIT_ATTEMPTS):
             # Re-encoding a prefix of one long pre-token can merge differently, so measure.
             end = max(min_end, start + self._chars_in(tokens[:keep]))
-            measured = self.enc.encode_ordinary(self.text[start:end])
-            if len(measured) <= self.max:
-                return end, measured
-            keep = max(1, keep - (len(measured) - self.max))
-        end = max(min_end, start + 1)  # one character is at most 4 tokens: always fits
-        return end, self.enc.encode_ordinary(self.text[start:end])
+            measured = self.meter.encode(start, end)
+            if len(measured.tokens) <= self.max:
+                return measured
+            keep = max(1, keep - (len(measured.tokens) - self.max))
+        # One character is at most 4 tokens, so this always fits.
+        return self.meter.encode(start, max(min_end, start + 1))
 
     def _chars_in(self, tokens: list[int]) -> int:
         """How many whole characters the given tokens spell out (a split UTF-8 char is dropped)."""
@@ -229,11 +236,21 @@ class _Splitter:
 
     # -- overlap ---------------------------------------------------------------------------
 
-    def _overlap_start(self, start: int, end: int, tokens: list[int]) -> int:
-        """Where the next chunk starts: a word start inside the last ``overlap`` tokens."""
+    def _overlap_start(self, chunk: Measured) -> int:
+        """Where the next chunk starts: a word boundary inside the last ``overlap`` tokens.
+
+        Preferably a safe gap (the space before a word), whose overlap is counted from the
+        chunk's own tokens; otherwise a word start, measured.
+        """
+        start, end, tokens = chunk.start, chunk.end, chunk.tokens
         if self.overlap == 0 or end >= self.n or len(tokens) <= self.overlap:
             return end
         at = end - self._chars_in(tokens[-self.overlap:])
+        gap = self.meter.safe_gap_after(max(at, start + 1), end - 1) if self.meter.reuse else None
+        if gap is not None:
+            before = self.meter.token_index(chunk, gap)
+            if before is not None and len(tokens) - before <= self.overlap:
+                return gap
         word = _WORD_START.search(self.text, max(at - 1, start), end)
         if word is not None:  # else: one long word; keep the token-aligned position
             at = word.end()

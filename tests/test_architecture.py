@@ -17,7 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def modules_after_import(*names: str) -> set[str]:
-    code = ("import sys\n" + "".join(f"import {n}\n" for n in names)
+    """Modules loaded after importing ``names`` and touching every name in their __all__."""
+    code = ("import importlib, sys\n"
+            + "".join(f"m = importlib.import_module({n!r}); [getattr(m, a) for a in m.__all__]\n"
+                      for n in names)
             + "print('\\n'.join(sorted(sys.modules)))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, timeout=60, check=True)
@@ -68,3 +71,9 @@ def test_every_module_opens_with_a_docstring() -> None:
         for path in (ROOT / package).rglob("*.py"):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             assert ast.get_docstring(tree), f"{path} has no module docstring"
+
+
+def test_lazy_core_exports_match_all() -> None:
+    import extractor_tui.core as core
+
+    assert sorted(core._HOMES) == sorted(core.__all__)

@@ -123,7 +123,7 @@ def test_word_boundary_when_no_sentence_end() -> None:
     for chunk in chunks[:-1]:
         assert text[chunk.end - 1] == " ", "cut inside a word"
     for a, b in zip(chunks, chunks[1:]):
-        assert text[b.start - 1] == " ", "overlap starts inside a word"
+        assert text[b.start] == " " or text[b.start - 1] == " ", "overlap starts inside a word"
 
 
 def test_line_break_beats_space() -> None:
@@ -156,8 +156,8 @@ class CountingEncoding:
         self.chars += len(text)
         return self.enc.encode_ordinary(text)
 
-    def decode_bytes(self, tokens: list[int]) -> bytes:
-        return self.enc.decode_bytes(tokens)
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.enc, name)
 
 
 @pytest.mark.parametrize("line", [
@@ -178,7 +178,9 @@ def test_prose_is_encoded_about_once() -> None:
     counting = CountingEncoding(ENC)
     text = prose(400)
     Chunker(counting, ChunkConfig(1000, 100)).split(text)  # type: ignore[arg-type]
-    assert counting.chars <= 1.6 * len(text), counting.chars / len(text)
+    # Each chunk once, plus the overlap the next chunk shares; shortened retries and the
+    # overlap count borrow tokens already computed (chunking/_meter.py).
+    assert counting.chars <= 1.2 * len(text), counting.chars / len(text)
 
 
 def test_page_spans_follow_page_starts() -> None:

@@ -10,12 +10,15 @@ to try the empty password too. What comes back is plain text per page, or a Docu
 
 from __future__ import annotations
 
+import json
+import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from extractor_tui.errors import CorruptPdf, DocumentError, EncryptedPdf, UnreadableFile
 
-__all__ = ["PdfPages", "read_pdf"]
+__all__ = ["HEADER", "PdfPages", "decode_frame", "encode_frame", "read_pdf", "short_reason"]
 
 
 @dataclass(frozen=True)
@@ -94,3 +97,20 @@ def short_reason(exc: BaseException) -> str:
     """The first line of an exception's message, at most 160 characters."""
     text = str(exc).strip().splitlines()
     return text[0][:160] if text else type(exc).__name__
+
+
+# Framing between the pool and its workers (see core/pdf_worker.py): a 4-byte big-endian
+# length, then UTF-8 JSON.
+HEADER = struct.Struct(">I")
+
+
+def encode_frame(message: dict[str, Any]) -> bytes:
+    body = json.dumps(message, ensure_ascii=False).encode("utf-8")
+    return HEADER.pack(len(body)) + body
+
+
+def decode_frame(body: bytes) -> dict[str, Any]:
+    message = json.loads(body.decode("utf-8"))
+    if not isinstance(message, dict):
+        raise ValueError("frame is not a JSON object")
+    return message

@@ -22,8 +22,7 @@ from typing import Any
 
 import extractor_tui
 from extractor_tui import errors
-from extractor_tui.core.pdf import PdfPages
-from extractor_tui.core.pdf_worker import HEADER, decode_frame, encode_frame
+from extractor_tui.core.pdf import HEADER, PdfPages, decode_frame, encode_frame
 from extractor_tui.errors import CorruptPdf, DocumentError, LoadTimedOut
 
 __all__ = ["PdfWorkerPool"]

@@ -13,32 +13,15 @@ Request ``{"path": …}``; reply ``{"pages": [...], "engine": …}`` or
 
 from __future__ import annotations
 
-import json
 import signal
-import struct
 import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from extractor_tui.core.pdf import read_pdf, short_reason
+from extractor_tui.core.pdf import HEADER, decode_frame, encode_frame, read_pdf, short_reason
 from extractor_tui.errors import DocumentError
 
-__all__ = ["HEADER", "decode_frame", "encode_frame", "main"]
-
-HEADER = struct.Struct(">I")
-
-
-def encode_frame(message: dict[str, Any]) -> bytes:
-    body = json.dumps(message, ensure_ascii=False).encode("utf-8")
-    return HEADER.pack(len(body)) + body
-
-
-def decode_frame(body: bytes) -> dict[str, Any]:
-    message = json.loads(body.decode("utf-8"))
-    if not isinstance(message, dict):
-        raise ValueError("frame is not a JSON object")
-    return message
-
+__all__ = ["handle", "main"]
 
 def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
     data = stream.read(size)
