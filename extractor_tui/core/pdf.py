@@ -80,6 +80,13 @@ def read_pdf(path: Path) -> PdfPages:
     Runs inside a worker process, but is a plain function so tests can call it directly.
     """
     try:
+        with path.open("rb") as handle:
+            head = handle.read(1024)
+    except OSError as exc:
+        raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from exc
+    if b"%PDF-" not in head:  # the spec allows the header anywhere in the first 1 KiB
+        raise CorruptPdf(path, "not a PDF (no %PDF header): renamed or damaged?")
+    try:
         return _read_with_pdfium(path)
     except EncryptedPdf:
         raise
