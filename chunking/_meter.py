@@ -48,6 +48,7 @@ class TokenMeter:
         self.enc = encoding
         self.text = text
         self.reuse = encoding.name in _SAFE_ENCODINGS
+        self.ascii = text.isascii()  # then byte offsets are character offsets
 
     def encode(self, start: int, end: int) -> Measured:
         return Measured(start, end, self.enc.encode_ordinary(self.text[start:end]))
@@ -78,7 +79,8 @@ class TokenMeter:
         if measured._byte_ends is None:
             lengths = _token_lengths(self.enc)
             measured._byte_ends = list(accumulate(map(lengths.__getitem__, measured.tokens)))
-        target = len(self.text[measured.start:position].encode("utf-8"))
+        target = (position - measured.start if self.ascii
+                  else len(self.text[measured.start:position].encode("utf-8")))
         if target == 0:
             return 0
         ends = measured._byte_ends
