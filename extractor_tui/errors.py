@@ -85,6 +85,11 @@ class FileTooLarge(DocumentError):
 class UnreadableFile(DocumentError):
     default_reason = "file cannot be read"
 
+    @classmethod
+    def from_os_error(cls, path: Path | str, exc: OSError) -> UnreadableFile:
+        """The one wording for permission and I/O failures: ``cannot read: <strerror>``."""
+        return cls(path, f"cannot read: {exc.strerror or exc}")
+
 
 class EmptyDocument(DocumentError):
     default_reason = "empty file"

@@ -208,7 +208,7 @@ async def _load_file(path: Path, opts: LoadOptions, pool: PdfWorkerPool,
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from exc
+        raise UnreadableFile.from_os_error(path, exc) from exc
     if size == 0:
         raise EmptyDocument(path, "empty file (0 bytes)")
     if size > opts.max_file_bytes:
@@ -246,7 +246,7 @@ async def _text_document(path: Path) -> Document:
         async with aiofiles.open(path, "rb") as handle:
             data = await handle.read()
     except OSError as exc:
-        raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from exc
+        raise UnreadableFile.from_os_error(path, exc) from exc
     try:
         text, note = decode_text(data)
     except BinaryContent as exc:

@@ -71,7 +71,7 @@ def _read_with_pypdf(path: Path) -> PdfPages:
     except PdfReadError as exc:
         raise CorruptPdf(path, f"corrupt or truncated PDF ({short_reason(exc)})") from exc
     except OSError as exc:  # permissions, I/O error: the file, not the PDF, is the problem
-        raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from exc
+        raise UnreadableFile.from_os_error(path, exc) from exc
 
 
 def read_pdf(path: Path) -> PdfPages:
@@ -83,7 +83,7 @@ def read_pdf(path: Path) -> PdfPages:
         with path.open("rb") as handle:
             head = handle.read(1024)
     except OSError as exc:
-        raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from exc
+        raise UnreadableFile.from_os_error(path, exc) from exc
     if b"%PDF-" not in head:  # the spec allows the header anywhere in the first 1 KiB
         raise CorruptPdf(path, "not a PDF (no %PDF header): renamed or damaged?")
     try:
