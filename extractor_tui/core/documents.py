@@ -6,7 +6,7 @@ Why it is built this way:
   DocumentError whose reason is one line a user can act on. One bad file never stops the
   others, and nothing is skipped silently (hidden files and folders are the one exception,
   and the result says how many were passed over).
-* PDFs are read in worker processes (``core/pdf.py``) with a time limit; text files with
+* PDFs are read in worker processes (``core/pdf_pool.py``) with a time limit; text files with
   aiofiles. Both run concurrently, so the event loop of the TUI never stalls on a file.
 * A Document keeps each page's text and where each page starts in the joined text, so any
   character offset (of a chunk, of a quote) maps back to a page number.
@@ -108,7 +108,7 @@ class LoadResult:
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """What bounds a load; ``from_settings`` in the CLI and app fills it from Settings."""
+    """What bounds a load; the front ends fill it from Settings."""
 
     max_file_bytes: int = 100 * 1024 * 1024
     pdf_timeout_s: float = 60.0
@@ -157,8 +157,8 @@ def _walk(folder: Path) -> tuple[list[Path], int]:
     hidden = 0
     for root, dirs, names in os.walk(folder, followlinks=False):
         hidden += sum(1 for d in dirs if d.startswith("."))
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(names):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
             if name.startswith("."):
                 hidden += 1
             else:

@@ -23,6 +23,7 @@ from extractor_tui.errors import DocumentError
 
 __all__ = ["handle", "main"]
 
+
 def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
     data = stream.read(size)
     return data if data is not None and len(data) == size else None
