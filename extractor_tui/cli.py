@@ -78,10 +78,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     if args.command is None:
-        _parser().print_help()
+        parser.print_help()
         return EXIT_USAGE
     try:
         return asyncio.run(_run(args, err))
