@@ -17,13 +17,25 @@ is a bug. Each class carries the context needed to act on it (here: the path), a
           ├── EncryptedPdf           a user password is needed
           ├── NoTextLayer            scanned pages; OCR is not supported
           └── LoadTimedOut           the PDF worker exceeded its time limit
+     ├── FieldSpecError              a schema file, --field or preset that cannot be used
+     └── ProviderError               one call to an LLM endpoint failed (carries .kind,
+          │                          .status, .request_id, .raw); .kind picks the budget
+          ├── RateLimited            429 rate_limit_exceeded: back-pressure (.retry_after)
+          ├── TransientError         5xx, timeout, dropped connection: back off and retry
+          ├── InvalidOutput          not JSON, wrong schema, empty: re-ask with the error
+          ├── TruncatedOutput        finish_reason "length": split the chunk in two
+          └── FatalProviderError     401/403, unknown model, no quota, context too long:
+                                     the circuit opens and dispatch stops
 
 Third-party errors (pypdfium2, pypdf, OS errors) are wrapped at exactly one boundary, in
-``core/documents.py`` and ``core/pdf.py``, with ``raise … from exc``.
+``core/documents.py`` and ``core/pdf.py``; every ``openai.*Error`` is wrapped in
+``core/llm/openai_client.py``. Always with ``raise … from exc``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
 
 __all__ = [
@@ -33,11 +45,19 @@ __all__ = [
     "EmptyDocument",
     "EmptyFolder",
     "EncryptedPdf",
+    "ErrorKind",
     "ExtractorError",
+    "FatalProviderError",
+    "FieldSpecError",
     "FileTooLarge",
+    "InvalidOutput",
     "LoadTimedOut",
     "NoTextLayer",
     "PathNotFound",
+    "ProviderError",
+    "RateLimited",
+    "TransientError",
+    "TruncatedOutput",
     "UnreadableFile",
     "UnsupportedType",
 ]
@@ -109,3 +129,73 @@ class NoTextLayer(DocumentError):
 
 class LoadTimedOut(DocumentError):
     default_reason = "took too long to read"
+
+
+class FieldSpecError(ExtractorError):
+    """A JSON Schema file, ``--field`` value or preset name that cannot be used."""
+
+
+class ErrorKind(StrEnum):
+    """The class of a failed call; each class has its own retry budget in the engine."""
+
+    BACK_PRESSURE = "back-pressure"
+    TRANSIENT = "transient"
+    INVALID_OUTPUT = "invalid-output"
+    TRUNCATED = "truncated"
+    FATAL = "fatal"
+    CANCELLED = "cancelled"
+
+
+class ProviderError(ExtractorError):
+    """One call to an LLM endpoint failed.
+
+    Carries what the tracker and the failed-chunks view show: the HTTP status (None when no
+    answer came back), the provider's request id, and the raw model output when there was one.
+    """
+
+    kind: ErrorKind = ErrorKind.TRANSIENT
+
+    def __init__(self, message: str, *, status: int | None = None,
+                 request_id: str | None = None, raw: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.request_id = request_id
+        self.raw = raw
+
+
+class RateLimited(ProviderError):
+    """429 rate_limit_exceeded. ``retry_after`` is seconds from the provider's headers, if any."""
+
+    kind = ErrorKind.BACK_PRESSURE
+
+    def __init__(self, message: str, *, retry_after: float | None = None,
+                 status: int | None = 429, request_id: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message, status=status, request_id=request_id)
+        self.retry_after = retry_after
+        self.headers: Mapping[str, str] = dict(headers or {})
+
+
+class TransientError(ProviderError):
+    """5xx, a timeout or a dropped connection: worth retrying after a backoff."""
+
+    kind = ErrorKind.TRANSIENT
+
+
+class InvalidOutput(ProviderError):
+    """The model answered, but not with JSON matching the schema (or with nothing)."""
+
+    kind = ErrorKind.INVALID_OUTPUT
+
+
+class TruncatedOutput(ProviderError):
+    """The answer was cut at the token limit (``finish_reason == "length"``)."""
+
+    kind = ErrorKind.TRUNCATED
+
+
+class FatalProviderError(ProviderError):
+    """No retry can help (bad key, no quota, unknown model, context too long)."""
+
+    kind = ErrorKind.FATAL

@@ -1,0 +1,257 @@
+"""The gate every request passes before it is sent: the provider's limits are ridden, not fought.
+
+One ``Gate`` per endpoint decides *when* a request may go out. It combines, in one place:
+
+* **Concurrency.** At most ``limit`` requests in flight. ``maximum`` is the user's setting
+  (1–100, changeable mid-run); ``limit`` adapts under it (AIMD): halved on a 429, +1 after a
+  full window of successes (``limit`` in a row), never above ``maximum``.
+* **One shared cool-down.** A 429 stops *every* worker until the provider's
+  ``retry-after``/reset time (or a backoff when it gave none). Requests that started before
+  the last decrease do not halve again: one burst of 429s is one signal.
+* **A circuit breaker.** When most recent calls fail (transient errors), sending stops for
+  a while; then exactly one probe goes out, and its result closes or reopens the circuit.
+  A fatal error (bad key, no quota, unknown model) opens it for good.
+* **Budgets** (``budget.py``): configured RPM/TPM and what the headers say is left.
+* **Pause.** No new request leaves while paused; those in flight finish.
+
+Why a gate and not ``Semaphore`` + ``gather``: a semaphore cannot shrink while permits are
+out, cannot hold everyone back during a cool-down, and knows nothing of the provider.
+The gate never sleeps in a busy loop: time-based waits sleep until their deadline on the
+injected clock, slot-based waits park on a condition that ``release`` and settings notify.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from extractor_tui.core.budget import Budget
+from extractor_tui.core.clock import Clock
+from extractor_tui.core.llm.headers import RateLimitInfo
+
+__all__ = ["CircuitOpen", "Gate", "GateConfig", "GateEvent", "GateState"]
+
+MAX_CONCURRENCY = 100
+
+
+class CircuitOpen(Exception):
+    """Raised from ``acquire`` once a fatal error has opened the circuit for good."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class GateState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half-open"
+    FATAL = "fatal"
+
+
+@dataclass(frozen=True)
+class GateEvent:
+    """Something the gate decided, for the engine to turn into a public event."""
+
+    kind: str  # "limit", "cooldown", "circuit-open", "circuit-closed", "fatal"
+    at: float
+    limit: int = 0
+    maximum: int = 0
+    until: float = 0.0
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Tuning for one endpoint's gate."""
+
+    maximum: int = 20
+    rpm: int | None = None
+    tpm: int | None = None
+    cooldown_without_header: float = 1.0   # first 429 with no wait header
+    cooldown_cap: float = 60.0
+    breaker_window: int = 10               # recent calls considered
+    breaker_min_calls: int = 6
+    breaker_failure_ratio: float = 0.6     # "most recent calls failed"
+    breaker_open_for: float = 2.0          # first open period; doubles while probes fail
+    breaker_open_cap: float = 30.0
+
+
+class Gate:
+    """Admission control for one endpoint. Single-threaded: use from one event loop."""
+
+    def __init__(self, config: GateConfig, clock: Clock,
+                 on_event: Callable[[GateEvent], None] = lambda event: None) -> None:
+        if not 1 <= config.maximum <= MAX_CONCURRENCY:
+            raise ValueError(f"concurrency must be 1–{MAX_CONCURRENCY}, got {config.maximum}")
+        self.config = config
+        self._clock = clock
+        self._emit = on_event
+        self.maximum = config.maximum
+        self.limit = config.maximum
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.paused = False
+        self.cooldown_until = 0.0
+        self._consecutive_429 = 0
+        self._last_decrease_at = float("-inf")
+        self._successes = 0
+        self._budget = Budget(rpm=config.rpm, tpm=config.tpm, now=clock.now())
+        self.state = GateState.CLOSED
+        self._recent: deque[bool] = deque(maxlen=config.breaker_window)
+        self._open_until = 0.0
+        self._open_for = config.breaker_open_for
+        self._probe_out = False
+        self.fatal_message: str | None = None
+        self._wake = asyncio.Event()
+
+    # -- admission ---------------------------------------------------------------------------
+
+    async def acquire(self, tokens: int = 0) -> bool:
+        """Wait until a request may be sent, then count it in flight.
+
+        Returns True when this request is the breaker's probe. Raises ``CircuitOpen`` after a
+        fatal error. Cancellation-safe: a cancelled waiter holds no slot.
+        """
+        while True:
+            if self.fatal_message is not None:
+                raise CircuitOpen(self.fatal_message)
+            now = self._clock.now()
+            if self.state is GateState.OPEN and now >= self._open_until:
+                self.state = GateState.HALF_OPEN
+            wait_until = max(self.cooldown_until,
+                             self._open_until if self.state is GateState.OPEN else 0.0,
+                             self._budget.ready_at(now, tokens))
+            if wait_until > now:
+                await self._clock.sleep(wait_until - now)
+                continue
+            blocked = (self.paused or self.in_flight >= self.limit
+                       or (self.state is GateState.HALF_OPEN and self._probe_out))
+            if blocked:
+                await self._wake.wait()
+                continue
+            probe = self.state is GateState.HALF_OPEN
+            if probe:
+                self._probe_out = True
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            self._budget.take(now, tokens)
+            return probe
+
+    def release(self) -> None:
+        """A request that ``acquire`` admitted has finished (whatever its outcome)."""
+        self.in_flight -= 1
+        self._notify()
+
+    def _notify(self) -> None:
+        # Wake every parked waiter; each re-checks. A fresh Event per round means a waiter
+        # that parks after this call waits for the next change, not this one.
+        self._wake.set()
+        self._wake = asyncio.Event()
+
+    # -- outcomes ----------------------------------------------------------------------------
+
+    def succeeded(self, info: RateLimitInfo | None, probe: bool) -> None:
+        """The endpoint answered (even if the answer was unusable: that is not its health)."""
+        now = self._clock.now()
+        if info is not None:
+            self._budget.observe(info, now)
+        self._consecutive_429 = 0
+        self._record(True, probe)
+        self._successes += 1
+        if self._successes >= self.limit and self.limit < self.maximum:
+            self._successes = 0
+            self._set_limit(self.limit + 1, "a window of successes")
+
+    def rate_limited(self, retry_after: float | None, started_at: float, probe: bool,
+                     info: RateLimitInfo | None = None) -> float:
+        """A 429: one shared cool-down, and halve the limit once per burst. Returns the wait."""
+        now = self._clock.now()
+        if info is not None:
+            self._budget.observe(info, now)
+        self._consecutive_429 += 1
+        if probe:
+            self._probe_out = False
+        if retry_after is None:
+            retry_after = min(self.config.cooldown_cap,
+                              self.config.cooldown_without_header
+                              * 2.0 ** (self._consecutive_429 - 1))
+        until = now + min(retry_after, self.config.cooldown_cap)
+        if until > self.cooldown_until:
+            self.cooldown_until = until
+            self._emit(GateEvent("cooldown", now, until=until, reason="429 rate limit"))
+        if started_at >= self._last_decrease_at:
+            self._last_decrease_at = now
+            self._successes = 0
+            self._set_limit(max(1, self.limit // 2), "429 rate limit")
+        self._notify()
+        return until - now
+
+    def failed(self, probe: bool) -> None:
+        """A transient failure (5xx, timeout, dropped connection) counts toward the breaker."""
+        self._record(False, probe)
+
+    def fatal(self, message: str) -> None:
+        """No retry can help: stop admitting anything, for good."""
+        if self.fatal_message is None:
+            self.fatal_message = message
+            self.state = GateState.FATAL
+            self._emit(GateEvent("fatal", self._clock.now(), reason=message))
+        self._notify()
+
+    def _record(self, ok: bool, probe: bool) -> None:
+        now = self._clock.now()
+        if self.state is GateState.FATAL:
+            return
+        if probe:
+            self._probe_out = False
+            if ok:
+                self.state = GateState.CLOSED
+                self._recent.clear()
+                self._open_for = self.config.breaker_open_for
+                self._emit(GateEvent("circuit-closed", now))
+            else:
+                self._open(now, "the probe failed")
+            self._notify()
+            return
+        self._recent.append(ok)
+        if self.state is GateState.CLOSED and len(self._recent) >= self.config.breaker_min_calls:
+            failures = self._recent.count(False)
+            if failures / len(self._recent) >= self.config.breaker_failure_ratio:
+                self._open(now, f"{failures} of the last {len(self._recent)} calls failed")
+
+    def _open(self, now: float, reason: str) -> None:
+        self.state = GateState.OPEN
+        self._open_until = now + self._open_for
+        self._emit(GateEvent("circuit-open", now, until=self._open_until, reason=reason))
+        self._open_for = min(self.config.breaker_open_cap, self._open_for * 2)
+        self._recent.clear()
+
+    # -- settings ----------------------------------------------------------------------------
+
+    def set_maximum(self, maximum: int) -> None:
+        """Change the user's concurrency setting mid-run; the adaptive limit follows."""
+        if not 1 <= maximum <= MAX_CONCURRENCY:
+            raise ValueError(f"concurrency must be 1–{MAX_CONCURRENCY}, got {maximum}")
+        self.maximum = maximum
+        self._successes = 0
+        self._set_limit(maximum, "concurrency setting changed")
+
+    def _set_limit(self, limit: int, reason: str) -> None:
+        limit = max(1, min(limit, self.maximum))
+        if limit != self.limit:
+            self.limit = limit
+            self._emit(GateEvent("limit", self._clock.now(), limit=limit,
+                                 maximum=self.maximum, reason=reason))
+            self._notify()
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+        self._notify()
+

@@ -1,0 +1,485 @@
+"""The engine: work items in, one event per fact out, every chunk accounted for.
+
+``Engine.run(items)`` sends one request per chunk through the endpoint's ``Gate`` and owns
+every retry (the SDK's own retries are off, so each attempt is visible). Each error class
+has its own budget:
+
+===============  ==========================================================================
+back-pressure    429: the gate's shared cool-down and AIMD; costs no attempt; a total
+                 wait cap per chunk ends it with a clear failure
+transient        5xx, timeout, dropped connection: jittered exponential backoff, up to
+                 ``retries`` attempts
+invalid output   not JSON, wrong shape, empty: re-ask with the error, ``invalid_retries`` times
+truncated        ``finish_reason == "length"``: split the chunk in two, dispatch both halves
+fatal            the circuit opens; nothing more is sent; in-flight calls finish and keep
+                 their results; the rest end cancelled with the reason
+===============  ==========================================================================
+
+One dispatcher task takes items in order and waits at the gate; each admitted item gets its
+own short-lived task. Retries wait in their own task without holding a slot, then rejoin at
+the front of the queue. Results are keyed by ``ChunkId``, so their order is deterministic.
+``cancel()`` (or cancelling ``run``) stops every task it started and marks what was not
+finished as cancelled; nothing finished is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import re
+from bisect import bisect_right
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from extractor_tui.core.clock import Clock, SystemClock
+from extractor_tui.core.dispatch import CircuitOpen, Gate, GateConfig, GateEvent
+from extractor_tui.core.events import (
+    AttemptFinished,
+    AttemptStarted,
+    ChunkCancelled,
+    ChunkCompleted,
+    ChunkFailed,
+    ChunkId,
+    ChunkRetrying,
+    ChunkSplit,
+    CircuitClosed,
+    CircuitOpened,
+    ConcurrencyChanged,
+    CoolDownStarted,
+    RequestPlanned,
+    RunFinished,
+    RunPaused,
+    RunResumed,
+    RunStarted,
+    Sink,
+)
+from extractor_tui.core.fields import FieldSet
+from extractor_tui.core.llm.base import Client, LLMRequest
+from extractor_tui.core.llm.headers import RateLimitInfo
+from extractor_tui.core.prompts import RawCandidate, make_request, parse_output, repair_messages
+from extractor_tui.errors import (
+    ErrorKind,
+    FatalProviderError,
+    InvalidOutput,
+    ProviderError,
+    RateLimited,
+    TruncatedOutput,
+)
+
+__all__ = ["ChunkOutcome", "Engine", "EngineConfig", "RunResult", "WorkItem"]
+
+_PROMPT_OVERHEAD_TOKENS = 400  # system + field list, for budget estimates only
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One chunk to send: its text, where it sits in the document, and its request key."""
+
+    id: ChunkId
+    document: str
+    text: str
+    start: int
+    end: int
+    page_starts: tuple[int, ...]
+    tokens: int
+    key: str
+
+    def page_of(self, offset: int) -> int:
+        return max(1, bisect_right(self.page_starts, offset))
+
+    @property
+    def pages(self) -> tuple[int, int]:
+        return self.page_of(self.start), self.page_of(max(self.start, self.end - 1))
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How hard to try. Built from ``Settings`` by the front ends."""
+
+    concurrency: int = 20
+    retries: int = 3
+    invalid_retries: int = 2
+    timeout: float = 60.0
+    max_rate_limit_wait: float = 600.0
+    backoff_base: float = 0.5
+    backoff_cap: float = 20.0
+    max_split_depth: int = 3
+    min_split_chars: int = 200
+    max_tokens: int | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+@dataclass(frozen=True)
+class ChunkOutcome:
+    """How one chunk ended: ``completed``, ``failed`` or ``cancelled``."""
+
+    item: WorkItem
+    status: str
+    attempts: int
+    candidates: tuple[RawCandidate, ...] = ()
+    raw: str | None = None
+    reason: ErrorKind | None = None
+    message: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Every chunk's outcome in (document, chunk) order, and why the run stopped early."""
+
+    outcomes: tuple[ChunkOutcome, ...]
+    fatal: str | None
+    cancelled: bool
+    elapsed: float
+
+    def count(self, status: str) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.status == status)
+
+
+@dataclass
+class _State:
+    item: WorkItem
+    attempts: int = 0
+    transient: int = 0
+    invalid: int = 0
+    waited: float = 0.0
+    first_start: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    repair: LLMRequest | None = None
+    last_error: ProviderError | None = None
+    done: bool = False
+
+
+@dataclass
+class _Run:
+    ready: deque[WorkItem] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    open_chunks: int = 0
+    running: int = 0
+    outcomes: dict[ChunkId, ChunkOutcome] = field(default_factory=dict)
+    cancel_reason: str | None = None
+
+
+class Engine:
+    """Sends chunks to one client and reports every fact to ``sink``."""
+
+    def __init__(self, client: Client, fields: FieldSet, *, model: str,
+                 config: EngineConfig = EngineConfig(), sink: Sink = lambda event: None,
+                 clock: Clock | None = None, rng: random.Random | None = None,
+                 count_tokens: Callable[[str], int] | None = None) -> None:
+        self.client = client
+        self.fields = fields
+        self.model = model
+        self.config = config
+        self._sink = sink
+        self._clock = clock or SystemClock()
+        self._rng = rng or random.Random()
+        self._count_tokens = count_tokens
+        self.gate = Gate(GateConfig(maximum=config.concurrency, rpm=config.rpm,
+                                    tpm=config.tpm), self._clock, self._on_gate_event)
+        self._states: dict[ChunkId, _State] = {}
+        self._run: _Run | None = None
+
+    # -- controls ----------------------------------------------------------------------------
+
+    def set_concurrency(self, maximum: int) -> None:
+        """Change the in-flight maximum (1–100) now, even mid-run."""
+        self.gate.set_maximum(maximum)
+
+    def pause(self) -> None:
+        self.gate.pause()
+        self._sink(RunPaused(self._clock.now()))
+
+    def resume(self) -> None:
+        self.gate.resume()
+        self._sink(RunResumed(self._clock.now()))
+
+    def cancel(self, reason: str = "cancelled by the user") -> None:
+        """Stop the run: in-flight calls are abandoned, unfinished chunks end cancelled."""
+        run = self._run
+        if run is not None and run.cancel_reason is None:
+            run.cancel_reason = reason
+            run.finished.set()
+
+    @property
+    def running(self) -> bool:
+        return self._run is not None
+
+    # -- the run -----------------------------------------------------------------------------
+
+    async def run(self, items: Sequence[WorkItem]) -> RunResult:
+        """Send every item; return when each has completed, failed or been cancelled."""
+        if self._run is not None:
+            raise RuntimeError("this engine is already running")
+        run = self._run = _Run()
+        started = self._clock.now()
+        self._sink(RunStarted(len(items), self.gate.limit, self.client.provider, self.model,
+                              started))
+        for item in items:
+            self._states[item.id] = _State(item)
+            run.ready.append(item)
+            run.open_chunks += 1
+            self._sink(_planned(item, started))
+        if run.open_chunks == 0:
+            run.finished.set()
+        dispatcher = asyncio.create_task(self._dispatch(run), name="extractor-dispatch")
+        try:
+            await run.finished.wait()
+        finally:
+            dispatcher.cancel()
+            for task in list(run.tasks):
+                task.cancel()
+            await asyncio.gather(dispatcher, *run.tasks, return_exceptions=True)
+            reason = run.cancel_reason or (
+                f"not sent: {self.gate.fatal_message}" if self.gate.fatal_message
+                else "cancelled")
+            for item in items:
+                self._cancel_open(run, item.id, reason)
+            for state in list(self._states.values()):
+                self._cancel_open(run, state.item.id, reason)
+            self._run = None
+            result = RunResult(tuple(run.outcomes[key] for key in sorted(run.outcomes)),
+                               self.gate.fatal_message, run.cancel_reason is not None,
+                               self._clock.now() - started)
+            self._sink(RunFinished(result.count("completed"), result.count("failed"),
+                                   result.count("cancelled"), self._clock.now(),
+                                   self.gate.fatal_message))
+        return result
+
+    def _cancel_open(self, run: _Run, chunk: ChunkId, reason: str) -> None:
+        state = self._states.get(chunk)
+        if state is None or state.done:
+            return
+        self._finish(run, state, ChunkOutcome(
+            state.item, "cancelled", state.attempts, reason=ErrorKind.CANCELLED,
+            message=reason, prompt_tokens=state.prompt_tokens,
+            completion_tokens=state.completion_tokens))
+        self._sink(ChunkCancelled(chunk, reason, self._clock.now()))
+
+    async def _dispatch(self, run: _Run) -> None:
+        while True:
+            while not run.ready:
+                wake = run.wake = asyncio.Event()
+                await wake.wait()
+            item = run.ready.popleft()
+            state = self._states[item.id]
+            try:
+                probe = await self.gate.acquire(item.tokens + _PROMPT_OVERHEAD_TOKENS)
+            except CircuitOpen:
+                run.ready.appendleft(item)
+                self._maybe_finished(run)
+                return
+            run.running += 1
+            task = asyncio.create_task(self._attempt(run, state, probe),
+                                       name=f"extractor-chunk-{item.id.doc}-{item.id.label}")
+            run.tasks.add(task)
+            task.add_done_callback(run.tasks.discard)
+
+    def _enqueue(self, run: _Run, item: WorkItem, front: bool = False) -> None:
+        if front:
+            run.ready.appendleft(item)
+        else:
+            run.ready.append(item)
+        run.wake.set()
+
+    def _maybe_finished(self, run: _Run) -> None:
+        if run.open_chunks == 0 or (self.gate.fatal_message is not None and run.running == 0):
+            run.finished.set()
+
+    async def _attempt(self, run: _Run, state: _State, probe: bool) -> None:
+        item = state.item
+        state.attempts += 1
+        attempt = state.attempts
+        start = self._clock.now()
+        if state.first_start is None:
+            state.first_start = start
+        self._sink(AttemptStarted(item.id, attempt, start))
+        request = state.repair or make_request(fields=self.fields, chunk_text=item.text,
+                                               model=self.model, key=item.key,
+                                               max_tokens=self.config.max_tokens)
+        released = False
+        try:
+            try:
+                response = await self.client.complete(request, self.config.timeout)
+            finally:
+                self.gate.release()
+                released = True
+                run.running -= 1
+            state.prompt_tokens += response.prompt_tokens
+            state.completion_tokens += response.completion_tokens
+            info = RateLimitInfo.from_headers(response.headers) if response.headers else None
+            self.gate.succeeded(info, probe)
+            if response.finish_reason == "length":
+                raise TruncatedOutput("the answer was cut at the token limit",
+                                      status=response.status, raw=response.content)
+            try:
+                candidates = parse_output(response.content, self.fields)
+            except InvalidOutput as exc:
+                exc.status = response.status
+                raise
+        except ProviderError as exc:
+            end = self._clock.now()
+            self._sink(AttemptFinished(item.id, attempt, end, end - start, exc.kind.value,
+                                       exc.status, exc.message))
+            self._failed(run, state, exc, request, start, probe)
+        else:
+            end = self._clock.now()
+            self._sink(AttemptFinished(item.id, attempt, end, end - start, "ok",
+                                       response.status, None, response.prompt_tokens,
+                                       response.completion_tokens))
+            outcome = ChunkOutcome(item, "completed", attempt, candidates, response.content,
+                                   prompt_tokens=state.prompt_tokens,
+                                   completion_tokens=state.completion_tokens,
+                                   cached=response.cached)
+            self._finish(run, state, outcome)
+            self._sink(ChunkCompleted(item.id, attempt, end, end - (state.first_start or start),
+                                      state.prompt_tokens, state.completion_tokens, self.model,
+                                      candidates, response.content, response.cached))
+        finally:
+            if not released:  # cancelled while waiting for the answer
+                self.gate.release()
+                run.running -= 1
+            self._maybe_finished(run)
+
+    def _failed(self, run: _Run, state: _State, exc: ProviderError, request: LLMRequest,
+                start: float, probe: bool) -> None:
+        item, now = state.item, self._clock.now()
+        state.last_error = exc
+        if isinstance(exc, RateLimited):
+            wait = self.gate.rate_limited(exc.retry_after, start, probe,
+                                          RateLimitInfo.from_headers(exc.headers))
+            state.waited += wait
+            if state.waited > self.config.max_rate_limit_wait:
+                self._fail(run, state, exc, f"still rate limited after waiting "
+                           f"{state.waited:.0f} s in total (cap "
+                           f"{self.config.max_rate_limit_wait:.0f} s): {exc.message}")
+                return
+            self._sink(ChunkRetrying(item.id, exc.kind, exc.message, self.gate.cooldown_until,
+                                     now))
+            self._enqueue(run, item, front=True)
+        elif isinstance(exc, FatalProviderError):
+            self.gate.fatal(exc.message)
+            self._fail(run, state, exc, exc.message)
+        elif isinstance(exc, TruncatedOutput):
+            halves = self._split(item)
+            if halves is None:
+                self._fail(run, state, exc, "the answer was cut at the token limit and the "
+                           "chunk is too small to split further")
+                return
+            self._finish(run, state, None)
+            planned = []
+            for half in halves:
+                self._states[half.id] = _State(half)
+                run.open_chunks += 1
+                planned.append(_planned(half, now))
+            self._sink(ChunkSplit(item.id, (planned[0], planned[1]), now))
+            self._enqueue(run, halves[1], front=True)
+            self._enqueue(run, halves[0], front=True)
+        elif isinstance(exc, InvalidOutput):
+            state.invalid += 1
+            if state.invalid > self.config.invalid_retries:
+                self._fail(run, state, exc, exc.message)
+                return
+            state.repair = replace(request, messages=repair_messages(
+                request.messages, exc.raw or "", exc.message))
+            self._sink(ChunkRetrying(item.id, exc.kind, exc.message, now, now))
+            self._enqueue(run, item, front=True)
+        else:
+            self.gate.failed(probe)
+            state.transient += 1
+            if state.transient >= self.config.retries:
+                self._fail(run, state, exc, f"{exc.message} (gave up after "
+                           f"{state.transient} attempts)")
+                return
+            delay = self._backoff(state.transient)
+            self._sink(ChunkRetrying(item.id, exc.kind, exc.message, now + delay, now))
+            task = asyncio.create_task(self._retry_later(run, item, delay))
+            run.tasks.add(task)
+            task.add_done_callback(run.tasks.discard)
+
+    def _backoff(self, failures: int) -> float:
+        """Exponential with "equal jitter": half fixed, half random, capped."""
+        ceiling = min(self.config.backoff_cap, self.config.backoff_base * 2.0 ** (failures - 1))
+        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+
+    async def _retry_later(self, run: _Run, item: WorkItem, delay: float) -> None:
+        await self._clock.sleep(delay)
+        self._enqueue(run, item, front=True)
+
+    def _fail(self, run: _Run, state: _State, exc: ProviderError, message: str) -> None:
+        self._finish(run, state, ChunkOutcome(
+            state.item, "failed", state.attempts, raw=exc.raw, reason=exc.kind,
+            message=message, prompt_tokens=state.prompt_tokens,
+            completion_tokens=state.completion_tokens))
+        self._sink(ChunkFailed(state.item.id, state.attempts, self._clock.now(), exc.kind,
+                               message, exc.status, exc.raw))
+
+    def _finish(self, run: _Run, state: _State, outcome: ChunkOutcome | None) -> None:
+        state.done = True
+        run.open_chunks -= 1
+        if outcome is not None:
+            run.outcomes[state.item.id] = outcome
+        self._maybe_finished(run)
+
+    def _split(self, item: WorkItem) -> tuple[WorkItem, WorkItem] | None:
+        if len(item.id.part) >= self.config.max_split_depth:
+            return None
+        if len(item.text) < self.config.min_split_chars:
+            return None
+        cut = split_point(item.text)
+        first, second = item.id.halves()
+        texts = (item.text[:cut], item.text[cut:])
+        spans = ((item.start, item.start + cut), (item.start + cut, item.end))
+        halves = []
+        for chunk_id, text, (start, end) in zip((first, second), texts, spans, strict=True):
+            tokens = (self._count_tokens(text) if self._count_tokens
+                      else max(1, item.tokens * len(text) // max(1, len(item.text))))
+            key = hashlib.sha256(f"{item.key}:{chunk_id.part[-1]}".encode()).hexdigest()
+            halves.append(WorkItem(chunk_id, item.document, text, start, end, item.page_starts,
+                                   tokens, key))
+        return halves[0], halves[1]
+
+    # -- gate events -> public events ----------------------------------------------------------
+
+    def _on_gate_event(self, event: GateEvent) -> None:
+        if event.kind == "limit":
+            self._sink(ConcurrencyChanged(event.limit, event.maximum, event.reason, event.at))
+        elif event.kind == "cooldown":
+            self._sink(CoolDownStarted(event.until, event.reason, event.at))
+        elif event.kind == "circuit-open":
+            self._sink(CircuitOpened(event.reason, False, event.until, event.at))
+        elif event.kind == "circuit-closed":
+            self._sink(CircuitClosed(event.at))
+        elif event.kind == "fatal":
+            self._sink(CircuitOpened(event.reason, True, None, event.at))
+
+
+def _planned(item: WorkItem, at: float) -> RequestPlanned:
+    return RequestPlanned(item.id, item.document, item.pages, item.tokens, at,
+                          (item.start, item.end), item.key)
+
+
+_BOUNDARIES = (re.compile(r"\n\s*\n"), re.compile(r"[.!?][\"')\]]*\s+"), re.compile(r"\n"),
+               re.compile(r"\s+"))
+
+
+def split_point(text: str) -> int:
+    """Where to cut a text in two: the best boundary nearest the middle (never 0 or len)."""
+    middle = len(text) // 2
+    low, high = len(text) // 4, len(text) * 3 // 4
+    for pattern in _BOUNDARIES:
+        best: int | None = None
+        for match in pattern.finditer(text, low, high):
+            if best is None or abs(match.end() - middle) < abs(best - middle):
+                best = match.end()
+        if best is not None and 0 < best < len(text):
+            return best
+    return max(1, middle)

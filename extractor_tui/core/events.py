@@ -1,0 +1,215 @@
+"""What the engine tells the world: small frozen dataclasses named as facts.
+
+The engine calls ``sink(event)`` and nothing else; the RequestTracker (shared by the TUI and
+the CLI) and the session store turn events into rows, summaries and database writes. Events
+are immutable and carry plain data only, so they can be buffered, replayed and compared in
+tests. Times (``at``) come from the engine's injected clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from extractor_tui.core.prompts import RawCandidate
+from extractor_tui.errors import ErrorKind
+
+__all__ = [
+    "AttemptFinished",
+    "AttemptStarted",
+    "ChunkCancelled",
+    "ChunkCompleted",
+    "ChunkFailed",
+    "ChunkId",
+    "ChunkRetrying",
+    "ChunkSplit",
+    "CircuitClosed",
+    "CircuitOpened",
+    "ConcurrencyChanged",
+    "CoolDownStarted",
+    "Event",
+    "RequestPlanned",
+    "RunFinished",
+    "RunPaused",
+    "RunResumed",
+    "RunStarted",
+    "Sink",
+]
+
+
+@dataclass(frozen=True, order=True)
+class ChunkId:
+    """(document, chunk), plus the path of halves when a truncated chunk was split.
+
+    Ordered, so results sort deterministically whatever order they completed in.
+    """
+
+    doc: int
+    chunk: int
+    part: tuple[int, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``"3"``, or ``"3.1.0"`` for the first half of the second half of chunk 3."""
+        return ".".join(str(n) for n in (self.chunk, *self.part))
+
+    def halves(self) -> tuple[ChunkId, ChunkId]:
+        return (ChunkId(self.doc, self.chunk, (*self.part, 0)),
+                ChunkId(self.doc, self.chunk, (*self.part, 1)))
+
+
+@dataclass(frozen=True)
+class RequestPlanned:
+    """A request exists and waits to be sent (status: pending).
+
+    ``span`` is the chunk's character span in its document and ``key`` its request key, so
+    a store can record the halves of a split chunk from the event alone.
+    """
+
+    id: ChunkId
+    document: str
+    pages: tuple[int, int]
+    tokens: int
+    at: float
+    span: tuple[int, int] = (0, 0)
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    total: int
+    limit: int
+    provider: str
+    model: str
+    at: float
+
+
+@dataclass(frozen=True)
+class AttemptStarted:
+    id: ChunkId
+    attempt: int
+    at: float
+
+
+@dataclass(frozen=True)
+class AttemptFinished:
+    """One call ended. ``outcome`` is ``"ok"`` or the error kind."""
+
+    id: ChunkId
+    attempt: int
+    at: float
+    duration: float
+    outcome: str
+    status: int | None = None
+    error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class ChunkRetrying:
+    id: ChunkId
+    reason: ErrorKind
+    error: str
+    next_at: float
+    at: float
+
+
+@dataclass(frozen=True)
+class ChunkCompleted:
+    id: ChunkId
+    attempts: int
+    at: float
+    duration: float
+    prompt_tokens: int
+    completion_tokens: int
+    model: str
+    candidates: tuple[RawCandidate, ...]
+    raw: str
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class ChunkFailed:
+    id: ChunkId
+    attempts: int
+    at: float
+    reason: ErrorKind
+    message: str
+    status: int | None = None
+    raw: str | None = None
+
+
+@dataclass(frozen=True)
+class ChunkSplit:
+    """A truncated answer: the chunk was replaced by two halves, planned at once."""
+
+    id: ChunkId
+    into: tuple[RequestPlanned, RequestPlanned]
+    at: float
+
+
+@dataclass(frozen=True)
+class ChunkCancelled:
+    id: ChunkId
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True)
+class CoolDownStarted:
+    """A 429: no request is sent by anyone until ``until``."""
+
+    until: float
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True)
+class ConcurrencyChanged:
+    limit: int
+    maximum: int
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True)
+class CircuitOpened:
+    """Sending stopped: for a while (``fatal`` False, then a probe), or for good."""
+
+    reason: str
+    fatal: bool
+    until: float | None
+    at: float
+
+
+@dataclass(frozen=True)
+class CircuitClosed:
+    at: float
+
+
+@dataclass(frozen=True)
+class RunPaused:
+    at: float
+
+
+@dataclass(frozen=True)
+class RunResumed:
+    at: float
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    completed: int
+    failed: int
+    cancelled: int
+    at: float
+    fatal: str | None = None
+
+
+Event = (RequestPlanned | RunStarted | AttemptStarted | AttemptFinished | ChunkRetrying
+         | ChunkCompleted | ChunkFailed | ChunkSplit | ChunkCancelled | CoolDownStarted
+         | ConcurrencyChanged | CircuitOpened | CircuitClosed | RunPaused | RunResumed
+         | RunFinished)
+
+Sink = Callable[[Event], None]

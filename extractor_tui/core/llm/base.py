@@ -1,0 +1,65 @@
+"""The ``Client`` protocol and the request/response data every provider shares.
+
+A request carries both the chat messages (what an HTTP provider sends) and the chunk text
+and fields they were built from (what the in-process ``offline`` provider reads directly),
+so both providers answer the same request object and the engine cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from extractor_tui.core.fields import FieldSet
+
+__all__ = ["Client", "LLMRequest", "LLMResponse"]
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    """One extraction call: one chunk × the field set."""
+
+    key: str
+    model: str
+    messages: tuple[Mapping[str, str], ...]
+    response_format: Mapping[str, Any]
+    chunk_text: str
+    fields: FieldSet
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class LLMResponse:
+    """What came back: the message content and everything the tracker and budgets use."""
+
+    content: str
+    finish_reason: str = "stop"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    status: int | None = 200
+    request_id: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    cached: bool = False
+
+
+class Client(Protocol):
+    """Anything that answers ``LLMRequest``s. Raises only ``ProviderError`` subclasses."""
+
+    @property
+    def provider(self) -> str:
+        """The label shown everywhere: ``"offline"`` or ``"openai-compatible"``."""
+        ...
+
+    @property
+    def endpoint(self) -> str:
+        """Where calls go; the circuit breaker and budgets are kept per endpoint."""
+        ...
+
+    async def complete(self, request: LLMRequest, timeout: float) -> LLMResponse:
+        """Answer one request, or raise a ``ProviderError``."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...

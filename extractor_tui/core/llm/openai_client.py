@@ -1,0 +1,153 @@
+"""The OpenAI-compatible client: the official SDK, with its retries off, errors mapped once.
+
+Why these choices:
+
+* ``AsyncOpenAI(max_retries=0)``: the SDK would otherwise retry silently, and the tracker
+  could not show attempts. The engine owns every retry.
+* ``with_raw_response``: the headers carry ``x-ratelimit-*`` budgets and ``retry-after``,
+  which the gate needs on successes as well as on 429s.
+* The envelope is read from the raw body with ``json.loads`` instead of the SDK's model
+  parse: servers that imitate OpenAI (vLLM, Ollama, llama.cpp) differ in small ways that a
+  strict parse would reject, and it saves CPU on every response.
+* Every ``openai.*Error`` is mapped to our ``ProviderError`` tree here, and only here, with
+  ``raise … from exc``. Nothing else in the code base imports ``openai``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import openai
+
+from extractor_tui.core.llm.base import LLMRequest, LLMResponse
+from extractor_tui.core.llm.headers import retry_after
+from extractor_tui.errors import (
+    FatalProviderError,
+    InvalidOutput,
+    ProviderError,
+    RateLimited,
+    TransientError,
+)
+
+__all__ = ["OpenAIClient", "map_error"]
+
+_FATAL_HINTS = {
+    401: "the API key was refused (check --api-key / OPENAI_API_KEY)",
+    403: "the API key may not use this model or endpoint",
+    404: "unknown model or wrong base URL",
+}
+
+
+def _code(exc: openai.APIStatusError) -> str:
+    code = getattr(exc, "code", None)
+    if isinstance(code, str):
+        return code
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body)
+    if isinstance(error, dict) and isinstance(error.get("code"), str):
+        return str(error["code"])
+    return ""
+
+
+def _message(exc: openai.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body)
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    return str(exc.message)
+
+
+def map_error(exc: openai.OpenAIError, timeout: float) -> ProviderError:
+    """The one place where an SDK error becomes one of ours."""
+    if isinstance(exc, openai.APITimeoutError):
+        return TransientError(f"no answer within {timeout:g} s")
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc
+        return TransientError(f"connection failed: {type(cause).__name__}: {cause}"[:300])
+    if isinstance(exc, openai.APIStatusError):
+        status, code = exc.status_code, _code(exc)
+        headers: Mapping[str, str] = exc.response.headers
+        request_id = headers.get("x-request-id")
+        text = _message(exc)[:300]
+        if status == 429 and code != "insufficient_quota":
+            return RateLimited(f"429 rate limited: {text}", retry_after=retry_after(headers),
+                               request_id=request_id, headers=dict(headers))
+        if status == 429:
+            return FatalProviderError(f"429 insufficient quota: {text} (add credit or use "
+                                      "another key)", status=status, request_id=request_id)
+        if status >= 500 or status in (408, 409):
+            return TransientError(f"{status} server error: {text}", status=status,
+                                  request_id=request_id)
+        if status == 400 and code == "context_length_exceeded":
+            return FatalProviderError(f"400 context too long: {text} (lower --chunk-tokens)",
+                                      status=status, request_id=request_id)
+        hint = _FATAL_HINTS.get(status, "the request was refused")
+        return FatalProviderError(f"{status} {hint}: {text}", status=status,
+                                  request_id=request_id)
+    return TransientError(f"{type(exc).__name__}: {exc}"[:300])
+
+
+class OpenAIClient:
+    """Any OpenAI-compatible chat-completions endpoint: OpenAI, vLLM, Ollama, llama.cpp."""
+
+    provider = "openai-compatible"
+
+    def __init__(self, *, base_url: str | None, api_key: str | None, timeout: float = 60.0,
+                 extra_headers: Mapping[str, str] | None = None) -> None:
+        self._sdk = openai.AsyncOpenAI(
+            base_url=base_url or None, api_key=api_key or "not-needed", max_retries=0,
+            timeout=timeout, default_headers=dict(extra_headers or {}))
+        self._endpoint = str(self._sdk.base_url)
+
+    @property
+    def endpoint(self) -> str:
+        return self._endpoint
+
+    async def complete(self, request: LLMRequest, timeout: float) -> LLMResponse:
+        # Messages and the schema are plain dicts built by prompts.py; the SDK's TypedDicts
+        # describe the same JSON, so pass them through one Any-typed mapping.
+        kwargs: dict[str, Any] = {"model": request.model, "messages": list(request.messages),
+                                  "response_format": dict(request.response_format),
+                                  "timeout": timeout}
+        if request.max_tokens is not None:
+            kwargs["max_tokens"] = request.max_tokens
+        try:
+            raw = await self._sdk.chat.completions.with_raw_response.create(**kwargs)
+            body = raw.http_response.text
+        except openai.OpenAIError as exc:
+            raise map_error(exc, timeout) from exc
+        headers = dict(raw.headers)
+        return _read_envelope(body, headers, raw.status_code)
+
+    async def list_models(self, timeout: float = 10.0) -> list[str]:
+        """One small call, for "test connection"."""
+        try:
+            page = await self._sdk.models.list(timeout=timeout)
+        except openai.OpenAIError as exc:
+            raise map_error(exc, timeout) from exc
+        return [model.id for model in page.data]
+
+    async def aclose(self) -> None:
+        await self._sdk.close()
+
+
+def _read_envelope(body: str, headers: dict[str, str], status: int) -> LLMResponse:
+    request_id = headers.get("x-request-id")
+    try:
+        data = json.loads(body)
+        choice = data["choices"][0]
+        content = choice["message"].get("content") or ""
+        finish = choice.get("finish_reason") or "stop"
+        usage = data.get("usage") or {}
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise TransientError(f"the server sent an unreadable response ({type(exc).__name__})",
+                             status=status, request_id=request_id, raw=body[:2000]) from exc
+    if not isinstance(content, str):
+        raise InvalidOutput("the message content is not text", status=status,
+                            request_id=request_id, raw=str(content)[:2000])
+    return LLMResponse(content=content, finish_reason=str(finish),
+                       prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                       completion_tokens=int(usage.get("completion_tokens") or 0),
+                       status=status, request_id=request_id, headers=headers)
