@@ -1,0 +1,414 @@
+"""Candidates → one result per field: grounded, merged, validated, never silently dropped.
+
+Why it works this way:
+
+* **Grounding** compares the model's quote with the chunk text after collapsing whitespace
+  and case folding: only about two thirds of quotes match verbatim (models re-flow line
+  breaks and change case), but a quote that is not in the text at all is a fabrication the
+  reviewer must see. Ungrounded candidates are kept and flagged, not discarded. The match
+  is mapped back to the original text (``_fold``) so the page is that of the quote, not of
+  the chunk's start.
+* **Scalars** are merged by grouping candidates that mean the same value (the coerced
+  value; the folded raw text when it does not coerce) and ranking the groups by grounded
+  support, then whether the value coerces, then the highest confidence, then the earliest
+  chunk. Validity ranks just after grounded support because, with equal evidence in the
+  document, a value that reads as the field's type is the likelier intended one and leaves
+  the reviewer nothing to fix; a larger grounded support still wins over validity, so an
+  invalid value the document states repeatedly surfaces with its error instead of hiding
+  behind a one-off valid one.
+* **Lists** are the union of every candidate's value, de-duplicated the same way, in
+  first-seen order (chunk order, then the quote's offset).
+* Every tie ends on a total order over the candidates' own data, so a merge never depends
+  on the order candidates arrived in (the tests shuffle them).
+* An invalid value is kept as the model wrote it and flagged with its error; a missing
+  required value is an error, a missing optional one is not.
+
+Results are frozen dataclasses; ``to_dict``/``from_dict`` give the JSON shape used by the
+report and the session store.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from dataclasses import fields as dataclass_fields
+from typing import Any
+
+import pydantic
+
+from extractor_tui.core.engine import WorkItem
+from extractor_tui.core.fields import FieldSet, FieldSpec, coerce, output_model
+from extractor_tui.core.prompts import RawCandidate
+
+__all__ = [
+    "MISSING",
+    "Candidate",
+    "FieldResult",
+    "Source",
+    "apply_edit",
+    "apply_validation",
+    "candidates_from",
+    "chunk_order",
+    "merge_document",
+    "merge_field",
+    "validate_record",
+]
+
+MISSING = "required field missing"
+"""The error of a required field without a value."""
+
+_WS = re.compile(r"\s+")
+
+
+def chunk_order(label: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key of a chunk label, numeric part by part: ``"2" < "10" < "10.0" < "10.1"``."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in label.split("."))
+
+
+def _fold(text: str) -> tuple[str, list[int]]:
+    """``text`` whitespace-collapsed, stripped and case folded, and for each character of
+    the result the index in ``text`` it came from (``casefold`` may lengthen: ß → ss)."""
+    out: list[str] = []
+    index: list[int] = []
+    pending_space = -1
+    for i, char in enumerate(text):
+        if char.isspace():
+            if out and pending_space < 0:
+                pending_space = i
+            continue
+        if pending_space >= 0:
+            out.append(" ")
+            index.append(pending_space)
+            pending_space = -1
+        for folded in char.casefold():
+            out.append(folded)
+            index.append(i)
+    return "".join(out), index
+
+
+def _folded(text: str) -> str:
+    return _WS.sub(" ", text).strip().casefold()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One value a model offered for a field, grounded and coerced.
+
+    ``normalized`` is the coerced value (None when coercion failed, then ``error`` says
+    why). ``page`` is the page of the quote when it was found, else the chunk's first page;
+    ``offset`` is the quote's character offset in the document (None when not found).
+    """
+
+    field: str
+    value: str
+    normalized: object
+    error: str | None
+    quote: str
+    chunk: str
+    page: int | None
+    grounded: bool
+    confidence: float | None
+    offset: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Candidate:
+        return cls(**{f.name: data[f.name] for f in dataclass_fields(cls) if f.name in data})
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a value was read: chunk label, page, and the model's quote."""
+
+    chunk: str
+    page: int | None
+    quote: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Source:
+        return cls(str(data["chunk"]), data.get("page"), str(data.get("quote", "")))
+
+
+@dataclass(frozen=True)
+class FieldResult:
+    """The merged value of one field, with everything a reviewer needs to judge it.
+
+    ``value`` is the coerced value when valid and the raw value otherwise (a list for list
+    fields, None when nothing was found). ``conflicts`` holds, for scalars, one grounded
+    candidate per other value the document supports.
+    """
+
+    name: str
+    value: object
+    valid: bool
+    errors: tuple[str, ...] = ()
+    grounded: bool = False
+    sources: tuple[Source, ...] = ()
+    candidates: tuple[Candidate, ...] = ()
+    conflicts: tuple[Candidate, ...] = ()
+    edited: bool = False
+    edited_by: str | None = None
+    edited_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name,
+                "value": list(self.value) if isinstance(self.value, (list, tuple))
+                else self.value,
+                "valid": self.valid, "errors": list(self.errors), "grounded": self.grounded,
+                "sources": [source.to_dict() for source in self.sources],
+                "candidates": [candidate.to_dict() for candidate in self.candidates],
+                "conflicts": [candidate.to_dict() for candidate in self.conflicts],
+                "edited": self.edited, "edited_by": self.edited_by,
+                "edited_at": self.edited_at}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], name: str | None = None) -> FieldResult:
+        """Read ``to_dict`` output; ``name`` overrides (or stands in for) ``data["name"]``."""
+        value = data.get("value")
+        return cls(name=name if name is not None else str(data["name"]),
+                   value=list(value) if isinstance(value, (list, tuple)) else value,
+                   valid=bool(data["valid"]), errors=tuple(data.get("errors", ())),
+                   grounded=bool(data.get("grounded", False)),
+                   sources=tuple(Source.from_dict(s) for s in data.get("sources", ())),
+                   candidates=tuple(Candidate.from_dict(c)
+                                    for c in data.get("candidates", ())),
+                   conflicts=tuple(Candidate.from_dict(c) for c in data.get("conflicts", ())),
+                   edited=bool(data.get("edited", False)), edited_by=data.get("edited_by"),
+                   edited_at=data.get("edited_at"))
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+def _coerce(spec: FieldSpec, raw: object) -> tuple[object, str | None]:
+    """(coerced value, None), or (None, error message). Lists' elements one at a time."""
+    try:
+        return coerce(replace(spec, many=False), raw), None
+    except ValueError as exc:
+        return None, str(exc) or "invalid value"
+
+
+def candidates_from(item: WorkItem, raws: Sequence[RawCandidate],
+                    fields: FieldSet) -> list[Candidate]:
+    """Ground and coerce one chunk's raw candidates. Fields not in ``fields`` are skipped."""
+    text, index = _fold(item.text)
+    first_page = item.pages[0]
+    result: list[Candidate] = []
+    for raw in raws:
+        spec = fields.get(raw.field)
+        if spec is None:
+            continue
+        quote = _folded(raw.quote)
+        position = text.find(quote) if quote else -1
+        offset = item.start + index[position] if position >= 0 else None
+        normalized, error = _coerce(spec, raw.value)
+        confidence = raw.confidence  # NaN would make the JSON report invalid
+        if confidence is not None and not math.isfinite(confidence):
+            confidence = None
+        result.append(Candidate(
+            field=raw.field, value=raw.value, normalized=normalized, error=error,
+            quote=raw.quote, chunk=item.id.label,
+            page=item.page_of(offset) if offset is not None else first_page,
+            grounded=offset is not None, confidence=confidence, offset=offset))
+    return result
+
+
+# --------------------------------------------------------------------------- merging
+
+_Key = tuple[str, str]
+
+
+def _value_key(candidate: Candidate) -> _Key:
+    """What makes two candidates "the same value"."""
+    if candidate.error is None:
+        value = candidate.normalized
+        return ("ok", value.casefold() if isinstance(value, str) else repr(value))
+    return ("raw", _folded(candidate.value))
+
+
+def _confidence(candidate: Candidate) -> float:
+    value = candidate.confidence
+    return value if value is not None and not math.isnan(value) else -math.inf
+
+
+def _position(candidate: Candidate) -> tuple[Any, ...]:
+    """A total order: chunk, offset, then the candidate's own data (never arrival order)."""
+    return (chunk_order(candidate.chunk), candidate.offset is None, candidate.offset or 0,
+            candidate.value, candidate.quote, -_confidence(candidate),
+            candidate.confidence is None, candidate.page or 0, candidate.grounded)
+
+
+def _best_first(candidate: Candidate) -> tuple[Any, ...]:
+    return (not candidate.grounded, -_confidence(candidate), _position(candidate))
+
+
+def _groups(candidates: Iterable[Candidate]) -> dict[_Key, list[Candidate]]:
+    groups: dict[_Key, list[Candidate]] = {}
+    for candidate in sorted(candidates, key=_position):
+        groups.setdefault(_value_key(candidate), []).append(candidate)
+    return groups
+
+
+def _sources(group: Sequence[Candidate]) -> list[Source]:
+    ordered = sorted(group, key=lambda c: (not c.grounded, _position(c)))
+    return list(dict.fromkeys(Source(c.chunk, c.page, c.quote) for c in ordered))
+
+
+def _rank(group: Sequence[Candidate]) -> tuple[Any, ...]:
+    return (-sum(1 for c in group if c.grounded), group[0].error is not None,
+            -max(_confidence(c) for c in group), min(_position(c) for c in group))
+
+
+def _missing(spec: FieldSpec, candidates: tuple[Candidate, ...]) -> FieldResult:
+    return FieldResult(spec.name, [] if spec.many else None, valid=not spec.required,
+                       errors=(MISSING,) if spec.required else (), candidates=candidates)
+
+
+def _conflicts(candidates: Iterable[Candidate], chosen: _Key | None
+               ) -> tuple[Candidate, ...]:
+    """The best grounded candidate of every other value, best-ranked value first."""
+    ranked = sorted(_groups(candidates).items(), key=lambda pair: _rank(pair[1]))
+    return tuple(min((c for c in group if c.grounded), key=_best_first)
+                 for key, group in ranked if key != chosen and any(c.grounded for c in group))
+
+
+def merge_field(spec: FieldSpec, candidates: Iterable[Candidate]) -> FieldResult:
+    """Merge every candidate for one field (see the module docstring for the rules)."""
+    mine = tuple(sorted((c for c in candidates if c.field == spec.name), key=_position))
+    if not mine:
+        return _missing(spec, mine)
+    groups = _groups(mine)
+    if spec.many:
+        return _merge_list(spec, mine, groups)
+    top = min(groups.values(), key=_rank)
+    best = min(top, key=_best_first)
+    return FieldResult(
+        spec.name, best.value if best.error is not None else best.normalized,
+        valid=best.error is None, errors=(best.error,) if best.error is not None else (),
+        grounded=best.grounded, sources=tuple(_sources(top)), candidates=mine,
+        conflicts=_conflicts(mine, _value_key(best)))
+
+
+def _merge_list(spec: FieldSpec, mine: tuple[Candidate, ...],
+                groups: dict[_Key, list[Candidate]]) -> FieldResult:
+    values: list[object] = []
+    errors: list[str] = []
+    sources: list[Source] = []
+    for n, group in enumerate(groups.values(), 1):  # insertion order = first seen
+        first = group[0]
+        values.append(first.value if first.error is not None else first.normalized)
+        if first.error is not None:
+            errors.append(f"item {n}: {first.error}")
+        sources.extend(_sources(group))
+    return FieldResult(spec.name, values, valid=not errors, errors=tuple(errors),
+                       grounded=all(any(c.grounded for c in g) for g in groups.values()),
+                       sources=tuple(dict.fromkeys(sources)), candidates=mine)
+
+
+def merge_document(fields: FieldSet, completed: Sequence[tuple[WorkItem,
+                                                               Sequence[RawCandidate]]]
+                   ) -> dict[str, FieldResult]:
+    """Every field's result for one document, in field order, checked by the record model."""
+    candidates = [candidate for item, raws in completed
+                  for candidate in candidates_from(item, raws, fields)]
+    by_field: dict[str, list[Candidate]] = {name: [] for name in fields.names}
+    for candidate in candidates:
+        by_field[candidate.field].append(candidate)
+    results = {spec.name: merge_field(spec, by_field[spec.name]) for spec in fields}
+    return apply_validation(fields, results)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_record(fields: FieldSet, results: Mapping[str, FieldResult]
+                    ) -> dict[str, list[str]]:
+    """Run ``output_model(fields)`` over the merged values; its messages by field name.
+
+    Record-level errors without a field location (none today) are reported under ``""``.
+    """
+    model = output_model(fields)
+    record = {spec.name: (results[spec.name].value if spec.name in results else None)
+              for spec in fields}
+    try:
+        model.model_validate(record)
+    except pydantic.ValidationError as exc:
+        errors: dict[str, list[str]] = {}
+        for error in exc.errors(include_url=False):
+            loc = error.get("loc", ())
+            name = str(loc[0]) if loc and str(loc[0]) in fields.names else ""
+            message = str(error.get("msg", "invalid"))
+            message = message.removeprefix("Value error, ")
+            if len(loc) > 1 and isinstance(loc[1], int):
+                message = f"item {loc[1] + 1}: {message}"
+            errors.setdefault(name, []).append(message)
+        return errors
+    return {}
+
+
+def apply_validation(fields: FieldSet, results: Mapping[str, FieldResult]
+                     ) -> dict[str, FieldResult]:
+    """``results`` with the record model's errors added, in field order.
+
+    Only fields that merge found valid take model errors: an invalid field already carries
+    the more specific coercion message, and the model would only repeat it in other words.
+    Record-level errors (key ``""``) have no field to attach to; the model built by
+    ``output_model`` has no record-level validators, so there are none today.
+    """
+    errors = validate_record(fields, results)
+    checked: dict[str, FieldResult] = {}
+    for spec in fields:
+        result = results.get(spec.name) or _missing(spec, ())
+        extra = [e for e in errors.get(spec.name, ()) if e not in result.errors]
+        if result.valid and extra:
+            result = replace(result, valid=False, errors=(*result.errors, *extra))
+        checked[spec.name] = result
+    return checked
+
+
+def apply_edit(result: FieldResult, spec: FieldSpec, value: object, *, by: str,
+               at: str) -> FieldResult:
+    """A reviewer's value replaces the merged one.
+
+    The value may be typed or a raw string; for a list field a string is split on ``;``
+    (the CSV export joins with ``"; "``). Empty means no value. Candidates stay for the
+    record; ``sources`` become ``()`` and ``grounded`` False because a hand edit was not
+    read from the document; ``conflicts`` are recomputed against the new value, so a
+    conflict the reviewer resolved no longer shows.
+    """
+    errors: list[str] = []
+    conflicts: tuple[Candidate, ...] = ()
+    if spec.many:
+        if isinstance(value, str):
+            items: list[object] = [p.strip() for p in value.split(";") if p.strip()]
+        else:
+            items = list(value) if isinstance(value, (list, tuple)) else (
+                [] if value is None else [value])
+        values: list[object] = []
+        for n, raw in enumerate(items, 1):
+            coerced, error = _coerce(spec, raw)
+            values.append(raw if error is not None else coerced)
+            errors.extend([f"item {n}: {error}"] if error is not None else [])
+        new_value: object = values
+    elif value is None or (isinstance(value, str) and not value.strip()):
+        new_value = None
+        conflicts = _conflicts(result.candidates, None)
+    else:
+        coerced, error = _coerce(spec, value)
+        new_value = value if error is not None else coerced
+        errors.extend([error] if error is not None else [])
+        probe = Candidate(spec.name, str(value), coerced, error, "", "0", None, False, None)
+        conflicts = _conflicts(result.candidates, _value_key(probe))
+    if spec.required and (new_value is None or new_value == []):
+        errors.append(MISSING)
+    return replace(result, value=new_value, valid=not errors, errors=tuple(errors),
+                   grounded=False, sources=(), conflicts=conflicts, edited=True,
+                   edited_by=by, edited_at=at)

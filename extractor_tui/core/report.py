@@ -1,0 +1,208 @@
+"""The JSON result document: a contract that other tools script against.
+
+Shape (every key always present; extra keys may be added, never removed or renamed)::
+
+    {"version": 1,
+     "documents": [{"path", "status": "complete" | "partial" | "failed", "error",
+                    "fields": {NAME: {"value", "valid", "errors", "grounded",
+                                      "sources": [{"chunk", "page", "quote"}],
+                                      "candidates", "conflicts", "edited", ...}},
+                    "chunks": {"total", "completed", "failed", "cancelled"},
+                    "failed_chunks": [{"chunk", "error", "reason", "attempts", "pages",
+                                       "text", "raw"}],
+                    "tokens": {"prompt", "completion"}, "cost_usd"}],
+     "summary": {"documents", "chunks", "requests", "retries", "failed_chunks",
+                 "prompt_tokens", "completion_tokens", "cost_usd", "elapsed_seconds",
+                 "provider", "model", "fatal", "cancelled"}}
+
+Why dataclasses first and a dict last: the TUI, the session store and the CLI all hold
+``DocumentReport``/``RunSummary`` values, and only ``build_report`` fixes the JSON shape, so
+the contract lives in one function (and its test asserts the key sets). Cancelled chunks
+count as failed in ``chunks.failed`` and appear in ``failed_chunks`` (reason
+``cancelled``), because for the user both mean "not extracted yet, retry me".
+
+Exit codes (``exit_code``), documented for scripts: 0 every document complete; 1 results
+exist but some document, chunk or field failed; 2 no document produced any result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from extractor_tui.core.engine import ChunkOutcome
+from extractor_tui.core.fields import FieldSet
+from extractor_tui.core.merge import FieldResult
+
+__all__ = [
+    "NOT_LOADED",
+    "REPORT_VERSION",
+    "DocumentReport",
+    "FailedChunk",
+    "RunSummary",
+    "build_report",
+    "document_report",
+    "exit_code",
+    "failed_document",
+]
+
+REPORT_VERSION = 1
+"""Bumped only when a key is removed or changes meaning."""
+
+NOT_LOADED = "document not loaded"
+"""The error of every field of a document that did not load."""
+
+
+@dataclass(frozen=True)
+class FailedChunk:
+    """A chunk that failed or was cancelled: what to show, and what a retry needs."""
+
+    chunk: str
+    error: str
+    reason: str
+    attempts: int
+    pages: tuple[int, int]
+    text: str
+    raw: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chunk": self.chunk, "error": self.error, "reason": self.reason,
+                "attempts": self.attempts, "pages": list(self.pages), "text": self.text,
+                "raw": self.raw}
+
+
+@dataclass(frozen=True)
+class DocumentReport:
+    """One document's results and how its chunks went."""
+
+    path: str
+    status: str
+    error: str | None
+    fields: dict[str, FieldResult]
+    chunks_total: int
+    chunks_completed: int
+    chunks_failed: int
+    failed_chunks: tuple[FailedChunk, ...]
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    chunks_cancelled: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path, "status": self.status, "error": self.error,
+            "fields": {name: result.to_dict() for name, result in self.fields.items()},
+            "chunks": {"total": self.chunks_total, "completed": self.chunks_completed,
+                       "failed": self.chunks_failed, "cancelled": self.chunks_cancelled},
+            "failed_chunks": [chunk.to_dict() for chunk in self.failed_chunks],
+            "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens},
+            "cost_usd": self.cost_usd,
+        }
+
+
+def _status(loaded: bool, completed: int, failed: int,
+            fields: dict[str, FieldResult]) -> str:
+    if not loaded or completed == 0:
+        return "failed"
+    if failed or not all(result.valid for result in fields.values()):
+        return "partial"
+    return "complete"
+
+
+def _failed_chunk(outcome: ChunkOutcome) -> FailedChunk:
+    reason = outcome.reason.value if outcome.reason is not None else outcome.status
+    return FailedChunk(chunk=outcome.item.id.label, error=outcome.message or reason,
+                       reason=reason, attempts=outcome.attempts, pages=outcome.item.pages,
+                       text=outcome.item.text, raw=outcome.raw)
+
+
+def document_report(path: str, fields: FieldSet, outcomes: Sequence[ChunkOutcome],
+                    results: dict[str, FieldResult],
+                    cost_usd: float | None) -> DocumentReport:
+    """The report of a loaded document from its chunks' outcomes and merged results."""
+    ordered = {name: results[name] for name in fields.names if name in results}
+    ordered.update((name, result) for name, result in results.items() if name not in ordered)
+    completed = sum(1 for outcome in outcomes if outcome.status == "completed")
+    cancelled = sum(1 for outcome in outcomes if outcome.status == "cancelled")
+    failed = len(outcomes) - completed
+    return DocumentReport(
+        path=path, status=_status(True, completed, failed, ordered), error=None,
+        fields=ordered, chunks_total=len(outcomes), chunks_completed=completed,
+        chunks_failed=failed,
+        failed_chunks=tuple(_failed_chunk(o) for o in outcomes if o.status != "completed"),
+        prompt_tokens=sum(o.prompt_tokens for o in outcomes),
+        completion_tokens=sum(o.completion_tokens for o in outcomes), cost_usd=cost_usd,
+        chunks_cancelled=cancelled)
+
+
+def failed_document(path: str, error: str, fields: FieldSet) -> DocumentReport:
+    """The report of a document that did not load: every field empty and invalid."""
+    empty = {spec.name: FieldResult(spec.name, [] if spec.many else None, valid=False,
+                                    errors=(NOT_LOADED,)) for spec in fields}
+    return DocumentReport(path=path, status="failed", error=error, fields=empty,
+                          chunks_total=0, chunks_completed=0, chunks_failed=0,
+                          failed_chunks=(), prompt_tokens=0, completion_tokens=0,
+                          cost_usd=0.0)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The run as a whole. ``cost_usd`` is None when the price of the model is unknown."""
+
+    documents: int
+    chunks: int
+    requests: int
+    retries: int
+    failed_chunks: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    elapsed_seconds: float
+    provider: str
+    model: str
+    fatal: str | None = None
+    cancelled: bool = False
+
+    @classmethod
+    def from_documents(cls, documents: Sequence[DocumentReport], *, requests: int,
+                       retries: int, elapsed_seconds: float, provider: str, model: str,
+                       fatal: str | None = None, cancelled: bool = False) -> RunSummary:
+        """Totals summed from the documents; request counts come from the tracker.
+
+        The cost is None as soon as one document that sent chunks has an unknown cost: a
+        partial sum would understate what the run cost.
+        """
+        costs = [d.cost_usd for d in documents if d.chunks_total]
+        cost = None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
+        return cls(documents=len(documents), chunks=sum(d.chunks_total for d in documents),
+                   requests=requests, retries=retries,
+                   failed_chunks=sum(d.chunks_failed for d in documents),
+                   prompt_tokens=sum(d.prompt_tokens for d in documents),
+                   completion_tokens=sum(d.completion_tokens for d in documents),
+                   cost_usd=cost, elapsed_seconds=elapsed_seconds, provider=provider,
+                   model=model, fatal=fatal, cancelled=cancelled)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"documents": self.documents, "chunks": self.chunks,
+                "requests": self.requests, "retries": self.retries,
+                "failed_chunks": self.failed_chunks, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens, "cost_usd": self.cost_usd,
+                "elapsed_seconds": round(self.elapsed_seconds, 3),
+                "provider": self.provider, "model": self.model, "fatal": self.fatal,
+                "cancelled": self.cancelled}
+
+
+def build_report(documents: Sequence[DocumentReport], summary: RunSummary) -> dict[str, Any]:
+    """The JSON-serialisable report: documents in the given order, fields in field order."""
+    return {"version": REPORT_VERSION,
+            "documents": [document.to_dict() for document in documents],
+            "summary": summary.to_dict()}
+
+
+def exit_code(report: dict[str, Any]) -> int:
+    """0 all complete · 1 results exist but something failed · 2 no result at all."""
+    statuses = [document.get("status") for document in report.get("documents", ())]
+    if not statuses or all(status == "failed" for status in statuses):
+        return 2
+    return 0 if all(status == "complete" for status in statuses) else 1
