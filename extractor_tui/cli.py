@@ -1,179 +1,135 @@
-"""The ``extractor`` command line: argument parsing and printing, nothing else.
+"""The ``extractor`` command line: argument parsing, error reporting, nothing else.
 
-All work is done by ``extractor_tui.core``; this module turns flags into Settings, calls the
-engine, and prints. Results go to stdout, progress and diagnostics to stderr, so
-``extractor run docs/ --json > out.json`` gives clean JSON.
+* ``extractor [PATH...] [options]`` opens the Textual app with those documents loaded (as
+  ``harlequin FILE`` does).
+* ``extractor run PATH... [options]`` is the headless front end (``cli_run.py``).
+* ``extractor export SESSION --output FILE`` re-exports a saved session.
 
-Exit codes (also in the README):
-  0  every input loaded
-  1  some inputs could not be loaded (the rest were processed and reported)
-  2  bad usage, settings or config file; or no input could be loaded
-  70 internal error (a bug: the message names the log file with the traceback)
-  130 interrupted (Ctrl-C)
+Every user error is an ``ExtractorError`` and becomes one red line and exit code 2 (usage)
+or 1; anything else is a bug: its traceback goes to a log file, never at the user, unless
+``--debug`` is given. Exit codes are listed in ``cli_run.py`` and the README.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import sys
 import tempfile
 import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from extractor_tui import __version__
-from extractor_tui.config import Settings, load_settings
-from extractor_tui.core import (
-    ChunkedDocument,
-    Document,
-    LoadOptions,
-    chunk_documents,
-    load_documents,
-    make_chunker,
-)
-from extractor_tui.errors import ConfigError, DocumentError, ExtractorError
+from extractor_tui.cli_run import add_run_arguments, run_command
+from extractor_tui.errors import ConfigError, ExtractorError, FieldSpecError
 
-__all__ = ["main"]
+__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "main"]
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+_COMMANDS = ("run", "export")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="extractor",
-        description="Pull structured fields out of PDFs and text files with LLMs.")
+        description="Pull structured fields out of PDFs and text files with LLMs. "
+                    "`extractor [PATH...]` opens the app; `extractor run` works headless.")
     parser.add_argument("--version", action="version", version=f"extractor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser(
-        "run", help="load and chunk documents headlessly and report them",
+        "run", help="extract fields headlessly; results to a file or stdout",
         description="Load PDFs (.pdf) and text files (.txt, .md), or folders of them, split "
-                    "them into token-sized chunks, and report every file: pages, chunks, "
-                    "tokens, or the reason it could not be loaded.")
-    run.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                     help="files or folders (folders are read recursively)")
-    run.add_argument("--json", action="store_true",
-                     help="print one JSON report on stdout instead of a table")
-    run.add_argument("--config", type=Path, metavar="FILE",
-                     help="TOML config file (default: ~/.config/extractor/config.toml)")
-    fields = Settings.model_fields
-    for name, flag, kind in (("model", "--model", str),
-                             ("chunk_tokens", "--chunk-tokens", int),
-                             ("overlap_tokens", "--overlap-tokens", int),
-                             ("max_file_mb", "--max-file-mb", float),
-                             ("pdf_timeout_s", "--pdf-timeout", float),
-                             ("load_workers", "--workers", int)):
-        run.add_argument(flag, dest=name, type=kind, default=None,
-                         help=f"{fields[name].description} (default: {fields[name].default})")
+                    "them into token-sized chunks, extract the fields from every chunk, merge "
+                    "and validate them, and write the results.")
+    add_run_arguments(run)
+    run.add_argument("--output", metavar="FILE", default="-",
+                     help='.json, .csv or .jsonl (failed chunks), chosen by extension; "-" '
+                          "= JSON on stdout (default)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="plan only: documents, pages, chunks, tokens, estimated cost; no "
+                          "calls")
+    run.add_argument("--debug", action="store_true", help="show tracebacks")
+    export = sub.add_parser("export", help="write a saved session's results to a file")
+    export.add_argument("session", type=Path, metavar="SESSION")
+    export.add_argument("--output", metavar="FILE", default="-",
+                        help='.json, .csv or .jsonl; "-" = JSON on stdout')
+    export.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def _app_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="extractor", description="Open the extractor app, optionally with documents.",
+        epilog="Commands: `extractor run --help` (headless), `extractor export --help`.")
+    parser.add_argument("--version", action="version", version=f"extractor {__version__}")
+    add_run_arguments(parser)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
-    parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    app_mode = not argv or argv[0] not in (*_COMMANDS, "-h", "--help")
+    parser = _app_parser() if app_mode else _parser()
     args = parser.parse_args(argv)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_USAGE
     try:
-        return asyncio.run(_run(args, err))
+        if app_mode:
+            from extractor_tui.ui.launch import launch_app
+            return launch_app(args, err)
+        if args.command == "export":
+            return _export(args, err)
+        return asyncio.run(run_command(args, err))
     except KeyboardInterrupt:
         err.print("interrupted")
         return EXIT_INTERRUPTED
-    except ConfigError as exc:
+    except (ConfigError, FieldSpecError) as exc:
         err.print(Text(f"error: {exc}", style="red"))
+        if getattr(args, "debug", False):
+            err.print(Text(traceback.format_exc()))
         return EXIT_USAGE
     except ExtractorError as exc:
         err.print(Text(f"error: {exc}", style="red"))
+        if getattr(args, "debug", False):
+            err.print(Text(traceback.format_exc()))
         return EXIT_PARTIAL
     except Exception:  # noqa: BLE001 - last resort: a bug must not print a traceback at users
+        if getattr(args, "debug", False):
+            err.print(Text(traceback.format_exc()))
+            return EXIT_INTERNAL
         log = Path(tempfile.gettempdir()) / f"extractor-crash-{int(time.time())}.log"
         log.write_text(traceback.format_exc(), encoding="utf-8")
         err.print(Text(f"internal error (a bug): details in {log}", style="red"))
         return EXIT_INTERNAL
 
 
-async def _run(args: argparse.Namespace, err: Console) -> int:
-    settings = load_settings(args.config, model=args.model, chunk_tokens=args.chunk_tokens,
-                             overlap_tokens=args.overlap_tokens, max_file_mb=args.max_file_mb,
-                             pdf_timeout_s=args.pdf_timeout_s,
-                             load_workers=args.load_workers)
-    chunker, resolved = make_chunker(settings.model, settings.chunk_tokens,
-                                     settings.overlap_tokens)
-    err.print(Text(f"tokenizer: {resolved.describe()}", style="dim"))
-    options = LoadOptions(max_file_bytes=settings.max_file_bytes,
-                          pdf_timeout_s=settings.pdf_timeout_s, workers=settings.load_workers)
+def _export(args: argparse.Namespace, err: Console) -> int:
+    from extractor_tui.core.export import export
+    from extractor_tui.core.job import Job
+    from extractor_tui.core.report import exit_code
+    from extractor_tui.core.session import Session
+    from extractor_tui.config import load_settings
 
-    def progress(outcome: Document | DocumentError) -> None:
-        if isinstance(outcome, DocumentError):
-            err.print(Text.assemble(("✗ ", "red"), str(outcome.path), ": ", outcome.reason))
-
-    started = time.perf_counter()
-    result = await load_documents(args.paths, options, progress)
-    chunked = await chunk_documents(result.documents, chunker, settings.load_workers)
-    elapsed = time.perf_counter() - started
-    for note in result.notes:
-        err.print(Text(f"note: {note}", style="dim"))
-
-    if args.json:
-        print(json.dumps(_report(chunked, result.errors, resolved.describe(), settings),
-                         ensure_ascii=False, indent=2))
-    else:
-        Console(highlight=False).print(_table(chunked))
-    loaded, total = len(chunked), len(result.outcomes)
-    err.print(f"loaded {loaded} of {total} file(s) in {elapsed:.2f} s; "
-              f"{sum(len(c.chunks) for c in chunked)} chunk(s), "
-              f"{sum(c.token_count for c in chunked):,} token(s)"
-              + (f"; {len(result.errors)} could not be loaded" if result.errors else ""))
-    if loaded == 0:
-        return EXIT_USAGE
-    return EXIT_PARTIAL if result.errors else EXIT_OK
-
-
-def _table(chunked: list[ChunkedDocument]) -> Table:
-    paths = [item.document.path.resolve() for item in chunked]
-    common = Path(os.path.commonpath([p.parent for p in paths])) if paths else Path.cwd()
-    table = Table(title=Text(f"Documents in {common}"), title_justify="left")
-    with_notes = any(item.document.notes for item in chunked)
-    table.add_column("file", overflow="fold", ratio=3)
-    for header in ("pages", "chars", "chunks", "tokens"):
-        table.add_column(header, justify="right", no_wrap=True)
-    if with_notes:
-        table.add_column("notes", overflow="fold", ratio=2)
-    for item in chunked:
-        doc = item.document
-        cells: list[Text | str] = [
-            Text(str(doc.path.resolve().relative_to(common))), str(doc.page_count),
-            f"{len(doc.text):,}", str(len(item.chunks)), f"{item.token_count:,}"]
-        if with_notes:
-            cells.append(Text("; ".join(doc.notes)))
-        table.add_row(*cells)
-    return table
-
-
-def _report(chunked: list[ChunkedDocument], errors: list[DocumentError], tokenizer: str,
-            settings: Settings) -> dict[str, Any]:
-    return {
-        "tokenizer": tokenizer,
-        "chunk_tokens": settings.chunk_tokens,
-        "overlap_tokens": settings.overlap_tokens,
-        "documents": [
-            {"path": str(item.document.path), "kind": item.document.kind,
-             "pages": item.document.page_count, "chars": len(item.document.text),
-             "notes": list(item.document.notes),
-             "chunks": [{"index": c.index, "tokens": c.token_count, "start": c.start,
-                         "end": c.end, "pages": [c.page_start, c.page_end]}
-                        for c in item.chunks]}
-            for item in chunked],
-        "errors": [{"path": str(e.path), "error": type(e).__name__, "reason": e.reason}
-                   for e in errors],
-    }
+    if not args.session.is_file():
+        raise ConfigError(f"{args.session}: no such session file")
+    session = Session.open(args.session)
+    try:
+        info = session.run_info()
+        if info is None:
+            raise ConfigError(f"{args.session}: the session has no fields yet")
+        settings = load_settings(None, model=info.model, provider="offline")
+        job = Job(settings, info.fields, session, record_info=False)
+        report = job.report()
+        report["summary"]["provider"] = info.provider
+        export(report, args.output)
+        if args.output != "-":
+            err.print(Text(f"wrote {args.output}", style="dim"))
+        return exit_code(report)
+    finally:
+        session.close()

@@ -14,7 +14,9 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, model_validator
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -56,6 +58,33 @@ class Settings(BaseSettings):
         "Time limit for reading one PDF; a PDF that takes longer is reported, not waited on."))
     load_workers: int = Field(2, ge=1, le=32, description=(
         "Worker processes that read PDFs in parallel."))
+    provider: Literal["auto", "offline", "openai"] = Field("auto", description=(
+        "'openai' = any OpenAI-compatible endpoint; 'offline' = the built-in heuristic "
+        "provider (no LLM); 'auto' = offline unless an API key or base URL is set."))
+    base_url: str | None = Field(None, validation_alias=AliasChoices(
+        "base_url", "EXTRACTOR_BASE_URL", "OPENAI_BASE_URL"), description=(
+        "OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama "
+        "(env: OPENAI_BASE_URL)."))
+    api_key: SecretStr | None = Field(None, validation_alias=AliasChoices(
+        "api_key", "EXTRACTOR_API_KEY", "OPENAI_API_KEY"), description=(
+        "API key (env: OPENAI_API_KEY). Never written to sessions, logs or exports."))
+    concurrency: int = Field(20, ge=1, le=100, description=(
+        "Requests in flight at most; the engine lowers it on 429s and grows it back."))
+    timeout_s: float = Field(60.0, gt=0, le=3600, description="Time limit per request.")
+    retries: int = Field(4, ge=1, le=20, description=(
+        "Attempts per chunk for transient errors (5xx, timeouts, dropped connections)."))
+    invalid_retries: int = Field(2, ge=0, le=10, description=(
+        "Re-asks per chunk when the model's answer is not valid JSON for the schema."))
+    max_rate_limit_wait_s: float = Field(600.0, gt=0, description=(
+        "Total time one chunk may spend waiting out 429s before it fails."))
+    rpm: int | None = Field(None, ge=1, description=(
+        "Requests per minute allowed by the provider (else learned from its headers)."))
+    tpm: int | None = Field(None, ge=1, description=(
+        "Tokens per minute allowed by the provider (else learned from its headers)."))
+    max_output_tokens: int | None = Field(None, ge=16, description=(
+        "Cap on each answer's tokens; an answer cut there is split and retried."))
+    prices: dict[str, tuple[float, float]] = Field(default_factory=dict, description=(
+        "Extra or overriding prices: model = [USD per 1M input tokens, per 1M output]."))
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> Settings:
@@ -63,6 +92,13 @@ class Settings(BaseSettings):
             raise ValueError(f"overlap_tokens ({self.overlap_tokens}) must be at most half of "
                              f"chunk_tokens ({self.chunk_tokens})")
         return self
+
+    @property
+    def resolved_provider(self) -> Literal["offline", "openai"]:
+        """Which provider runs: 'auto' means offline unless a key or base URL is set."""
+        if self.provider == "auto":
+            return "openai" if (self.api_key or self.base_url) else "offline"
+        return self.provider
 
     @property
     def max_file_bytes(self) -> int:

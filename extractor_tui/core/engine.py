@@ -369,7 +369,7 @@ class Engine:
             self.gate.fatal(exc.message)
             self._fail(run, state, exc, exc.message)
         elif isinstance(exc, TruncatedOutput):
-            halves = self._split(item)
+            halves = self.split_item(item)
             if halves is None:
                 self._fail(run, state, exc, "the answer was cut at the token limit and the "
                            "chunk is too small to split further")
@@ -429,8 +429,13 @@ class Engine:
             run.outcomes[state.item.id] = outcome
         self._maybe_finished(run)
 
-    def _split(self, item: WorkItem) -> tuple[WorkItem, WorkItem] | None:
-        if len(item.id.part) >= self.config.max_split_depth:
+    def split_item(self, item: WorkItem, *, force: bool = False
+                   ) -> tuple[WorkItem, WorkItem] | None:
+        """Two halves cut at the best boundary near the middle; None when too small.
+
+        ``force`` (a user's "split and retry") ignores the automatic depth limit.
+        """
+        if not force and len(item.id.part) >= self.config.max_split_depth:
             return None
         if len(item.text) < self.config.min_split_chars:
             return None

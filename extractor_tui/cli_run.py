@@ -1,0 +1,225 @@
+"""``extractor run``: the headless front end, a contract other tools script against.
+
+It only turns flags into Settings and a FieldSet, drives a ``Job`` (the same coordinator the
+TUI uses), shows progress on stderr and writes the result where ``--output`` says. The
+progress line is fed by the same ``RequestTracker`` the TUI shows, refreshed on a timer,
+never per event. Results go to the file or stdout; progress, notes and the summary go to
+stderr, so ``extractor run docs/ --preset invoice > out.json`` gives clean JSON.
+
+Exit codes (README): 0 every chunk completed and every field valid · 1 results were written
+but a document, chunk or field failed · 2 nothing could run (usage, schema, no readable
+document, a fatal provider error before any result) · 70 a bug · 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+from extractor_tui.config import Settings, load_settings
+from extractor_tui.core.export import export
+from extractor_tui.core.fields import FieldSet, fields_from_args, load_schema, preset
+from extractor_tui.core.job import Job, Plan
+from extractor_tui.core.report import exit_code
+from extractor_tui.core.session import Session
+from extractor_tui.core.tracker import RequestTracker
+from extractor_tui.errors import ConfigError, DocumentError, FieldSpecError
+
+__all__ = ["add_run_arguments", "fields_from", "run_command", "settings_from"]
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+
+_SETTING_FLAGS: tuple[tuple[str, str, type], ...] = (
+    ("model", "--model", str), ("base_url", "--base-url", str), ("api_key", "--api-key", str),
+    ("concurrency", "--concurrency", int), ("chunk_tokens", "--chunk-tokens", int),
+    ("overlap_tokens", "--overlap-tokens", int), ("timeout_s", "--timeout", float),
+    ("retries", "--retries", int), ("max_file_mb", "--max-file-mb", float),
+    ("pdf_timeout_s", "--pdf-timeout", float), ("load_workers", "--workers", int))
+
+
+def add_run_arguments(run: argparse.ArgumentParser) -> None:
+    """Flags shared by ``extractor run`` and the app's ``extractor [PATH...]``."""
+    run.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                     help="files or folders (folders are read recursively)")
+    group = run.add_argument_group("fields (pick one)")
+    group.add_argument("--schema", type=Path, metavar="FILE", help="JSON Schema of the fields")
+    group.add_argument("--field", action="append", default=[], metavar="NAME[:TYPE[:DESC]]",
+                       help="a field; repeat for more (TYPE: string, number, integer, boolean,"
+                            " date; add [] for a list; NAME! = required)")
+    group.add_argument("--preset", metavar="NAME",
+                       help="built-in fields: invoice, contract, medical, resume")
+    run.add_argument("--session", type=Path, metavar="FILE",
+                     help="SQLite session file; an existing one is resumed")
+    run.add_argument("--offline", action="store_true",
+                     help="use the built-in offline provider (default when no API key and no "
+                          "base URL are set)")
+    run.add_argument("--config", type=Path, metavar="FILE",
+                     help="TOML config file (default: ~/.config/extractor/config.toml)")
+    described = Settings.model_fields
+    for name, flag, kind in _SETTING_FLAGS:
+        info = described[name]
+        default = "" if name == "api_key" else f" (default: {info.default})"
+        run.add_argument(flag, dest=name, type=kind, default=None,
+                         help=f"{info.description}{default}")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    flags: dict[str, Any] = {name: getattr(args, name) for name, _, _ in _SETTING_FLAGS}
+    if args.offline:
+        flags["provider"] = "offline"
+    return load_settings(args.config, **flags)
+
+
+def fields_from(args: argparse.Namespace, required: bool = True) -> FieldSet | None:
+    given = [bool(args.schema), bool(args.field), bool(args.preset)]
+    if sum(given) > 1:
+        raise FieldSpecError("give only one of --schema, --field and --preset")
+    if args.schema:
+        return load_schema(args.schema)
+    if args.field:
+        return fields_from_args(args.field)
+    if args.preset:
+        return preset(args.preset)
+    if required:
+        raise FieldSpecError("no fields to extract: give --preset NAME (invoice, contract, "
+                             "medical, resume), --schema FILE or --field NAME[:TYPE[:DESC]]")
+    return None
+
+
+async def run_command(args: argparse.Namespace, err: Console) -> int:
+    """The whole of ``extractor run``; returns the exit code."""
+    if not args.paths:
+        raise ConfigError("no documents: give at least one file or folder")
+    settings = settings_from(args)
+    fields = fields_from(args)
+    assert fields is not None
+    output = args.output or "-"
+    if output != "-" and Path(output).suffix.lower() not in (".json", ".csv", ".jsonl"):
+        raise ConfigError(f"--output {output}: use a .json, .csv or .jsonl file, or - for "
+                          "JSON on stdout")
+    session = Session.open(args.session or ":memory:")
+    tracker = RequestTracker()
+    job = Job(settings, fields, session, sink=tracker.apply)
+    try:
+        return await _run_job(job, args, err, tracker, output)
+    finally:
+        await job.aclose()
+        session.close()
+
+
+async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: RequestTracker,
+                   output: str) -> int:
+    label = ("offline (built-in heuristic provider, no LLM)" if job.provider == "offline"
+             else f"{job.provider} {job.settings.base_url or 'https://api.openai.com/v1'}")
+    err.print(Text(f"provider: {label} · model: {job.settings.model} · tokenizer: "
+                   f"{job.encoding.describe()}", style="dim"))
+
+    def on_outcome(outcome: object) -> None:
+        if isinstance(outcome, DocumentError):
+            err.print(Text.assemble(("✗ ", "red"), str(outcome.path), ": ", outcome.reason))
+
+    loaded = await job.add_paths(args.paths, on_outcome)
+    for note in loaded.notes:
+        err.print(Text(f"note: {note}", style="dim"))
+    plan = job.plan()
+    err.print(Text(_plan_line(plan)))
+    if args.dry_run:
+        return EXIT_OK if plan.documents else EXIT_USAGE
+    if plan.documents == 0:
+        err.print(Text("error: no document could be read", style="red"))
+        _write(job, output, err)
+        return EXIT_USAGE
+    started = time.perf_counter()
+    with _progress(err) as progress:
+        task = progress.add_task("chunks", total=max(1, plan.to_send))
+        refresher = asyncio.create_task(_refresh(progress, task, tracker, job))
+        try:
+            result = await job.run()
+        except asyncio.CancelledError:
+            refresher.cancel()
+            _write(job, output, err)
+            err.print("interrupted: everything finished so far is kept"
+                      + (f" in {args.session}" if args.session else ""))
+            raise
+        finally:
+            refresher.cancel()
+            _update(progress, task, tracker, job)
+    report = job.report()
+    _write(job, output, err, report)
+    _summary(err, report, time.perf_counter() - started)
+    if result.fatal:
+        err.print(Text(f"stopped: {result.fatal}", style="red"))
+        if not any(o.status == "completed" for o in job.outcomes.values()):
+            return EXIT_USAGE
+    return exit_code(report)
+
+
+def _plan_line(plan: Plan) -> str:
+    cost = ("unknown cost (model not in the price table)" if plan.cost_usd is None
+            else f"≈ ${plan.cost_usd:.4f}")
+    failed = f" ({plan.failed_documents} unreadable)" if plan.failed_documents else ""
+    return (f"plan: {plan.documents} document(s){failed}, {plan.pages} page(s), "
+            f"{plan.chunks} chunk(s), {plan.chunk_tokens:,} chunk tokens; to send: "
+            f"{plan.to_send} request(s) ({plan.cached} answered from the session), "
+            f"≈ {plan.prompt_tokens:,} prompt + {plan.completion_tokens:,} completion "
+            f"tokens, {cost}")
+
+
+def _progress(err: Console) -> Progress:
+    return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                    TaskProgressColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+                    TextColumn("{task.fields[detail]}"), TimeRemainingColumn(),
+                    console=err, transient=False, disable=not err.is_terminal,
+                    refresh_per_second=8)
+
+
+async def _refresh(progress: Progress, task: Any, tracker: RequestTracker, job: Job) -> None:
+    while True:
+        _update(progress, task, tracker, job)
+        await asyncio.sleep(0.2)
+
+
+def _update(progress: Progress, task: Any, tracker: RequestTracker, job: Job) -> None:
+    summary = tracker.summary(job.clock.now())
+    cost = job.cost(summary.prompt_tokens, summary.completion_tokens)
+    detail = (f"in flight {summary.in_flight}/{summary.limit} · retries "
+              f"{sum(summary.retries.values())} · tokens "
+              f"{summary.prompt_tokens + summary.completion_tokens:,} · "
+              + ("cost ?" if cost is None else f"${cost:.4f}")
+              + (" · cooling down" if summary.cooling_until else ""))
+    progress.update(task, completed=summary.done, total=max(1, summary.total), detail=detail)
+
+
+def _write(job: Job, output: str, err: Console, report: dict[str, Any] | None = None) -> None:
+    report = report if report is not None else job.report()
+    export(report, output)
+    if output != "-":
+        err.print(Text(f"wrote {output}", style="dim"))
+
+
+def _summary(err: Console, report: dict[str, Any], elapsed: float) -> None:
+    summary = report["summary"]
+    for doc in report["documents"]:
+        style = {"complete": "green", "partial": "yellow"}.get(doc["status"], "red")
+        invalid = [name for name, f in doc["fields"].items() if not f["valid"]]
+        detail = doc["error"] or (
+            f"{doc['chunks']['completed']}/{doc['chunks']['total']} chunks"
+            + (f", invalid: {', '.join(invalid)}" if invalid else ""))
+        err.print(Text.assemble((f"{doc['status']:>8} ", style), doc["path"], "  ",
+                                (detail, "dim")))
+    cost = summary["cost_usd"]
+    err.print(Text(
+        f"{summary['documents']} document(s), {summary['chunks']} chunk(s), "
+        f"{summary['requests']} request(s), {summary["retries"]} retries, "
+        f"{summary['failed_chunks']} failed chunk(s); tokens {summary['prompt_tokens']:,} "
+        f"prompt + {summary['completion_tokens']:,} completion; "
+        + ("cost unknown" if cost is None else f"cost ${cost:.4f}")
+        + f"; {elapsed:.1f} s; provider {summary['provider']}"))
+

@@ -1,0 +1,363 @@
+"""One extraction session, coordinated: the single object both front ends drive.
+
+``extractor run`` and the TUI never load, chunk, call, merge or store anything themselves:
+they call a ``Job`` (STYLE habit 2, one engine and two front ends). A Job holds the
+settings, the field set, the client, the session store and one ``Engine``, and offers the
+verbs a user has: add or remove documents, plan (the dry run), run what is not done yet,
+retry chosen chunks (as they are, or split), mark a chunk empty, edit or pick a value, and
+build the report.
+
+State lives in the session (SQLite), so a Job opened on an existing session file resumes:
+chunks whose request key has a stored response are answered from it at no cost, and only the
+rest are sent. Outcomes of this process's runs are kept in memory too, keyed by ChunkId, so
+results are merged in a deterministic order whatever order the answers came in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from chunking import Chunk
+from extractor_tui.config import Settings
+from extractor_tui.core.chunks import chunk_documents, make_chunker
+from extractor_tui.core.clock import Clock, SystemClock
+from extractor_tui.core.documents import Document, LoadOptions, LoadResult, load_documents
+from extractor_tui.core.engine import ChunkOutcome, Engine, EngineConfig, RunResult, WorkItem
+from extractor_tui.core.events import (
+    AttemptStarted,
+    ChunkCompleted,
+    ChunkId,
+    ChunkRetrying,
+    Event,
+    Sink,
+)
+from extractor_tui.core.fields import FieldSet
+from extractor_tui.core.llm.base import Client
+from extractor_tui.core.llm.cache import CachingClient
+from extractor_tui.core.merge import FieldResult, apply_edit, merge_document
+from extractor_tui.core.pricing import cost_usd
+from extractor_tui.core.prompts import build_messages, parse_output, request_key, response_format
+from extractor_tui.core.report import (
+    DocumentReport,
+    RunSummary,
+    build_report,
+    document_report,
+    failed_document,
+)
+from extractor_tui.core.session import Session
+from extractor_tui.errors import DocumentError, InvalidOutput
+
+__all__ = ["DocumentEntry", "Job", "Plan", "make_client"]
+
+# A typical answer: a few candidates per field. Only used for the dry-run estimate.
+_COMPLETION_TOKENS_PER_FIELD = 40
+
+
+def make_client(settings: Settings) -> Client:
+    """The provider the settings ask for: the built-in ``offline`` one or an HTTP endpoint."""
+    if settings.resolved_provider == "offline":
+        from extractor_tui.core.llm.offline import OfflineClient
+        return OfflineClient()
+    from extractor_tui.core.llm.openai_client import OpenAIClient
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    return OpenAIClient(base_url=settings.base_url, api_key=key, timeout=settings.timeout_s)
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    return EngineConfig(concurrency=settings.concurrency, retries=settings.retries,
+                        invalid_retries=settings.invalid_retries, timeout=settings.timeout_s,
+                        max_rate_limit_wait=settings.max_rate_limit_wait_s,
+                        max_tokens=settings.max_output_tokens, rpm=settings.rpm,
+                        tpm=settings.tpm)
+
+
+@dataclass(frozen=True)
+class DocumentEntry:
+    """A document in the session: loaded (with its chunks) or failed (with the reason)."""
+
+    doc_id: int
+    path: str
+    pages: int
+    error: str | None
+    items: tuple[WorkItem, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def tokens(self) -> int:
+        return sum(item.tokens for item in self.items)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run would send, before anything is spent (``--dry-run``, the TUI's confirm)."""
+
+    documents: int
+    failed_documents: int
+    pages: int
+    chunks: int
+    to_send: int
+    cached: int
+    chunk_tokens: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    provider: str
+    model: str
+    tokenizer: str
+
+
+class Job:
+    """Documents, fields, settings, client, session and engine for one extraction."""
+
+    def __init__(self, settings: Settings, fields: FieldSet, session: Session, *,
+                 client: Client | None = None, sink: Sink | None = None,
+                 clock: Clock | None = None, rng: random.Random | None = None,
+                 record_info: bool = True) -> None:
+        self.settings = settings
+        self.fields = fields
+        self.session = session
+        self._inner = client or make_client(settings)
+        self.client = CachingClient(self._inner, session)
+        self._sinks: list[Sink] = [session.record]
+        if sink is not None:
+            self._sinks.append(sink)
+        self.clock = clock or SystemClock()
+        self.chunker, self.encoding = make_chunker(settings.model, settings.chunk_tokens,
+                                                   settings.overlap_tokens)
+        self.engine = Engine(self.client, fields, model=settings.model,
+                             config=engine_config(settings), sink=self._emit,
+                             clock=self.clock, rng=rng, count_tokens=self.count_tokens)
+        self.outcomes: dict[ChunkId, ChunkOutcome] = {}
+        self.requests = 0
+        self.retries = 0
+        self.elapsed = 0.0
+        self.last_run: RunResult | None = None
+        if record_info:
+            session.set_run_info(fields=fields, model=settings.model, provider=self.provider,
+                                 base_url=settings.base_url)
+        self._restore()
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encoding.encoding.encode_ordinary(text))
+
+    @property
+    def provider(self) -> str:
+        return self._inner.provider
+
+    def add_sink(self, sink: Sink) -> None:
+        self._sinks.append(sink)
+
+    def _emit(self, event: Event) -> None:
+        if isinstance(event, AttemptStarted):
+            self.requests += 1
+        elif isinstance(event, ChunkRetrying):
+            self.retries += 1
+        for sink in self._sinks:
+            sink(event)
+
+    # -- documents ---------------------------------------------------------------------------
+
+    async def add_paths(self, paths: Sequence[Path | str],
+                        on_outcome: Callable[[Document | DocumentError], None] | None = None
+                        ) -> LoadResult:
+        """Load, chunk and register files and folders; a failed file is kept with its reason."""
+        options = LoadOptions(max_file_bytes=self.settings.max_file_bytes,
+                              pdf_timeout_s=self.settings.pdf_timeout_s,
+                              workers=self.settings.load_workers)
+        result = await load_documents([Path(p) for p in paths], options, on_outcome)
+        chunked = await chunk_documents(result.documents, self.chunker,
+                                        self.settings.load_workers)
+        for entry in chunked:
+            self._register(entry.document, entry.chunks)
+        for error in result.errors:
+            self.session.add_failed_document(str(error.path), error.reason)
+        return result
+
+    def _register(self, document: Document, chunks: Sequence[Chunk]) -> int:
+        text_sha = hashlib.sha256(document.text.encode("utf-8", "surrogatepass")).hexdigest()
+        doc_id = self.session.add_document(str(document.path), pages=document.page_count,
+                                           page_starts=document.page_starts,
+                                           text_sha256=text_sha, notes=document.notes)
+        if self.session.work_items(doc_id):
+            return doc_id  # same text as stored: keep its chunks, responses and edits
+        items = [WorkItem(ChunkId(doc_id, chunk.index), str(document.path), chunk.text,
+                          chunk.start, chunk.end, document.page_starts, chunk.token_count,
+                          request_key(document.text, chunk.start, chunk.end, self.fields,
+                                      self.settings.model))
+                 for chunk in chunks]
+        self.session.add_chunks(doc_id, items)
+        return doc_id
+
+    def remove_document(self, doc_id: int) -> None:
+        self.session.remove_document(doc_id)
+        for chunk in [c for c in self.outcomes if c.doc == doc_id]:
+            del self.outcomes[chunk]
+
+    def documents(self) -> list[DocumentEntry]:
+        entries = []
+        for stored in self.session.documents():
+            items = tuple(self.session.work_items(stored.id)) if stored.error is None else ()
+            entries.append(DocumentEntry(stored.id, stored.path, stored.pages, stored.error,
+                                         items, tuple(stored.notes)))
+        return entries
+
+    # -- plan and run ------------------------------------------------------------------------
+
+    def plan(self) -> Plan:
+        """Documents, pages, chunks, tokens and the estimated cost of sending what is pending."""
+        docs = self.documents()
+        loaded = [d for d in docs if d.error is None]
+        pending = self.session.pending_items()
+        overhead = self._prompt_overhead()
+        prompt = sum(item.tokens + overhead for item in pending)
+        completion = len(pending) * _COMPLETION_TOKENS_PER_FIELD * len(self.fields)
+        all_items = [item for d in loaded for item in d.items]
+        return Plan(
+            documents=len(loaded), failed_documents=len(docs) - len(loaded),
+            pages=sum(d.pages for d in loaded), chunks=len(all_items), to_send=len(pending),
+            cached=len(all_items) - len(pending), chunk_tokens=sum(i.tokens for i in all_items),
+            prompt_tokens=prompt, completion_tokens=completion,
+            cost_usd=cost_usd(self.settings.model, prompt, completion, provider=self.provider,
+                              overrides=self.settings.prices),
+            provider=self.provider, model=self.settings.model,
+            tokenizer=self.encoding.describe())
+
+    def _prompt_overhead(self) -> int:
+        """Tokens of the prompt around an empty chunk: system, field list, schema."""
+        encode = self.encoding.encoding.encode_ordinary
+        messages = build_messages(self.fields, "")
+        text = "".join(m["content"] for m in messages) + json.dumps(response_format(self.fields))
+        return len(encode(text)) + 4 * len(messages)
+
+    async def run(self, only: Sequence[ChunkId] | None = None) -> RunResult:
+        """Send every pending chunk (or just ``only``); stored answers cost no call."""
+        if only is None:
+            items = self.session.pending_items()
+        else:
+            wanted = set(only)
+            items = [item for item in self.session.work_items() if item.id in wanted]
+        result = await self.engine.run(items)
+        for outcome in result.outcomes:
+            self.outcomes[outcome.item.id] = outcome
+        self.elapsed += result.elapsed
+        self.last_run = result
+        return result
+
+    async def retry(self, chunks: Sequence[ChunkId], *, split: bool = False) -> RunResult:
+        """Send chosen chunks again; ``split`` first cuts each in two at a good boundary."""
+        if not split:
+            return await self.run(chunks)
+        items = [item for item in self.session.work_items() if item.id in set(chunks)]
+        halves: list[WorkItem] = []
+        for item in items:
+            pair = self.engine.split_item(item, force=True)
+            if pair is None:
+                halves.append(item)
+                continue
+            self.session.add_split(item.id, pair)
+            self.outcomes.pop(item.id, None)
+            halves.extend(pair)
+        result = await self.engine.run(halves)
+        for outcome in result.outcomes:
+            self.outcomes[outcome.item.id] = outcome
+        self.elapsed += result.elapsed
+        return result
+
+    def mark_empty(self, chunks: Sequence[ChunkId]) -> None:
+        """The user says these chunks hold nothing: store an empty answer for each."""
+        empty = json.dumps({spec.name: [] for spec in self.fields})
+        wanted = set(chunks)
+        for item in self.session.work_items():
+            if item.id in wanted:
+                # Recorded like any answer, so the cache, resume and the report all agree.
+                self._emit(ChunkCompleted(item.id, 0, self.clock.now(), 0.0, 0, 0,
+                                          "(marked empty by the user)", (), empty))
+                self.outcomes[item.id] = ChunkOutcome(item, "completed", 0, (), empty)
+
+    # -- results -----------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        """Rebuild outcomes from the session: stored answers and recorded failures."""
+        for item, content in self.session.completed():
+            try:
+                candidates = parse_output(content, self.fields)
+            except InvalidOutput:
+                continue
+            self.outcomes[item.id] = ChunkOutcome(item, "completed", 1, candidates, content,
+                                                  cached=True)
+        for stored in self.session.failed_chunks():
+            item = stored.item
+            if item.id not in self.outcomes:
+                self.outcomes[item.id] = ChunkOutcome(
+                    item, stored.status, stored.attempts, raw=stored.raw,
+                    reason=stored.reason, message=stored.message,
+                    prompt_tokens=stored.prompt_tokens,
+                    completion_tokens=stored.completion_tokens)
+
+    def chunk_outcomes(self, doc_id: int) -> list[ChunkOutcome]:
+        """The latest outcome of every leaf chunk of a document, in chunk order."""
+        items = self.session.work_items(doc_id)
+        return [self.outcomes[item.id] for item in items if item.id in self.outcomes]
+
+    def results(self, doc_id: int) -> dict[str, FieldResult]:
+        """Merged, grounded, validated fields, with the user's edits applied on top."""
+        completed = [(o.item, o.candidates) for o in self.chunk_outcomes(doc_id)
+                     if o.status == "completed"]
+        results = merge_document(self.fields, completed)
+        for name, edit in self.session.edits(doc_id).items():
+            spec = self.fields.get(name)
+            if spec is not None and name in results:
+                results[name] = apply_edit(results[name], spec, edit.value, by=edit.by,
+                                           at=edit.at)
+        self.session.save_results(doc_id, results)
+        return results
+
+    def edit(self, doc_id: int, field: str, value: object, *, by: str = "user") -> FieldResult:
+        """Store a hand edit (who and when kept) and return the field with it applied."""
+        spec = self.fields.get(field)
+        if spec is None:
+            raise KeyError(field)
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+        self.session.add_edit(doc_id, field, value, by=by, at=at)
+        return self.results(doc_id)[field]
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        return cost_usd(self.settings.model, prompt_tokens, completion_tokens,
+                        provider=self.provider, overrides=self.settings.prices)
+
+    def report(self) -> dict[str, Any]:
+        """The JSON result (the contract in the README), documents in session order."""
+        reports: list[DocumentReport] = []
+        for doc in self.documents():
+            if doc.error is not None:
+                reports.append(failed_document(doc.path, doc.error, self.fields))
+                continue
+            outcomes = self.chunk_outcomes(doc.doc_id)
+            known = {o.item.id for o in outcomes}
+            outcomes += [ChunkOutcome(item, "cancelled", 0, reason=None,
+                                      message="not sent yet")
+                         for item in doc.items if item.id not in known]
+            outcomes.sort(key=lambda o: o.item.id)
+            prompt = sum(o.prompt_tokens for o in outcomes if not o.cached)
+            completion = sum(o.completion_tokens for o in outcomes if not o.cached)
+            reports.append(document_report(doc.path, self.fields, outcomes,
+                                           self.results(doc.doc_id),
+                                           self.cost(prompt, completion)))
+        fatal = self.last_run.fatal if self.last_run else None
+        cancelled = self.last_run.cancelled if self.last_run else False
+        summary = RunSummary.from_documents(
+            reports, requests=self.requests, retries=self.retries,
+            elapsed_seconds=self.elapsed, provider=self.provider, model=self.settings.model,
+            fatal=fatal, cancelled=cancelled)
+        return build_report(reports, summary)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+

@@ -1,0 +1,49 @@
+"""A ``Client`` that answers from the session's cache before asking the real one.
+
+Why a wrapper and not a check inside the engine: the engine stays ignorant of storage, and
+every provider gets the cache the same way. A cached answer comes back as an ordinary
+``LLMResponse`` marked ``cached=True`` (no HTTP status, no headers), so the engine parses it,
+the tracker shows it as cached, and nothing is paid for it.
+
+Answers get into the cache through ``Session.record(ChunkCompleted)``, not here: only an
+answer that parsed is worth keeping, and the engine knows that, the client does not.
+"""
+
+from __future__ import annotations
+
+from extractor_tui.core.llm.base import Client, LLMRequest, LLMResponse
+from extractor_tui.core.session import Session
+
+__all__ = ["CachingClient"]
+
+
+class CachingClient:
+    """Wraps ``inner``: a request whose key has a stored answer is not sent.
+
+    ``hits`` and ``misses`` count the requests answered from the cache and sent on.
+    """
+
+    def __init__(self, inner: Client, session: Session) -> None:
+        self.inner = inner
+        self.session = session
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def provider(self) -> str:
+        return self.inner.provider
+
+    @property
+    def endpoint(self) -> str:
+        return self.inner.endpoint
+
+    async def complete(self, request: LLMRequest, timeout: float) -> LLMResponse:
+        cached = self.session.cached_response(request.key)
+        if cached is not None:
+            self.hits += 1
+            return cached
+        self.misses += 1
+        return await self.inner.complete(request, timeout)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

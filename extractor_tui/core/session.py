@@ -1,0 +1,425 @@
+"""The session store: one SQLite file per session, so a killed run resumes and pays only for
+what was not done, a repeated identical request is answered from the cache, and the user's
+edits survive closing the app.
+
+* **Stdlib ``sqlite3``, synchronously.** A write is a few small rows; a WAL commit with
+  ``synchronous=NORMAL`` takes well under a millisecond, far below one LLM call, so
+  ``record`` runs straight in the engine's sink (a writer thread would only reorder writes).
+* **Commit per outcome.** A committed WAL transaction survives the process being killed (it
+  is in the OS page cache); ``NORMAL`` risks only the last commits on a power cut.
+* **``BEGIN IMMEDIATE``.** A deferred transaction that reads, then writes while another
+  connection writes, fails at once in WAL mode; taking the lock first lets ``busy_timeout``
+  (5 s) wait instead.
+* **One thread per ``Session``** (sqlite3's same-thread check stays on): another thread or
+  process opens its own ``Session`` on the file, and WAL lets it read while this one writes.
+* **Never a credential.** Field set, model, provider and a redacted base URL only; meta names
+  that look like credentials are refused; no client or settings object is serialised.
+* **Content-addressed cache.** ``responses`` is keyed by the request key (hash of document
+  text, chunk span, fields, prompt version, model): a stale answer cannot be served, and
+  identical chunks anywhere share one answer.
+
+A split chunk stays (marked split) beside its halves (labels ``"3.0"``, ``"3.1"``); only
+leaves are work. ``record(ChunkSplit)`` stores the halves from their planned span and key.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from extractor_tui.core._session_schema import (
+    APPLICATION_ID,
+    DDL,
+    SCHEMA_VERSION,
+    EventWriter,
+    RunInfo,
+    SessionStats,
+    StoredAttempt,
+    StoredDocument,
+    StoredEdit,
+    StoredRequest,
+    check_meta_name,
+    chunk_row,
+    delete_chunk,
+    error_kind,
+    fields_from_json,
+    fields_to_json,
+    insert_chunk,
+    redact_url,
+)
+from extractor_tui.core.engine import WorkItem
+from extractor_tui.core.events import ChunkId, Event
+from extractor_tui.core.fields import FieldSet
+from extractor_tui.core.llm.base import LLMResponse
+from extractor_tui.errors import ConfigError
+
+__all__ = [
+    "RunInfo",
+    "Session",
+    "SessionStats",
+    "StoredAttempt",
+    "StoredDocument",
+    "StoredEdit",
+    "StoredRequest",
+    "SupportsToDict",
+]
+
+_CHUNK_COLUMNS = ('c.doc_id, c.chunk, c.part, c.document, c.start, c."end", c.tokens, c.key, '
+                  "c.text, d.page_starts")
+_CHUNKS = "chunks c JOIN documents d ON d.id = c.doc_id"
+_DOC_COLUMNS = "id, path, status, error, pages, page_starts, text_sha256, notes, added_at"
+_ATTEMPT_COLUMNS = ("number, started, ended, outcome, http_status, error, prompt_tokens, "
+                    "completion_tokens")
+
+
+class SupportsToDict(Protocol):
+    """What ``save_results`` stores: anything with ``to_dict()`` (``merge.FieldResult``)."""
+
+    def to_dict(self) -> Mapping[str, Any]: ...
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Session:
+    """An open session file. Build with ``Session.open(path)``; close it, or use ``with``."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path,
+                 now: Callable[[], datetime] = _utc_now) -> None:
+        self._db = db
+        self.path = path
+        self._now = now
+        self._writer = EventWriter(db, self._timestamp)
+        self._write = self._writer.transaction
+
+    # -- opening and closing -------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | str, *, now: Callable[[], datetime] | None = None) -> Session:
+        """Open ``path``, creating a new session there if it does not exist or is empty.
+
+        Raises ``ConfigError`` for a file that is not an extractor session, one written by a
+        newer version, or one that cannot be opened. ``now`` gives wall-clock times (tests).
+        """
+        path = Path(path)
+        not_session = ConfigError(f"{path} is not an extractor session")
+        if path.is_dir():
+            raise not_session
+        try:
+            db = sqlite3.connect(path, isolation_level=None, timeout=5.0)
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot open session {path}: {exc}") from exc
+        try:
+            db.execute("PRAGMA busy_timeout = 5000")
+            app_id = int(db.execute("PRAGMA application_id").fetchone()[0])
+            objects = int(db.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0])
+            if app_id != APPLICATION_ID and (app_id != 0 or objects != 0):
+                raise not_session
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            session = cls(db, path, now or _utc_now)
+            if app_id == 0:
+                session._create()
+            session._check_version(not_session)
+        except sqlite3.DatabaseError as exc:  # "file is not a database" and the like
+            db.close()
+            raise not_session from exc
+        except BaseException:
+            db.close()
+            raise
+        return session
+
+    def _create(self) -> None:
+        with self._write() as db:
+            # Re-checked under the write lock: another process may have just created it.
+            if int(db.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]):
+                return
+            for statement in DDL.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            db.executemany("INSERT INTO meta(key, value) VALUES (?, ?)",
+                           [("schema_version", str(SCHEMA_VERSION)),
+                            ("created_at", self._timestamp())])
+
+    def _check_version(self, not_session: ConfigError) -> None:
+        version = self.meta("schema_version")
+        if version is None or not version.isdigit():
+            raise not_session
+        if int(version) > SCHEMA_VERSION:
+            raise ConfigError(f"{self.path} was written by a newer extractor (session schema "
+                              f"{version}; this version reads up to {SCHEMA_VERSION})")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def _timestamp(self) -> str:
+        return self._now().astimezone(UTC).isoformat(timespec="milliseconds")
+
+    # -- meta and run info ---------------------------------------------------------------
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Store one meta value; names that look like credentials raise ``ValueError``."""
+        check_meta_name(name)
+        with self._write() as db:
+            db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
+                       "SET value = excluded.value", (name, value))
+
+    def meta(self, name: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_run_info(self, *, fields: FieldSet, model: str, provider: str,
+                     base_url: str | None) -> None:
+        """Record what requests are made with; the base URL loses user info and key params."""
+        with self._write() as db:
+            self.set_meta("fields", fields_to_json(fields))
+            self.set_meta("model", model)
+            self.set_meta("provider", provider)
+            if base_url:
+                self.set_meta("base_url", redact_url(base_url))
+            else:
+                db.execute("DELETE FROM meta WHERE key = 'base_url'")
+
+    def run_info(self) -> RunInfo | None:
+        fields, model, provider = self.meta("fields"), self.meta("model"), self.meta("provider")
+        if fields is None or model is None or provider is None:
+            return None
+        return RunInfo(fields_from_json(fields), model, provider, self.meta("base_url"),
+                       self.meta("created_at") or "")
+
+    # -- documents -----------------------------------------------------------------------
+
+    def add_document(self, path: str | Path, *, pages: int, page_starts: Sequence[int],
+                     text_sha256: str, notes: Sequence[str] = ()) -> int:
+        """Register a loaded document; return its id (the same id for the same path).
+
+        When the text's hash changed since it was stored, its chunks (with their request
+        history) and results are dropped; the user's edits are kept. Cached answers stay.
+        """
+        return self._upsert_document(str(path), "loaded", None, pages, list(page_starts),
+                                     text_sha256, list(notes))
+
+    def add_failed_document(self, path: str | Path, error: str) -> int:
+        """Register a document that did not load, with its one-line reason; return its id."""
+        return self._upsert_document(str(path), "failed", error, 0, [], None, [])
+
+    def _upsert_document(self, path: str, status: str, error: str | None, pages: int,
+                         page_starts: list[int], text_sha256: str | None,
+                         notes: list[str]) -> int:
+        values = (status, error, pages, json.dumps(page_starts), text_sha256, json.dumps(notes))
+        with self._write() as db:
+            row = db.execute("SELECT id, text_sha256 FROM documents WHERE path = ?",
+                             (path,)).fetchone()
+            if row is None:
+                cursor = db.execute("INSERT INTO documents(status, error, pages, page_starts, "
+                                    "text_sha256, notes, path, added_at) VALUES (?, ?, ?, ?, ?, "
+                                    "?, ?, ?)", (*values, path, self._timestamp()))
+                return int(cursor.lastrowid or 0)
+            doc_id = int(row[0])
+            if text_sha256 is None or row[1] != text_sha256:
+                db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))  # and history
+                db.execute("DELETE FROM results WHERE doc_id = ?", (doc_id,))
+            db.execute("UPDATE documents SET status = ?, error = ?, pages = ?, page_starts = ?, "
+                       "text_sha256 = ?, notes = ? WHERE id = ?", (*values, doc_id))
+            return doc_id
+
+    def documents(self) -> list[StoredDocument]:
+        rows = self._db.execute(f"SELECT {_DOC_COLUMNS} FROM documents ORDER BY id")
+        return [StoredDocument(int(r[0]), str(r[1]), str(r[2]), r[3], int(r[4]),
+                               tuple(json.loads(r[5])), r[6], tuple(json.loads(r[7])), str(r[8]))
+                for r in rows]
+
+    def remove_document(self, doc_id: int) -> None:
+        """Forget a document with its chunks, history, results and edits (not the cache)."""
+        with self._write() as db:
+            db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+
+    # -- chunks --------------------------------------------------------------------------
+
+    def add_chunks(self, doc_id: int, items: Sequence[WorkItem]) -> None:
+        """Set a document's chunk list to ``items`` (whole chunks, ``id.doc == doc_id``).
+
+        A chunk already stored with the same key keeps its halves and request history; one
+        whose key changed is replaced and loses them; chunks not in ``items`` are dropped.
+        """
+        row = self._db.execute("SELECT status, page_starts FROM documents WHERE id = ?",
+                               (doc_id,)).fetchone()
+        if row is None or row[0] != "loaded":
+            raise LookupError(f"document {doc_id} is not a loaded document of this session")
+        page_starts = tuple(json.loads(row[1]))
+        for item in items:
+            if item.id.doc != doc_id or item.id.part:
+                raise ValueError(f"chunk {item.id} is not a whole chunk of document {doc_id}")
+            if item.page_starts != page_starts:
+                raise ValueError(f"chunk {item.id}: page offsets differ from the document's")
+        wanted = {item.id.label for item in items}
+        with self._write() as db:
+            for (label,) in db.execute("SELECT label FROM chunks WHERE doc_id = ? AND "
+                                       "part = '[]'", (doc_id,)).fetchall():
+                if label not in wanted:
+                    delete_chunk(db, doc_id, label)
+            for item in items:
+                insert_chunk(db, item)
+
+    def add_split(self, parent: ChunkId, halves: Sequence[WorkItem]) -> None:
+        """Store the two halves a truncated chunk was split into; the parent stops being work.
+
+        ``record(ChunkSplit)`` does this itself when the event's halves carry span and key.
+        """
+        self._writer.add_split(parent, halves)
+
+    def work_items(self, doc_id: int | None = None, *,
+                   include_split: bool = False) -> list[WorkItem]:
+        """Stored chunks in (document, chunk, part) order: leaves, or every chunk."""
+        where = "1" if include_split else "c.split = 0"
+        return [chunk_row(r) for r in self._select(where, doc_id)]
+
+    def _select(self, where: str, doc_id: int | None, *, extra: str = "",
+                join: str = "") -> list[Any]:
+        sql = f"SELECT {_CHUNK_COLUMNS}{extra} FROM {_CHUNKS} {join} WHERE {where}"
+        params: tuple[int, ...] = ()
+        if doc_id is not None:
+            sql += " AND c.doc_id = ?"
+            params = (doc_id,)
+        rows = self._db.execute(sql, params).fetchall()
+        rows.sort(key=lambda r: (int(r[0]), int(r[1]), tuple(json.loads(r[2]))))
+        return rows
+
+    # -- events --------------------------------------------------------------------------
+
+    def record(self, event: Event) -> None:
+        """The engine's sink (compose it with the tracker's): store outcomes as they happen.
+
+        Attempts, completions (the answer goes to the cache), failures, cancellations and
+        splits are written and committed at once; other events are ignored. An event for a
+        chunk the session does not hold raises ``LookupError``.
+        """
+        self._writer.record(event)
+
+    # -- the cache and the state of the work ---------------------------------------------
+
+    def cached_response(self, key: str) -> LLMResponse | None:
+        """The stored answer for a request key, marked ``cached``; None when there is none."""
+        row = self._db.execute("SELECT content, prompt_tokens, completion_tokens FROM "
+                               "responses WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        return LLMResponse(str(row[0]), prompt_tokens=int(row[1]),
+                           completion_tokens=int(row[2]), status=None, cached=True)
+
+    def pending_items(self, doc_id: int | None = None) -> list[WorkItem]:
+        """Leaf chunks with no stored answer (never sent, failed or cancelled), in order."""
+        return [chunk_row(r) for r in self._select(
+            "c.split = 0 AND NOT EXISTS (SELECT 1 FROM responses r WHERE r.key = c.key)",
+            doc_id)]
+
+    def completed(self, doc_id: int | None = None) -> list[tuple[WorkItem, str]]:
+        """Leaf chunks with their stored answer; re-parse it with ``prompts.parse_output``."""
+        rows = self._select("c.split = 0", doc_id, extra=", r.content",
+                            join="JOIN responses r ON r.key = c.key")
+        return [(chunk_row(r), str(r[10])) for r in rows]
+
+    def failed_chunks(self, doc_id: int | None = None) -> list[StoredRequest]:
+        """Leaf chunks whose last request failed and that have no answer, with attempts."""
+        rows = self._select(
+            "c.split = 0 AND q.status = 'failed' AND NOT EXISTS (SELECT 1 FROM responses r "
+            "WHERE r.key = c.key)", doc_id,
+            extra=", q.status, q.reason, q.message, q.attempts, q.http_status, "
+                  "q.prompt_tokens, q.completion_tokens, q.raw, q.updated_at",
+            join="JOIN requests q ON q.doc_id = c.doc_id AND q.label = c.label")
+        failed = []
+        for r in rows:
+            item = chunk_row(r)
+            failed.append(StoredRequest(
+                item, str(r[10]), error_kind(r[11]), r[12], int(r[13]), r[14], int(r[15]),
+                int(r[16]), r[17], str(r[18]),
+                tuple(self.attempts(item.id.doc, item.id.label))))
+        return failed
+
+    def attempts(self, doc_id: int, label: str) -> list[StoredAttempt]:
+        """Every call made for one chunk, across runs, oldest first."""
+        rows = self._db.execute(f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE doc_id = ? "
+                                "AND label = ? ORDER BY id", (doc_id, label))
+        return [StoredAttempt(int(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7]))
+                for r in rows]
+
+    # -- results and edits ---------------------------------------------------------------
+
+    def save_results(self, doc_id: int, results: Mapping[str, SupportsToDict]) -> None:
+        """Replace a document's results with ``results`` (field name → ``FieldResult``)."""
+        rows = [(doc_id, name, json.dumps(result.to_dict())) for name, result in results.items()]
+        with self._write() as db:
+            db.execute("DELETE FROM results WHERE doc_id = ?", (doc_id,))
+            db.executemany("INSERT INTO results(doc_id, field, data) VALUES (?, ?, ?)", rows)
+
+    def load_results(self, doc_id: int) -> dict[str, dict[str, Any]]:
+        """A document's results as ``to_dict()`` wrote them (``FieldResult.from_dict``)."""
+        rows = self._db.execute("SELECT field, data FROM results WHERE doc_id = ? "
+                                "ORDER BY rowid", (doc_id,))
+        return {str(field): json.loads(data) for field, data in rows}
+
+    def add_edit(self, doc_id: int, field: str, value: object, *, by: str,
+                 at: str | None = None) -> StoredEdit:
+        """Record a hand edit (JSON-serialisable ``value``), keeping what it replaced."""
+        previous = self.edits(doc_id).get(field)
+        if previous is not None:
+            before: object = previous.value
+        else:
+            before = self.load_results(doc_id).get(field, {}).get("value")
+        at = at or self._timestamp()
+        with self._write() as db:
+            try:
+                cursor = db.execute(
+                    "INSERT INTO edits(doc_id, field, value, edited_by, edited_at, previous) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (doc_id, field, json.dumps(value), by, at, json.dumps(before)))
+            except sqlite3.IntegrityError as exc:
+                raise LookupError(f"document {doc_id} is not in this session") from exc
+        return StoredEdit(int(cursor.lastrowid or 0), doc_id, field, value, by, at, before)
+
+    def edits(self, doc_id: int) -> dict[str, StoredEdit]:
+        """The latest edit of each edited field of a document."""
+        return {edit.field: edit for edit in self._edits("doc_id = ?", (doc_id,))}
+
+    def edit_history(self, doc_id: int, field: str) -> list[StoredEdit]:
+        """Every edit of one field, oldest first."""
+        return self._edits("doc_id = ? AND field = ?", (doc_id, field))
+
+    def _edits(self, where: str, params: tuple[object, ...]) -> list[StoredEdit]:
+        rows = self._db.execute("SELECT id, doc_id, field, value, edited_by, edited_at, "
+                                f"previous FROM edits WHERE {where} ORDER BY id", params)
+        return [StoredEdit(int(r[0]), int(r[1]), str(r[2]), json.loads(r[3]), str(r[4]),
+                           str(r[5]), json.loads(r[6]) if r[6] is not None else None)
+                for r in rows]
+
+    # -- summary -------------------------------------------------------------------------
+
+    def stats(self) -> SessionStats:
+        one = self._db.execute(
+            "SELECT (SELECT count(*) FROM documents), "
+            "(SELECT count(*) FROM documents WHERE status = 'failed'), "
+            "(SELECT count(*) FROM chunks WHERE split = 0), "
+            "(SELECT count(*) FROM chunks c WHERE split = 0 AND EXISTS "
+            " (SELECT 1 FROM responses r WHERE r.key = c.key)), "
+            "(SELECT count(*) FROM chunks c JOIN requests q ON q.doc_id = c.doc_id AND "
+            " q.label = c.label WHERE c.split = 0 AND q.status = 'failed' AND NOT EXISTS "
+            " (SELECT 1 FROM responses r WHERE r.key = c.key)), "
+            "(SELECT count(*) FROM responses)").fetchone()
+        documents, failed_docs, chunks, completed, failed, responses = (int(n) for n in one)
+        return SessionStats(documents, failed_docs, chunks, completed, failed,
+                            chunks - completed - failed, responses)
