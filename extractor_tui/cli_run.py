@@ -217,7 +217,7 @@ def _summary(err: Console, report: dict[str, Any], elapsed: float) -> None:
     cost = summary["cost_usd"]
     err.print(Text(
         f"{summary['documents']} document(s), {summary['chunks']} chunk(s), "
-        f"{summary['requests']} request(s), {summary["retries"]} retries, "
+        f"{summary['requests']} request(s), {summary['retries']} retries, "
         f"{summary['failed_chunks']} failed chunk(s); tokens {summary['prompt_tokens']:,} "
         f"prompt + {summary['completion_tokens']:,} completion; "
         + ("cost unknown" if cost is None else f"cost ${cost:.4f}")

@@ -148,6 +148,13 @@ def invoice_fields(inv: Invoice) -> dict[str, FieldSpec]:
     }
 
 
+def unlabelled(fields: dict[str, FieldSpec], *names: str) -> dict[str, FieldSpec]:
+    """Mark fields whose value the layout prints without a label (see ``FieldSpec``)."""
+    for name in names:
+        fields[name].labelled = False
+    return fields
+
+
 def D(s: str) -> Decimal:
     return Decimal(s)
 
@@ -241,7 +248,7 @@ KESTREL = Invoice(
 
 def build_acme(inv: Invoice = ACME) -> DocSpec:
     """Classic US layout: letterhead left, metadata right, one page."""
-    f = invoice_fields(inv)
+    f = unlabelled(invoice_fields(inv), "vendor")  # vendor: letterhead only
     blocks: list[Block] = [
         Title("INVOICE", align="R", scale=2.2),
         Columns(
@@ -284,7 +291,8 @@ def build_acme(inv: Invoice = ACME) -> DocSpec:
 
 def build_mueller(inv: Invoice = MUELLER) -> DocSpec:
     """German layout: sender line, address window left, info box right, positions table."""
-    f = invoice_fields(inv)
+    # vendor: letterhead; customer: address window; due date: in a sentence
+    f = unlabelled(invoice_fields(inv), "vendor", "customer", "due_date")
     sender = " · ".join([inv.vendor, *inv.vendor_lines[:2]])
     blocks: list[Block] = [
         Lines([Run(inv.vendor, "B", 1.5), Run("Präzisionsteile · Baugruppen · Oberflächen", "I")],
@@ -333,7 +341,7 @@ def build_mueller(inv: Invoice = MUELLER) -> DocSpec:
 
 def build_kestrel(inv: Invoice = KESTREL) -> DocSpec:
     """Monospaced two-page layout: items on page 1, totals and remittance on page 2."""
-    f = invoice_fields(inv)
+    f = unlabelled(invoice_fields(inv), "vendor")  # vendor: letterhead ("From:" is the payer)
     blocks: list[Block] = [
         Lines([Run(inv.vendor.upper(), "B", 1.3), Run(inv.vendor, "I"), *inv.vendor_lines],
               anchors=("vendor",)),
@@ -458,14 +466,14 @@ class Contract:
 def contract_fields(c: Contract) -> dict[str, FieldSpec]:
     names = [p.name for p in c.parties]
     signers = [p.signatory for p in c.parties]
-    return {
+    return unlabelled({  # all in clauses, except the signature block's "Name:" lines
         "parties": FieldSpec(names, names),
         "effective_date": FieldSpec(c.effective.isoformat(), c.date_fmt(c.effective)),
         "term": FieldSpec(f"{c.term_years} years", c.term_display),
         "governing_law": FieldSpec(c.governing_law, c.law_display),
         "termination_notice_days": FieldSpec(c.notice_days, c.notice_display),
         "signatories": FieldSpec(signers, signers),
-    }
+    }, "parties", "effective_date", "term", "governing_law", "termination_notice_days")
 
 
 class Composer:

@@ -561,10 +561,17 @@ class Totals(Block):
 
 @dataclass
 class FieldSpec:
-    """A field's true value (JSON-ready) and the string(s) it is printed as."""
+    """A field's true value (JSON-ready), the string(s) it is printed as, and how.
+
+    ``labelled``: the value is printed next to a label, or under a heading, that names the
+    field (a synonym counts: "Bill To" names the customer, "Net amount" the subtotal, the
+    "Name:" lines of the "Signatures" block the signatories). False when the value is only
+    stated in running prose, or in a letterhead or address block without a label.
+    """
 
     value: Any
     display: Any  # str, list[str] or list[dict[str, str]] mirroring ``value``
+    labelled: bool = True
 
 
 @dataclass

@@ -4,8 +4,10 @@ Usage:  python sample_docs/generate.py [--out DIR] [--no-verify]
 
 Writes seven fictional documents -- 3 invoices, 2 long contracts, 2 hospital
 discharge summaries -- each as a PDF and as a text twin (.txt, or .md for
-contracts), plus ``expected.json`` with the true value of every field and the
-1-based page on which it appears.  DIR defaults to the folder of this script.
+contracts), plus ``expected.json`` with the true value of every field, the
+1-based page on which it appears, and whether it is printed next to a label
+naming the field (``labelled``; false for values only stated in prose).
+DIR defaults to the folder of this script.
 
 Why it is built this way:
 
@@ -69,7 +71,8 @@ def generate(out: Path) -> dict[str, Any]:
             "kind": doc.kind,
             "pages": r.pages,
             "fields": {
-                name: {"value": f.value, "page": r.field_pages[name], "display": f.display}
+                name: {"value": f.value, "page": r.field_pages[name], "display": f.display,
+                       "labelled": f.labelled}
                 for name, f in doc.fields.items()
             },
         }
