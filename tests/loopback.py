@@ -283,13 +283,16 @@ class _Window:
             self._times.popleft()
         allowed = len(self._times) < self.limit
         self._times.append(now)
-        # A slot frees once every entry but the newest limit-1 has left the window.
-        reset = self._times[max(0, len(self._times) - self.limit)] + self.per_s - now
+        # As OpenAI documents it, x-ratelimit-reset-requests is the time until the budget is
+        # back to its initial state (the newest entry has left the window); retry-after-ms is
+        # the time until one slot frees (every entry but the newest limit-1 has left).
+        full = self._times[-1] + self.per_s - now
+        slot = self._times[max(0, len(self._times) - self.limit)] + self.per_s - now
         headers = {"x-ratelimit-limit-requests": str(self.limit),
                    "x-ratelimit-remaining-requests": str(max(0, self.limit - len(self._times))),
-                   "x-ratelimit-reset-requests": openai_duration(reset)}
+                   "x-ratelimit-reset-requests": openai_duration(full)}
         if not allowed:
-            headers["retry-after-ms"] = str(max(1, math.ceil(reset * 1000)))
+            headers["retry-after-ms"] = str(max(1, math.ceil(slot * 1000)))
         return allowed, headers
 
 

@@ -32,7 +32,7 @@ from extractor_tui.core.budget import Budget
 from extractor_tui.core.clock import Clock
 from extractor_tui.core.llm.headers import RateLimitInfo
 
-__all__ = ["CircuitOpen", "Gate", "GateConfig", "GateEvent", "GateState"]
+__all__ = ["CircuitOpen", "Gate", "GateConfig", "GateEvent", "GateState", "Permit"]
 
 MAX_CONCURRENCY = 100
 
@@ -50,6 +50,15 @@ class GateState(StrEnum):
     OPEN = "open"
     HALF_OPEN = "half-open"
     FATAL = "fatal"
+
+
+@dataclass(frozen=True)
+class Permit:
+    """Admission for one request: breaker probe or not, its send sequence, when it left."""
+
+    probe: bool
+    seq: tuple[int, int]
+    sent_at: float
 
 
 @dataclass(frozen=True)
@@ -110,11 +119,12 @@ class Gate:
 
     # -- admission ---------------------------------------------------------------------------
 
-    async def acquire(self, tokens: int = 0) -> bool:
+    async def acquire(self, tokens: int = 0) -> Permit:
         """Wait until a request may be sent, then count it in flight.
 
-        Returns True when this request is the breaker's probe. Raises ``CircuitOpen`` after a
-        fatal error. Cancellation-safe: a cancelled waiter holds no slot.
+        The permit says whether this request is the breaker's probe, and its place in the
+        send order (for reading budget headers). Raises ``CircuitOpen`` after a fatal error.
+        Cancellation-safe: a cancelled waiter holds no slot.
         """
         while True:
             if self.fatal_message is not None:
@@ -138,8 +148,7 @@ class Gate:
                 self._probe_out = True
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            self._budget.take(now, tokens)
-            return probe
+            return Permit(probe, self._budget.take(now, tokens), now)
 
     def release(self) -> None:
         """A request that ``acquire`` admitted has finished (whatever its outcome)."""
@@ -154,11 +163,11 @@ class Gate:
 
     # -- outcomes ----------------------------------------------------------------------------
 
-    def succeeded(self, info: RateLimitInfo | None, probe: bool) -> None:
+    def succeeded(self, info: RateLimitInfo | None, permit: Permit) -> None:
         """The endpoint answered (even if the answer was unusable: that is not its health)."""
-        now = self._clock.now()
+        now, probe = self._clock.now(), permit.probe
         if info is not None:
-            self._budget.observe(info, now)
+            self._budget.observe(info, now, permit.seq)
         self._consecutive_429 = 0
         self._record(True, probe)
         self._successes += 1
@@ -166,12 +175,12 @@ class Gate:
             self._successes = 0
             self._set_limit(self.limit + 1, "a window of successes")
 
-    def rate_limited(self, retry_after: float | None, started_at: float, probe: bool,
+    def rate_limited(self, retry_after: float | None, permit: Permit,
                      info: RateLimitInfo | None = None) -> float:
         """A 429: one shared cool-down, and halve the limit once per burst. Returns the wait."""
-        now = self._clock.now()
+        now, probe, started_at = self._clock.now(), permit.probe, permit.sent_at
         if info is not None:
-            self._budget.observe(info, now)
+            self._budget.observe(info, now, permit.seq)
         self._consecutive_429 += 1
         if probe:
             self._probe_out = False
@@ -190,9 +199,9 @@ class Gate:
         self._notify()
         return until - now
 
-    def failed(self, probe: bool) -> None:
+    def failed(self, permit: Permit) -> None:
         """A transient failure (5xx, timeout, dropped connection) counts toward the breaker."""
-        self._record(False, probe)
+        self._record(False, permit.probe)
 
     def fatal(self, message: str) -> None:
         """No retry can help: stop admitting anything, for good."""

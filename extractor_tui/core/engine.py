@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from extractor_tui.core.clock import Clock, SystemClock
-from extractor_tui.core.dispatch import CircuitOpen, Gate, GateConfig, GateEvent
+from extractor_tui.core.dispatch import CircuitOpen, Gate, GateConfig, GateEvent, Permit
 from extractor_tui.core.events import (
     AttemptFinished,
     AttemptStarted,
@@ -272,13 +272,13 @@ class Engine:
             item = run.ready.popleft()
             state = self._states[item.id]
             try:
-                probe = await self.gate.acquire(item.tokens + _PROMPT_OVERHEAD_TOKENS)
+                permit = await self.gate.acquire(item.tokens + _PROMPT_OVERHEAD_TOKENS)
             except CircuitOpen:
                 run.ready.appendleft(item)
                 self._maybe_finished(run)
                 return
             run.running += 1
-            task = asyncio.create_task(self._attempt(run, state, probe),
+            task = asyncio.create_task(self._attempt(run, state, permit),
                                        name=f"extractor-chunk-{item.id.doc}-{item.id.label}")
             run.tasks.add(task)
             task.add_done_callback(run.tasks.discard)
@@ -294,7 +294,7 @@ class Engine:
         if run.open_chunks == 0 or (self.gate.fatal_message is not None and run.running == 0):
             run.finished.set()
 
-    async def _attempt(self, run: _Run, state: _State, probe: bool) -> None:
+    async def _attempt(self, run: _Run, state: _State, permit: Permit) -> None:
         item = state.item
         state.attempts += 1
         attempt = state.attempts
@@ -316,7 +316,7 @@ class Engine:
             state.prompt_tokens += response.prompt_tokens
             state.completion_tokens += response.completion_tokens
             info = RateLimitInfo.from_headers(response.headers) if response.headers else None
-            self.gate.succeeded(info, probe)
+            self.gate.succeeded(info, permit)
             if response.finish_reason == "length":
                 raise TruncatedOutput("the answer was cut at the token limit",
                                       status=response.status, raw=response.content)
@@ -329,7 +329,7 @@ class Engine:
             end = self._clock.now()
             self._sink(AttemptFinished(item.id, attempt, end, end - start, exc.kind.value,
                                        exc.status, exc.message))
-            self._failed(run, state, exc, request, start, probe)
+            self._failed(run, state, exc, request, permit)
         else:
             end = self._clock.now()
             self._sink(AttemptFinished(item.id, attempt, end, end - start, "ok",
@@ -350,11 +350,11 @@ class Engine:
             self._maybe_finished(run)
 
     def _failed(self, run: _Run, state: _State, exc: ProviderError, request: LLMRequest,
-                start: float, probe: bool) -> None:
+                permit: Permit) -> None:
         item, now = state.item, self._clock.now()
         state.last_error = exc
         if isinstance(exc, RateLimited):
-            wait = self.gate.rate_limited(exc.retry_after, start, probe,
+            wait = self.gate.rate_limited(exc.retry_after, permit,
                                           RateLimitInfo.from_headers(exc.headers))
             state.waited += wait
             if state.waited > self.config.max_rate_limit_wait:
@@ -393,7 +393,7 @@ class Engine:
             self._sink(ChunkRetrying(item.id, exc.kind, exc.message, now, now))
             self._enqueue(run, item, front=True)
         else:
-            self.gate.failed(probe)
+            self.gate.failed(permit)
             state.transient += 1
             if state.transient >= self.config.retries:
                 self._fail(run, state, exc, f"{exc.message} (gave up after "

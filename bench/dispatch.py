@@ -1,0 +1,181 @@
+"""Dispatch benchmark: our engine vs a plain AsyncOpenAI + Semaphore, against real HTTP.
+
+The loopback server (tests/loopback.py) runs in its own process, so its CPU does not count
+as the client's. Every figure is printed next to the baseline measured in the same run, on
+the same server, because the machine is shared and noisy: compare ratios, not absolutes.
+
+    .venv/bin/python bench/dispatch.py [--quick]
+
+Figures:
+1. makespan / ideal, ideal = ceil(n / C) * L, for n = 400 and 1000, C = 20, L = 0.25 s
+2. client CPU per request (process CPU seconds / requests)
+3. share of the server's rate limit achieved with no limit configured in the client, failed
+   chunks, and 429s as a share of all answers
+4. wall time with 25 % injected faults vs none
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import openai  # noqa: E402
+
+from enginekit import FIELDS, items  # noqa: E402
+from extractor_tui.core.engine import Engine, EngineConfig  # noqa: E402
+from extractor_tui.core.llm.openai_client import OpenAIClient  # noqa: E402
+from extractor_tui.core.prompts import make_request  # noqa: E402
+
+
+@contextmanager
+def server(*args: str) -> Iterator[str]:
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "loopback.py"), "--port", "0",
+                             "--lifetime", "900", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if not line.startswith("READY "):
+            raise RuntimeError(f"server did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
+        yield line.split(" ", 1)[1]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@dataclass
+class Figures:
+    wall: float
+    cpu: float
+    completed: int
+    failed: int
+    rate_limited: int
+    requests: int
+
+
+async def run_engine(base_url: str, n: int, concurrency: int, retries: int = 6) -> Figures:
+    client = OpenAIClient(base_url=base_url, api_key="bench", timeout=30.0)
+    statuses: list[int | None] = []
+
+    def sink(event: object) -> None:
+        status = getattr(event, "status", "-")
+        if type(event).__name__ == "AttemptFinished":
+            statuses.append(status if isinstance(status, int) or status is None else None)
+
+    engine = Engine(client, FIELDS, model="loopback-1",
+                    config=EngineConfig(concurrency=concurrency, retries=retries,
+                                        invalid_retries=4, timeout=30.0),
+                    sink=sink, rng=random.Random(1))
+    work = items(n, words=24)
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    result = await engine.run(work)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    await client.aclose()
+    return Figures(wall, cpu, result.count("completed"), result.count("failed"),
+                   statuses.count(429), len(statuses))
+
+
+async def run_baseline(base_url: str, n: int, concurrency: int) -> Figures:
+    """What most code does: a semaphore, gather, and the SDK's own retries (default 2)."""
+    sdk = openai.AsyncOpenAI(base_url=base_url, api_key="bench", timeout=30.0)
+    gate = asyncio.Semaphore(concurrency)
+    work = items(n, words=24)
+    outcome = {"ok": 0, "failed": 0}
+
+    async def one(text: str, key: str) -> None:
+        request = make_request(fields=FIELDS, chunk_text=text, model="loopback-1", key=key)
+        async with gate:
+            try:
+                await sdk.chat.completions.create(
+                    model=request.model, messages=list(request.messages),  # type: ignore[arg-type]
+                    response_format=dict(request.response_format))  # type: ignore[arg-type]
+                outcome["ok"] += 1
+            except openai.OpenAIError:
+                outcome["failed"] += 1
+            except ValueError:  # a broken body surfaces as a JSON error from the SDK
+                outcome["failed"] += 1
+
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(one(item.text, item.key) for item in work))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    await sdk.close()
+    return Figures(wall, cpu, outcome["ok"], outcome["failed"], -1, n)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="n = 200 only, one repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    concurrency, latency = 20, 0.25
+    sizes = (200,) if args.quick else (400, 1000)
+    repeats = 1 if args.quick else args.repeats
+
+    print(f"1-2. makespan / ideal and client CPU per request (C = {concurrency}, "
+          f"L = {latency} s); medians of {repeats} interleaved runs")
+    with server("--latency", str(latency)) as url:
+        asyncio.run(run_engine(url, 40, concurrency))  # warm up connections and imports
+        for n in sizes:
+            ideal = math.ceil(n / concurrency) * latency
+            ours, base = [], []
+            for _ in range(repeats):
+                ours.append(asyncio.run(run_engine(url, n, concurrency)))
+                base.append(asyncio.run(run_baseline(url, n, concurrency)))
+            o_wall = statistics.median(f.wall for f in ours)
+            b_wall = statistics.median(f.wall for f in base)
+            o_cpu = statistics.median(f.cpu / n for f in ours) * 1000
+            b_cpu = statistics.median(f.cpu / n for f in base) * 1000
+            print(f"   n = {n:>4}: engine {o_wall / ideal:.3f} x ideal ({o_wall:.2f} s), "
+                  f"baseline {b_wall / ideal:.3f} x ({b_wall:.2f} s); CPU/request engine "
+                  f"{o_cpu:.2f} ms, baseline {b_cpu:.2f} ms ({o_cpu / b_cpu:.2f}x)")
+
+    limit, per = 40, 1.0
+    n = 200 if args.quick else 600
+    print(f"3. server rate limit {limit} requests per {per:g} s (= {limit * 60 / per:.0f} RPM), "
+          f"n = {n}, C = {concurrency}, L = {latency} s, no limit configured in the client")
+    with server("--latency", str(latency), "--rate-limit", f"{limit}/{per}") as url:
+        ours_rl = asyncio.run(run_engine(url, n, concurrency))
+    with server("--latency", str(latency), "--rate-limit", f"{limit}/{per}") as url:
+        base_rl = asyncio.run(run_baseline(url, n, concurrency))
+    for name, fig in (("engine", ours_rl), ("baseline", base_rl)):
+        share = fig.completed / fig.wall / (limit / per)
+        refused = (f", 429s {fig.rate_limited}/{fig.requests} answers "
+                   f"({fig.rate_limited / fig.requests:.1%})" if fig.rate_limited >= 0 else "")
+        print(f"   {name:>8}: {share:.1%} of the limit, {fig.completed} completed, "
+              f"{fig.failed} failed chunks, {fig.wall:.2f} s{refused}")
+
+    n = 200 if args.quick else 400
+    print(f"4. wall time with 25 % injected faults vs none (n = {n}, C = {concurrency}, "
+          f"L = {latency} s; faults: 500, 503, drop, malformed, 429 of 100 ms)")
+    with server("--latency", str(latency)) as url:
+        clean = asyncio.run(run_engine(url, n, concurrency))
+        clean_b = asyncio.run(run_baseline(url, n, concurrency))
+    with server("--latency", str(latency), "--fault-rate", "0.25", "--seed", "1") as url:
+        faulty = asyncio.run(run_engine(url, n, concurrency, retries=8))
+    with server("--latency", str(latency), "--fault-rate", "0.25", "--seed", "1") as url:
+        faulty_b = asyncio.run(run_baseline(url, n, concurrency))
+    print(f"     engine: {faulty.wall:.2f} s vs {clean.wall:.2f} s "
+          f"({faulty.wall / clean.wall:.2f}x), failed chunks {faulty.failed}")
+    print(f"   baseline: {faulty_b.wall:.2f} s vs {clean_b.wall:.2f} s "
+          f"({faulty_b.wall / clean_b.wall:.2f}x), failed chunks {faulty_b.failed}")
+
+
+if __name__ == "__main__":
+    main()
