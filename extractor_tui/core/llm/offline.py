@@ -1,0 +1,74 @@
+"""The built-in ``offline`` provider: a deterministic heuristic extractor, not an LLM.
+
+With no API key and no base URL the engine uses this client, labelled ``offline``
+everywhere, so a new user can run the whole flow (load, chunk, dispatch, review, export) at
+once and see it work. Real extraction needs an LLM endpoint.
+
+Why it answers like a model: ``complete`` returns JSON text in exactly the shape that
+``prompts.response_format`` asks a real model for (``{field: [{value, quote, confidence}]}``),
+so its answers go through the same ``parse_output``, grounding, merge and validation as any
+model's, and the engine cannot tell the providers apart. It reads ``request.chunk_text`` and
+``request.fields`` directly instead of the prompt.
+
+How it reads a chunk (``_offline_scan`` has the details): label-value lines matched to field
+names and synonyms (``_offline_rules``), the items listed under a matching heading, and a few
+typed and prose patterns; a typed value is offered only if ``fields.coerce`` accepts it.
+Confidence says which rule fired: 0.9 exact label, 0.8 partial label, 0.7 layout or prose
+pattern, 0.6 weak label or nearby mention, 0.5 pattern-only guess.
+
+In-process, no network, no randomness: the same request always gets the same answer, and a
+chunk takes well under a millisecond (regexes are compiled once, vocabularies cached per
+field set).
+"""
+
+from __future__ import annotations
+
+import json
+
+from extractor_tui.core.fields import FieldSet
+from extractor_tui.core.llm._offline_rules import field_vocabulary
+from extractor_tui.core.llm._offline_scan import best_first, scan
+from extractor_tui.core.llm.base import LLMRequest, LLMResponse
+
+__all__ = ["OfflineClient", "offline_answer"]
+
+
+def offline_answer(chunk_text: str, fields: FieldSet) -> str:
+    """The JSON answer for one chunk, in the ``response_format`` shape, keys in field order."""
+    vocab = field_vocabulary(fields)
+    ranked = best_first(scan(chunk_text, vocab), vocab)
+    answer = {
+        spec.name: [{"value": item.value, "quote": item.quote, "confidence": item.confidence}
+                    for item in ranked.get(index, [])]
+        for index, spec in enumerate(fields)
+    }
+    return json.dumps(answer, ensure_ascii=False)
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+class OfflineClient:
+    """The ``Client`` that answers every request in-process with ``offline_answer``."""
+
+    @property
+    def provider(self) -> str:
+        return "offline"
+
+    @property
+    def endpoint(self) -> str:
+        return "offline"
+
+    async def complete(self, request: LLMRequest, timeout: float) -> LLMResponse:
+        """Answer at once; ``timeout`` is irrelevant here (the work takes microseconds)."""
+        content = offline_answer(request.chunk_text, request.fields)
+        prompt = sum(len(message.get("content", "")) for message in request.messages)
+        return LLMResponse(content=content, finish_reason="stop",
+                           prompt_tokens=max(1, prompt // 4) if prompt else
+                           _tokens(request.chunk_text),
+                           completion_tokens=_tokens(content), status=200,
+                           request_id=f"offline-{request.key[:12]}")
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
