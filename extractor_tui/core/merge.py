@@ -262,8 +262,15 @@ def _sources(group: Sequence[Candidate]) -> list[Source]:
     return list(dict.fromkeys(Source(c.chunk, c.page, c.quote) for c in ordered))
 
 
+def _support(group: Sequence[Candidate]) -> int:
+    """Distinct grounded places in the document: a quote inside the overlap of two chunks is
+    seen twice but is one piece of evidence."""
+    return len({(c.offset, c.quote) if c.offset is not None else (c.chunk, c.quote)
+                for c in group if c.grounded})
+
+
 def _rank(group: Sequence[Candidate]) -> tuple[Any, ...]:
-    return (-sum(1 for c in group if c.grounded), group[0].error is not None,
+    return (-_support(group), group[0].error is not None,
             -max(_confidence(c) for c in group), min(_position(c) for c in group))
 
 
