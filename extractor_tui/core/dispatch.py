@@ -167,7 +167,7 @@ class Gate:
         """The endpoint answered (even if the answer was unusable: that is not its health)."""
         now, probe = self._clock.now(), permit.probe
         if info is not None:
-            self._budget.observe(info, now, permit.seq)
+            self._budget.observe(info, permit.sent_at, permit.seq)
         self._consecutive_429 = 0
         self._record(True, probe)
         self._successes += 1
@@ -180,7 +180,7 @@ class Gate:
         """A 429: one shared cool-down, and halve the limit once per burst. Returns the wait."""
         now, probe, started_at = self._clock.now(), permit.probe, permit.sent_at
         if info is not None:
-            self._budget.observe(info, now, permit.seq)
+            self._budget.observe(info, permit.sent_at, permit.seq)
         self._consecutive_429 += 1
         if probe:
             self._probe_out = False
