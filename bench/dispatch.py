@@ -163,19 +163,22 @@ def main() -> None:
 
     n = 200 if args.quick else 400
     print(f"4. wall time with 25 % injected faults vs none (n = {n}, C = {concurrency}, "
-          f"L = {latency} s; faults: 500, 503, drop, malformed, 429 of 100 ms)")
+          f"L = {latency} s, seed 1)")
     with server("--latency", str(latency)) as url:
         clean = asyncio.run(run_engine(url, n, concurrency))
         clean_b = asyncio.run(run_baseline(url, n, concurrency))
-    with server("--latency", str(latency), "--fault-rate", "0.25", "--seed", "1") as url:
-        faulty = asyncio.run(run_engine(url, n, concurrency, retries=8))
-    with server("--latency", str(latency), "--fault-rate", "0.25", "--seed", "1") as url:
-        faulty_b = asyncio.run(run_baseline(url, n, concurrency))
-    print(f"     engine: {faulty.wall:.2f} s vs {clean.wall:.2f} s "
-          f"({faulty.wall / clean.wall:.2f}x), failed chunks {faulty.failed}")
-    print(f"   baseline: {faulty_b.wall:.2f} s vs {clean_b.wall:.2f} s "
-          f"({faulty_b.wall / clean_b.wall:.2f}x), failed chunks {faulty_b.failed}")
-
+    for label, extra in (("500, 503, drop, malformed, 429 of 100 ms", ()),
+                         ("500, 503, drop, malformed (no 429)", ("--no-429",))):
+        fault_args = ("--latency", str(latency), "--fault-rate", "0.25", "--seed", "1", *extra)
+        with server(*fault_args) as url:
+            faulty = asyncio.run(run_engine(url, n, concurrency, retries=8))
+        with server(*fault_args) as url:
+            faulty_b = asyncio.run(run_baseline(url, n, concurrency))
+        print(f"   faults: {label}")
+        print(f"     engine: {faulty.wall:.2f} s vs {clean.wall:.2f} s "
+              f"({faulty.wall / clean.wall:.2f}x), failed chunks {faulty.failed}")
+        print(f"   baseline: {faulty_b.wall:.2f} s vs {clean_b.wall:.2f} s "
+              f"({faulty_b.wall / clean_b.wall:.2f}x), failed chunks {faulty_b.failed}")
 
 if __name__ == "__main__":
     main()

@@ -560,11 +560,14 @@ class LoopbackServer:
         await writer.drain()
 
 
-def _fault_picker(rate: float, seed: int, latency: float) -> Callable[[RequestInfo], Fault]:
+def _fault_picker(rate: float, seed: int, latency: float,
+                  with_429: bool = True) -> Callable[[RequestInfo], Fault]:
     """Per request: with probability ``rate`` a transient or invalid fault, else ok(latency)."""
     rng = random.Random(seed)
     mix = [Fault.server_error(500), Fault.server_error(503), Fault.drop(),
-           Fault.malformed(latency), Fault.rate_limited("retry-after-ms", 0.1)]
+           Fault.malformed(latency)]
+    if with_429:
+        mix.append(Fault.rate_limited("retry-after-ms", 0.1))
     return lambda _info: rng.choice(mix) if rng.random() < rate else Fault.ok(latency)
 
 
@@ -575,7 +578,8 @@ def _parse_rate(text: str) -> tuple[int, float]:
 
 async def _serve(args: argparse.Namespace) -> None:
     server = LoopbackServer(
-        port=args.port, script=_fault_picker(args.fault_rate, args.seed, args.latency),
+        port=args.port,
+        script=_fault_picker(args.fault_rate, args.seed, args.latency, not args.no_429),
         rate_limit=_parse_rate(args.rate_limit) if args.rate_limit else None,
         max_requests=args.max_requests, max_lifetime_s=args.lifetime, record_bodies=False)
     await server.start()
@@ -601,6 +605,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate-limit", default=None, help="N/SECONDS, e.g. 100/1.0")
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-429", action="store_true",
+                        help="leave 429s out of the --fault-rate mix")
     parser.add_argument("--lifetime", type=float, default=300.0)
     parser.add_argument("--max-requests", type=int, default=100_000)
     asyncio.run(_serve(parser.parse_args(argv)))
