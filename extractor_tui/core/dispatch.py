@@ -82,9 +82,12 @@ class GateConfig:
     tpm: int | None = None
     cooldown_without_header: float = 1.0   # first 429 with no wait header
     cooldown_cap: float = 60.0
-    breaker_window: int = 10               # recent calls considered
-    breaker_min_calls: int = 6
-    breaker_failure_ratio: float = 0.6     # "most recent calls failed"
+    # "Most recent calls failed": 14 of the last 20. At a 25 % random failure rate that
+    # happens about once in 100,000 windows, so noise does not stop a run; a dead endpoint
+    # opens the circuit after 10–14 calls.
+    breaker_window: int = 20               # recent calls considered
+    breaker_min_calls: int = 10
+    breaker_failure_ratio: float = 0.7
     breaker_open_for: float = 2.0          # first open period; doubles while probes fail
     breaker_open_cap: float = 30.0
 
