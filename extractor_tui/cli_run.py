@@ -164,6 +164,8 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
 def _plan_line(plan: Plan) -> str:
     cost = ("unknown cost (model not in the price table)" if plan.cost_usd is None
             else f"≈ ${plan.cost_usd:.4f}")
+    if plan.provider == "offline" and plan.model_cost_usd is not None:
+        cost = f"free offline; with {plan.model} ≈ ${plan.model_cost_usd:.4f}"
     failed = f" ({plan.failed_documents} unreadable)" if plan.failed_documents else ""
     return (f"plan: {plan.documents} document(s){failed}, {plan.pages} page(s), "
             f"{plan.chunks} chunk(s), {plan.chunk_tokens:,} chunk tokens; to send: "

@@ -55,7 +55,9 @@ def test_response_format_is_openai_strict(fields: FieldSet) -> None:
     assert fmt["json_schema"]["name"] == "extraction" and fmt["json_schema"]["strict"] is True
     schema = fmt["json_schema"]["schema"]
     objects = _objects(schema)
-    assert len(objects) == 1 + len(fields)  # the answer, and one candidate object per field
+    # the answer, the shared candidate, and one candidate per enum field
+    enums = sum(1 for spec in fields if spec.enum is not None)
+    assert len(objects) == 2 + enums
     for node in objects:
         assert node["additionalProperties"] is False
         assert sorted(node["required"]) == sorted(node["properties"])
@@ -64,7 +66,10 @@ def test_response_format_is_openai_strict(fields: FieldSet) -> None:
         prop = schema["properties"][spec.name]
         assert prop["type"] == "array"
         assert spec.description in prop["description"]
-        item = prop["items"]["properties"]
+        items = prop["items"]
+        if items.get("$ref") == "#/$defs/candidate":
+            items = schema["$defs"]["candidate"]
+        item = items["properties"]
         assert item["value"]["type"] == "string" and item["quote"]["type"] == "string"
         assert item["confidence"]["type"] == "number"
     json.dumps(fmt)

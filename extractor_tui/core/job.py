@@ -112,6 +112,7 @@ class Plan:
     provider: str
     model: str
     tokenizer: str
+    model_cost_usd: float | None = None  # what the model would cost, even when offline
 
 
 class Job:
@@ -228,7 +229,9 @@ class Job:
             cost_usd=cost_usd(self.settings.model, prompt, completion, provider=self.provider,
                               overrides=self.settings.prices),
             provider=self.provider, model=self.settings.model,
-            tokenizer=self.encoding.describe())
+            tokenizer=self.encoding.describe(),
+            model_cost_usd=cost_usd(self.settings.model, prompt, completion,
+                                    provider="openai", overrides=self.settings.prices))
 
     def _prompt_overhead(self) -> int:
         """Tokens of the prompt around an empty chunk: system, field list, schema."""
