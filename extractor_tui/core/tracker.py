@@ -104,6 +104,8 @@ class Summary:
     completion_tokens: int
     retries: dict[str, int]
     throughput: float
+    calls: int
+    calls_per_second: float
     limit: int
     maximum: int
     in_flight: int
@@ -139,6 +141,7 @@ class RequestTracker:
         self._retries: Counter[str] = Counter()
         self.prompt_tokens = 0
         self.completion_tokens = 0
+        self.calls = 0
         self.limit = 0
         self.maximum = 0
         self.started_at: float | None = None
@@ -164,6 +167,7 @@ class RequestTracker:
         elif isinstance(event, AttemptStarted):
             row = self._row(event.id)
             row.attempts.append(Attempt(event.attempt, event.at))
+            self.calls += 1
             row.next_attempt_at = None
             self._set(row, Status.IN_PROGRESS)
         elif isinstance(event, AttemptFinished):
@@ -304,6 +308,8 @@ class RequestTracker:
             prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
             retries=dict(self._retries),
             throughput=completed / elapsed if elapsed > 0 else 0.0,
+            calls=self.calls,
+            calls_per_second=self.calls / elapsed if elapsed > 0 else 0.0,
             limit=self.limit, maximum=self.maximum, in_flight=self.in_flight(),
             cooling_until=cooling, circuit=self.circuit, elapsed=elapsed,
             finished=self.finished_at is not None, paused=self.paused,

@@ -1,0 +1,176 @@
+"""RunSummary: the run at a glance, above the request table.
+
+It renders a tracker ``Summary`` and nothing else: progress, counts by status, latency
+percentiles, tokens and cost, throughput, the adaptive concurrency limit, a cool-down
+countdown, the circuit breaker's message and whether the run is paused. The run view calls
+``show(summary, now)`` once per flush, never per event.
+
+Every line is assembled from literal parts (Textual ``Content``, never markup, so theme
+variables such as ``$error`` work): the circuit message quotes the provider's error, which
+may hold brackets. Time only enters through ``now``, so a test that
+fixes the clock gets the same picture every time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import ProgressBar, Static
+
+from extractor_tui.core.tracker import Status, Summary
+
+__all__ = ["OFFLINE_LABEL", "CostFn", "RunSummary", "provider_label"]
+
+CostFn = Callable[[int, int], float | None]
+"""``cost(prompt_tokens, completion_tokens)`` in USD, or None when the price is unknown."""
+
+OFFLINE_LABEL = "offline (built-in heuristic, no LLM)"
+
+
+def provider_label(provider: str) -> str:
+    """What to call the provider; the built-in one must never pass for an LLM."""
+    if provider == "offline":
+        return OFFLINE_LABEL
+    return provider or "not started"
+
+
+def _seconds(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f} s"
+
+
+class _Line:
+    """Literal (text, style) parts; ``Content.assemble`` never parses them as markup."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[str, str]] = []
+
+    def append(self, text: str, style: str = "") -> None:
+        self.parts.append((text, style))
+
+    def __bool__(self) -> bool:
+        return bool(self.parts)
+
+    def content(self) -> Content:
+        return Content.assemble(*self.parts)
+
+
+def _state(summary: Summary, now: float) -> Content:
+    line = _Line()
+    circuit = (summary.circuit or "").translate({10: " ", 13: " "})
+    if circuit.startswith("open: "):  # the breaker waits, then probes; not the end
+        line.append("◆ circuit ", "bold $warning")
+        line.append(circuit, "$warning")
+    elif circuit:
+        line.append("■ stopped: ", "bold $error")
+        line.append(circuit, "$error")
+    elif summary.finished:
+        line.append("✔ finished", "bold $success")
+    elif summary.paused:
+        line.append("⏸ paused", "bold $warning")
+    elif summary.provider:
+        line.append("▶ running", "bold $accent")
+    else:
+        line.append("waiting to start", "$text-muted")
+    if summary.cooling_until is not None and not summary.finished:
+        line.append(f"   cooling down after a 429: {_seconds(summary.cooling_until - now)} left",
+                    "$warning")
+    line.append("   provider ", "$text-muted")
+    line.append(provider_label(summary.provider), "bold")
+    if summary.model and summary.provider != "offline":
+        line.append("   model ", "$text-muted")
+        line.append(summary.model, "bold")
+    return line.content()
+
+
+_COUNTED = (
+    (Status.PENDING, "pending", "$text-muted"), (Status.IN_PROGRESS, "in progress", "$accent"),
+    (Status.RETRYING, "retrying", "$warning"), (Status.COMPLETED, "completed", "$success"),
+    (Status.FAILED, "failed", "$error"), (Status.CANCELLED, "cancelled", "$text-disabled"),
+    (Status.SPLIT, "split", "$text-muted"),
+)
+
+
+def _counts(summary: Summary) -> Content:
+    line = _Line()
+    for status, label, style in _COUNTED:
+        count = summary.counts.get(status, 0)
+        if status is Status.SPLIT and not count:
+            continue
+        if line:
+            line.append(" · ", "$text-muted")
+        line.append(f"{label} ")
+        line.append(f"{count:,}", style if count else "$text-muted")
+    if summary.retries:
+        line.append("   retries ", "$text-muted")
+        line.append(", ".join(f"{kind} {n}" for kind, n in sorted(summary.retries.items())))
+    return line.content()
+
+
+def _figures(summary: Summary, cost: CostFn | None) -> Content:
+    line = _Line()
+
+    def item(label: str, value: str) -> None:
+        if line:
+            line.append(" · ", "$text-muted")
+        line.append(f"{label} ", "$text-muted")
+        line.append(value)
+
+    item("p50", _seconds(summary.p50))
+    item("p95", _seconds(summary.p95))
+    item("tokens", f"{summary.prompt_tokens:,} in / {summary.completion_tokens:,} out")
+    price = cost(summary.prompt_tokens, summary.completion_tokens) if cost else None
+    item("cost", "unknown" if price is None else f"${price:,.4f}")
+    item("rate", f"{summary.calls_per_second:.1f} calls/s, "
+                 f"{summary.throughput:.1f} completed/s")
+    item("concurrency", f"{summary.limit}/{summary.maximum} ({summary.in_flight} in flight)")
+    return line.content()
+
+
+class RunSummary(Widget):
+    """Progress bar and three lines of figures; ``show()`` replaces all of them at once."""
+
+    DEFAULT_CSS = """
+    RunSummary {
+        height: auto;
+        padding: 0 1;
+        & > Horizontal { height: 1; }
+        & #progress { width: 1fr; }
+        & #progress Bar { width: 1fr; }
+        & #done { width: auto; margin-left: 2; }
+    }
+    """
+
+    def __init__(self, cost: CostFn | None = None, *, name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._cost = cost
+        self._shown: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            # The ETA would read the wall clock; the rate line already says how fast it goes.
+            yield ProgressBar(show_eta=False, id="progress")
+            yield Static(id="done")
+        yield Static(id="state")
+        yield Static(id="counts")
+        yield Static(id="figures")
+
+    def show(self, summary: Summary, now: float) -> None:
+        """Draw ``summary`` as of ``now`` (the engine's clock)."""
+        self.query_one("#progress", ProgressBar).update(
+            total=summary.total or None, progress=summary.done)
+        self._set("done", Content(f"{summary.done:,} / {summary.total:,} done"))
+        self._set("state", _state(summary, now))
+        self._set("counts", _counts(summary))
+        self._set("figures", _figures(summary, self._cost))
+
+    def _set(self, name: str, content: Content) -> None:
+        # Ten flushes a second mostly repeat the last line; skip those (and their layout).
+        # Comparing the text suffices: each line's styles follow from its text.
+        if self._shown.get(name) != content.plain:
+            self._shown[name] = content.plain
+            self.query_one(f"#{name}", Static).update(content)
