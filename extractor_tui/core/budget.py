@@ -161,6 +161,11 @@ class Budget:
         self._learned_tokens = _Learned()
         self._history: deque[tuple[float, int]] = deque()
 
+    @property
+    def sends(self) -> int:
+        """Requests sent so far."""
+        return self._sends
+
     def ready_at(self, now: float, tokens: int) -> float:
         """The earliest time a request of ``tokens`` may go out."""
         when = now

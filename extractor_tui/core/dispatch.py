@@ -109,7 +109,7 @@ class Gate:
         self.paused = False
         self.cooldown_until = 0.0
         self._consecutive_429 = 0
-        self._last_decrease_at = float("-inf")
+        self._decrease_seq = 0  # sends made when the limit was last halved
         self._successes = 0
         self._budget = Budget(rpm=config.rpm, tpm=config.tpm, now=clock.now())
         self.state = GateState.CLOSED
@@ -153,9 +153,15 @@ class Gate:
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             return Permit(probe, self._budget.take(now, tokens), now)
 
-    def release(self) -> None:
-        """A request that ``acquire`` admitted has finished (whatever its outcome)."""
+    def release(self, permit: Permit | None = None) -> None:
+        """A request that ``acquire`` admitted has finished (whatever its outcome).
+
+        A probe released without an outcome (its call was cancelled) frees the probe slot,
+        so the next request can probe instead of every waiter blocking for good.
+        """
         self.in_flight -= 1
+        if permit is not None and permit.probe:
+            self._probe_out = False
         self._notify()
 
     def _notify(self) -> None:
@@ -180,23 +186,28 @@ class Gate:
 
     def rate_limited(self, retry_after: float | None, permit: Permit,
                      info: RateLimitInfo | None = None) -> float:
-        """A 429: one shared cool-down, and halve the limit once per burst. Returns the wait."""
-        now, probe, started_at = self._clock.now(), permit.probe, permit.sent_at
+        """A 429: one shared cool-down, and halve the limit once per burst. Returns the wait.
+
+        A burst is told apart by send order, not by time: a 429 for a request sent before the
+        last decrease is part of the burst already answered (clocks can tick coarsely).
+        """
+        now = self._clock.now()
         if info is not None:
             self._budget.observe(info, permit.sent_at, permit.seq)
-        self._consecutive_429 += 1
-        if probe:
+        if permit.probe:
             self._probe_out = False
+        new_signal = permit.seq[0] > self._decrease_seq
+        if new_signal:
+            self._consecutive_429 += 1
         if retry_after is None:
-            retry_after = min(self.config.cooldown_cap,
-                              self.config.cooldown_without_header
-                              * 2.0 ** (self._consecutive_429 - 1))
+            retry_after = (self.config.cooldown_without_header
+                           * 2.0 ** (max(1, self._consecutive_429) - 1))
         until = now + min(retry_after, self.config.cooldown_cap)
         if until > self.cooldown_until:
             self.cooldown_until = until
             self._emit(GateEvent("cooldown", now, until=until, reason="429 rate limit"))
-        if started_at >= self._last_decrease_at:
-            self._last_decrease_at = now
+        if new_signal:
+            self._decrease_seq = self._budget.sends
             self._successes = 0
             self._set_limit(max(1, self.limit // 2), "429 rate limit")
         self._notify()

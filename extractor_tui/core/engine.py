@@ -310,7 +310,7 @@ class Engine:
             try:
                 response = await self.client.complete(request, self.config.timeout)
             finally:
-                self.gate.release()
+                self.gate.release(permit)
                 released = True
                 run.running -= 1
             state.prompt_tokens += response.prompt_tokens
@@ -345,7 +345,7 @@ class Engine:
                                       candidates, response.content, response.cached))
         finally:
             if not released:  # cancelled while waiting for the answer
-                self.gate.release()
+                self.gate.release(permit)
                 run.running -= 1
             self._maybe_finished(run)
 

@@ -8,6 +8,7 @@ OpenAI and the servers that imitate it say "wait" in four ways: ``retry-after-ms
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -27,9 +28,11 @@ def parse_duration(text: str) -> float | None:
     if not text:
         return None
     try:
-        return max(0.0, float(text))
+        seconds = float(text)
     except ValueError:
         pass
+    else:  # "inf", "nan" and "1e999" parse as floats but are no wait anyone can honour
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     total, pos = 0.0, 0
     for match in _DURATION_PART.finditer(text):
         if match.start() != pos:
@@ -50,10 +53,9 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait according to the headers, most precise first; None when absent."""
     ms = _get(headers, "retry-after-ms")
     if ms is not None:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
+        parsed = parse_duration(ms)
+        if parsed is not None:
+            return parsed / 1000.0
     seconds = _get(headers, "retry-after")
     if seconds is not None:
         parsed = parse_duration(seconds)
@@ -76,7 +78,7 @@ def _int(headers: Mapping[str, str], name: str) -> int | None:
         return None
     try:
         return int(float(value))
-    except ValueError:
+    except (ValueError, OverflowError):  # junk, or "inf"
         return None
 
 
