@@ -1,0 +1,394 @@
+"""The app's one door to the engine: it owns the ``Job`` and runs slow work in workers.
+
+Screens never load, call, merge or store anything (STYLE habits 2 and 3): they call a
+method here, and this object runs the matching ``Job`` verb in a Textual worker that is
+named and grouped, and exclusive where two at once make no sense (habit 6, after
+harlequin). Every worker is started with ``exit_on_error=False``, so a failure reaches the
+app's one error handler (``ExtractorApp.on_worker_state_changed``) as a notification, never
+as a traceback. When work ends, a message naming the fact (``DocumentsChanged``,
+``RunBegan``, ``RunEnded``, ``ValueEdited``, ``JobReplaced``) goes to the app, which tells
+the views to redraw: attributes go down, messages go up.
+
+Every ``Job`` call stays on the event loop's thread, in async workers: the session is
+SQLite with its same-thread check on, and the Job already keeps its slow parts (PDF
+parsing in worker processes, HTTP) off the loop.
+
+Settings and fields are immutable inside a Job, so changing them builds a new Job on the
+same session. The engine's events always go to the same ``EventBuffer``, so the Run screen
+keeps showing every request across runs, retries and reconfigurations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual.app import App
+from textual.message import Message
+from textual.worker import Worker
+
+from extractor_tui.config import Settings
+from extractor_tui.core.clock import Clock, SystemClock
+from extractor_tui.core.engine import ChunkOutcome, RunResult, WorkItem
+from extractor_tui.core.events import ChunkId
+from extractor_tui.core.export import export
+from extractor_tui.core.fields import FieldSet
+from extractor_tui.core.job import DocumentEntry, Job, Plan
+from extractor_tui.core.llm.base import Client
+from extractor_tui.core.merge import FieldResult
+from extractor_tui.core.session import Session, StoredAttempt
+from extractor_tui.errors import ProviderError
+from extractor_tui.ui.dialogs.plan import PlanDialog
+from extractor_tui.ui.event_buffer import EventBuffer
+
+if TYPE_CHECKING:
+    from extractor_tui.ui.launch import RecentSessions
+
+__all__ = ["Controller", "DocumentsChanged", "JobReplaced", "RunBegan", "RunEnded",
+           "ValueEdited"]
+
+
+@dataclass
+class DocumentsChanged(Message):
+    """Documents were added, removed or read again."""
+
+
+@dataclass
+class RunBegan(Message):
+    """The engine started sending: a run, a resume or a retry."""
+
+    label: str
+
+
+@dataclass
+class RunEnded(Message):
+    """The engine stopped; ``result`` is None when the worker itself was stopped."""
+
+    label: str
+    result: RunResult | None
+
+
+@dataclass
+class ValueEdited(Message):
+    """The user changed a field's value by hand (or marked chunks empty)."""
+
+    doc_id: int | None
+
+
+@dataclass
+class JobReplaced(Message):
+    """Settings, fields or the session changed: everything on screen is stale."""
+
+
+class Controller:
+    """Owns the Job (and through it the session); every slow verb runs in a worker."""
+
+    def __init__(self, app: App[Any], settings: Settings, fields: FieldSet, session: Session,
+                 recent: RecentSessions, *, client: Client | None = None,
+                 clock: Clock | None = None) -> None:
+        self._app = app
+        self._client = client  # injected (tests): kept across reconfigurations
+        self.clock = clock or SystemClock()
+        self.events = EventBuffer()
+        self.recent = recent
+        self.job = self._make_job(settings, fields, session)
+        self._loading = 0
+        self._load_lock = asyncio.Lock()
+        self._closed = False
+        recent.add(session.path)
+
+    def _make_job(self, settings: Settings, fields: FieldSet, session: Session) -> Job:
+        return Job(settings, fields, session, client=self._client, sink=self.events,
+                   clock=self.clock)
+
+    # -- what the views read ------------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self.job.settings
+
+    @property
+    def fields(self) -> FieldSet:
+        return self.job.fields
+
+    @property
+    def session_path(self) -> Path:
+        return self.job.session.path
+
+    @property
+    def running(self) -> bool:
+        return self.job.engine.running
+
+    @property
+    def closed(self) -> bool:
+        """True once ``shutdown`` began: the session may be closed, read nothing more."""
+        return self._closed
+
+    @property
+    def loading(self) -> bool:
+        return self._loading > 0
+
+    def documents(self) -> list[DocumentEntry]:
+        """Every document of the session, by path (ids change when one is read again)."""
+        return sorted(self.job.documents(), key=lambda entry: entry.path)
+
+    def outcomes(self, doc_id: int) -> list[ChunkOutcome]:
+        return self.job.chunk_outcomes(doc_id)
+
+    def unfinished(self) -> list[ChunkOutcome]:
+        """Chunks whose last outcome is failed or cancelled, in (document, chunk) order."""
+        return [self.job.outcomes[key] for key in sorted(self.job.outcomes)
+                if self.job.outcomes[key].status != "completed"]
+
+    def attempts(self, chunk: ChunkId) -> list[StoredAttempt]:
+        return self.job.session.attempts(chunk.doc, chunk.label)
+
+    def chunk(self, doc_id: int, label: str) -> WorkItem | None:
+        return next((item for item in self.job.session.work_items(doc_id)
+                     if item.id.label == label), None)
+
+    def results(self, doc_id: int) -> dict[str, FieldResult]:
+        return self.job.results(doc_id)
+
+    def plan(self) -> Plan:
+        return self.job.plan()
+
+    # -- the RunView's controls ---------------------------------------------------------------
+
+    def pause(self) -> None:
+        self.job.engine.pause()
+
+    def resume(self) -> None:
+        self.job.engine.resume()
+
+    def cancel(self) -> None:
+        self.job.engine.cancel()
+
+    def set_concurrency(self, maximum: int) -> None:
+        self.job.engine.set_concurrency(maximum)
+
+    @property
+    def concurrency(self) -> int:
+        return self.job.engine.gate.maximum
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    # -- workers ------------------------------------------------------------------------------
+
+    def _work(self, work: Coroutine[Any, Any, object], name: str, group: str, *,
+              exclusive: bool = False) -> Worker[object]:
+        return self._app.run_worker(work, name=name, group=group, exclusive=exclusive,
+                                    exit_on_error=False)
+
+    def _idle(self, doing: str, *, loads_too: bool = False) -> bool:
+        """True when nothing is running (or loading); else say why ``doing`` must wait."""
+        if self.running:
+            self._app.notify(f"A run is in progress: pause or cancel it on the Run screen "
+                             f"before you {doing}.", severity="warning", markup=False)
+            return False
+        if loads_too and self.loading:
+            self._app.notify(f"Documents are still loading; {doing} when they are in.",
+                             severity="warning", markup=False)
+            return False
+        return True
+
+    def add_paths(self, paths: Sequence[Path]) -> Worker[object]:
+        """Load, chunk and register files and folders (a failed file keeps its reason)."""
+        self._loading += 1
+        return self._work(self._add(list(paths)), name=f"load {len(paths)} path(s)",
+                          group="load")
+
+    async def _add(self, paths: list[Path], verb: str = "Added") -> None:
+        try:
+            async with self._load_lock:
+                result = await self.job.add_paths(paths)
+        finally:
+            self._loading -= 1
+            self._app.post_message(DocumentsChanged())
+        failed = f", {len(result.errors)} could not be read (see their rows)" \
+            if result.errors else ""
+        self._app.notify(f"{verb} {len(result.documents)} document(s){failed}.",
+                         severity="warning" if result.errors else "information", markup=False)
+
+    def remove_documents(self, doc_ids: Sequence[int]) -> None:
+        if not self._idle("remove documents", loads_too=True):
+            return
+        for doc_id in doc_ids:
+            self.job.remove_document(doc_id)
+        self._app.post_message(DocumentsChanged())
+
+    def request_run(self) -> None:
+        """Show the plan (chunks, tokens, estimated cost) and run once the user confirms."""
+        if not self._idle("start a run", loads_too=True):
+            return
+        plan = self.plan()
+        if plan.to_send == 0:
+            self._app.notify("Nothing to send: every chunk of every loaded document has an "
+                             "answer. Add documents, or retry chunks on the Failed screen.")
+            return
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self.run()
+
+        self._app.push_screen(PlanDialog(plan), confirmed)
+
+    def run(self) -> Worker[object] | None:
+        """Send every pending chunk (``request_run`` shows the plan first)."""
+        if not self._idle("start a run"):
+            return None
+        return self._work(self._send("run", self.job.run), name="run", group="run",
+                          exclusive=True)
+
+    def retry(self, chunks: Sequence[ChunkId], *, split: bool = False) -> Worker[object] | None:
+        """Send chosen chunks again through the same engine (cut in two first if ``split``)."""
+        if not chunks or not self._idle("retry"):
+            return None
+        wanted = list(chunks)
+        label = f"{'split and retry' if split else 'retry'} {len(wanted)} chunk(s)"
+
+        async def again() -> RunResult:
+            return await self.job.retry(wanted, split=split)
+
+        return self._work(self._send(label, again), name=label, group="run", exclusive=True)
+
+    async def _send(self, label: str, start: Any) -> None:
+        self._app.post_message(RunBegan(label))
+        result: RunResult | None = None
+        try:
+            result = await start()
+        finally:
+            self._app.post_message(RunEnded(label, result))
+
+    def mark_empty(self, chunks: Sequence[ChunkId]) -> None:
+        """Store an empty answer for chunks the user says hold nothing."""
+        if chunks and self._idle("mark chunks empty"):
+            self.job.mark_empty(list(chunks))
+            self._app.post_message(ValueEdited(None))
+
+    def edit(self, doc_id: int, field: str, value: object, *, by: str = "user") -> FieldResult:
+        """Store a hand edit in the session; it is marked as an edit everywhere."""
+        result = self.job.edit(doc_id, field, value, by=by)
+        self._app.post_message(ValueEdited(doc_id))
+        return result
+
+    def export(self, path: Path) -> Worker[object]:
+        return self._work(self._export(path), name=f"export {path.name}", group="export",
+                          exclusive=True)
+
+    async def _export(self, path: Path) -> None:
+        report = self.job.report()
+        export(report, path)
+        documents = len(report.get("documents", []))
+        self._app.notify(f"Wrote {path} ({documents} document(s)).", markup=False)
+
+    def test_connection(self, settings: Settings) -> Worker[object]:
+        return self._work(self._test(settings), name="test connection", group="connection",
+                          exclusive=True)
+
+    async def _test(self, settings: Settings) -> None:
+        if settings.resolved_provider == "offline":
+            self._app.notify("The offline provider is built in (no LLM): there is nothing to "
+                             "connect to.", markup=False)
+            return
+        from extractor_tui.core.llm.openai_client import OpenAIClient
+        key = settings.api_key.get_secret_value() if settings.api_key else None
+        client = OpenAIClient(base_url=settings.base_url, api_key=key,
+                              timeout=settings.timeout_s)
+        where = settings.base_url or "https://api.openai.com/v1"
+        try:
+            models = await client.list_models(timeout=min(10.0, settings.timeout_s))
+        except ProviderError as exc:
+            self._app.notify(f"{where}: {exc}", title="Connection failed", severity="error",
+                             markup=False)
+            return
+        finally:
+            await client.aclose()
+        listed = "is listed" if settings.model in models else "is not listed"
+        self._app.notify(f"{where} answered with {len(models)} model(s); {settings.model} "
+                         f"{listed}.", title="Connection works", markup=False)
+
+    # -- replacing the Job --------------------------------------------------------------------
+
+    def apply(self, settings: Settings | None = None, fields: FieldSet | None = None) -> bool:
+        """Use new settings and/or fields from now on; False when a run forbids it now."""
+        if not self._idle("change settings or fields", loads_too=True):
+            return False
+        settings = settings or self.settings
+        fields = fields or self.fields
+        old = self.settings
+        reread = (fields.fingerprint() != self.fields.fingerprint()
+                  or (settings.model, settings.chunk_tokens, settings.overlap_tokens)
+                  != (old.model, old.chunk_tokens, old.overlap_tokens))
+        self._work(self._replace(settings, fields, self.job.session, reread),
+                   name="apply settings", group="configure", exclusive=True)
+        return True
+
+    def open_session(self, path: Path, *, resume: bool = False) -> None:
+        """Switch to another session file; with ``resume``, then offer to send what is left."""
+        if self._idle("open another session", loads_too=True):
+            self._work(self._open(path, resume), name=f"open {path.name}", group="session",
+                       exclusive=True)
+
+    async def _open(self, path: Path, resume: bool) -> None:
+        session = Session.open(path)
+        info = session.run_info()
+        fields = info.fields if info is not None else self.fields
+        settings = self.settings
+        if info is not None and info.model != settings.model:
+            settings = settings.model_copy(update={"model": info.model})
+        await self._replace(settings, fields, session, reread=False)
+        self.recent.add(path)
+        self._app.notify(f"Opened session {path}.", markup=False)
+        if resume:
+            self.request_run()
+
+    async def _replace(self, settings: Settings, fields: FieldSet, session: Session,
+                       reread: bool) -> None:
+        old = self.job
+        self.job = self._make_job(settings, fields, session)
+        if self._client is None:
+            await old.aclose()
+        if old.session is not session:
+            old.session.close()
+        if reread:
+            await self._reread()
+        self._app.post_message(JobReplaced())
+
+    async def _reread(self) -> None:
+        """Chunk the loaded documents again for new fields, model or chunk sizes.
+
+        Workaround: ``Job.add_paths`` keeps a document's stored chunks while its text is
+        unchanged, even when their request keys are stale, so the documents are removed and
+        added again; their hand edits go with them, and the user is told.
+        """
+        loaded = [doc for doc in self.job.documents() if doc.error is None]
+        if not loaded:
+            return
+        edited = sum(1 for doc in loaded if self.job.session.edits(doc.doc_id))
+        for doc in loaded:
+            self.job.remove_document(doc.doc_id)
+        self._loading += 1
+        await self._add([Path(doc.path) for doc in loaded], "Chunked again for the new settings:")
+        if edited:
+            self._app.notify(f"Documents were chunked again for the new settings; hand edits "
+                             f"of {edited} document(s) were reset.", severity="warning",
+                             markup=False)
+
+    async def shutdown(self) -> None:
+        """Stop sending, let the run record what it finished, close the client and session."""
+        if self._closed:
+            return
+        self._closed = True
+        self.job.engine.cancel("the app was closed")
+        for worker in [w for w in self._app.workers if w.group == "run"]:
+            try:
+                await asyncio.wait_for(worker.wait(), timeout=10)
+            except Exception:  # noqa: BLE001 - the error handler has reported it already
+                pass
+        await self.job.aclose()
+        self.job.session.close()

@@ -1,0 +1,143 @@
+"""Starting the app, the same way for the CLI, the Pilot tests and the snapshot tests.
+
+``build_app`` is the one factory (STYLE habit 14, after posting): it takes its
+collaborators (settings, fields, a session file, documents, and optionally a client and
+a clock) and returns a ready ``ExtractorApp``, so a test sees exactly what a user gets.
+``launch_app`` is the CLI's side: flags to settings and fields, then ``build_app``.
+
+Every app run is a session, even without ``--session``: a new file is created under
+``$XDG_DATA_HOME/extractor/sessions/`` (default ``~/.local/share/extractor/sessions/``),
+named by its start time, and every session the app opens is remembered, newest first, in
+``recent.json`` beside that folder. That is what the Sessions screen lists, so a run that
+was interrupted can be reopened and resumed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.text import Text
+
+from extractor_tui.config import Settings
+from extractor_tui.core.clock import Clock
+from extractor_tui.core.fields import FieldSet, preset
+from extractor_tui.core.llm.base import Client
+from extractor_tui.core.session import Session
+
+if TYPE_CHECKING:
+    from extractor_tui.ui.app import ExtractorApp
+
+__all__ = ["DEFAULT_PRESET", "RecentSession", "RecentSessions", "build_app", "data_dir",
+           "launch_app"]
+
+DEFAULT_PRESET = "invoice"
+"""The fields used when neither the flags nor the session name any."""
+_KEEP = 20
+
+
+def data_dir() -> Path:
+    """``$XDG_DATA_HOME/extractor``, else ``~/.local/share/extractor``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "extractor"
+
+
+@dataclass(frozen=True)
+class RecentSession:
+    path: Path
+    opened_at: str
+
+
+class RecentSessions:
+    """Session files the app opened, newest first (at most 20), in ``recent.json``.
+
+    A list the user never edits by hand, so a missing or broken file is an empty list and a
+    write that fails is skipped: forgetting a recent session must never stop the app.
+    """
+
+    def __init__(self, directory: Path | None = None,
+                 now: Callable[[], datetime] | None = None) -> None:
+        self.directory = directory or data_dir()
+        self._now = now or datetime.now
+        self._file = self.directory / "recent.json"
+
+    def entries(self) -> list[RecentSession]:
+        """The remembered sessions whose files still exist."""
+        try:
+            data = json.loads(self._file.read_text(encoding="utf-8"))
+            rows = [RecentSession(Path(d["path"]), str(d["opened_at"])) for d in data]
+        except (OSError, ValueError, TypeError, KeyError):
+            return []
+        return [row for row in rows if row.path.is_file()]
+
+    def add(self, path: Path) -> None:
+        """Put ``path`` first, stamped with the time it was opened."""
+        path = path.resolve()
+        stamp = self._now().strftime("%Y-%m-%d %H:%M")
+        rows = [RecentSession(path, stamp)] + [r for r in self.entries() if r.path != path]
+        data = [{"path": str(r.path), "opened_at": r.opened_at} for r in rows[:_KEEP]]
+        temp = self._file.with_suffix(".tmp")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            temp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+            os.replace(temp, self._file)
+        except OSError:
+            pass
+
+    def new_path(self) -> Path:
+        """A fresh session file name under ``sessions/``, from the current time."""
+        folder = self.directory / "sessions"
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = self._now().strftime("%Y%m%d-%H%M%S")
+        path, n = folder / f"{stem}.sqlite", 1
+        while path.exists():
+            n += 1
+            path = folder / f"{stem}-{n}.sqlite"
+        return path
+
+
+def build_app(settings: Settings, fields: FieldSet | None, session_path: Path | None,
+              paths: Sequence[Path] = (), *, client: Client | None = None,
+              clock: Clock | None = None, now: Callable[[], datetime] | None = None,
+              recent: RecentSessions | None = None) -> ExtractorApp:
+    """The app on ``session_path`` (a new session when None) with ``paths`` to load.
+
+    ``fields`` None means: the session's own fields when it has any, else the
+    ``DEFAULT_PRESET``, and the app says so and opens on the Fields screen. ``client``,
+    ``clock`` and ``now`` are for tests (a fake or loopback provider, engine time, wall
+    time); ``recent`` defaults to the list under ``data_dir()``.
+    """
+    from extractor_tui.ui.app import ExtractorApp
+
+    recent = recent or RecentSessions(now=now)
+    session = Session.open(session_path or recent.new_path(), now=now)
+    notes: list[str] = []
+    if fields is None:
+        info = session.run_info()
+        if info is not None:
+            fields = info.fields
+        else:
+            fields = preset(DEFAULT_PRESET)
+            notes.append(f"No fields were given, so the “{DEFAULT_PRESET}” preset is used. "
+                         "Choose a preset or edit the fields here before you run.")
+    return ExtractorApp(settings, fields, session, recent, paths=paths, client=client,
+                        clock=clock, notes=notes)
+
+
+def launch_app(args: argparse.Namespace, err: Console) -> int:
+    """``extractor [PATH...]``: open the app with those documents; returns the exit code."""
+    from extractor_tui.cli_run import fields_from, settings_from
+
+    settings = settings_from(args)
+    fields = fields_from(args, required=False)
+    app = build_app(settings, fields, args.session, list(args.paths))
+    code = app.run()
+    err.print(Text(f"session saved in {app.controller.session_path}", style="dim"))
+    return code or 0
