@@ -305,9 +305,12 @@ def test_the_chosen_scalar_has_the_most_grounded_support(data: st.DataObject) ->
     result = merge_field(NAME, candidates)
 
     def support(value: object) -> int:
+        # Distinct grounded places: the same quote at the same offset (a chunk overlap) is
+        # one piece of evidence, however many chunks saw it.
         key = str(value).casefold()
-        return sum(1 for c in candidates if c.grounded and c.error is None
-                   and str(c.normalized).casefold() == key)
+        return len({(c.offset, c.quote) if c.offset is not None else (c.chunk, c.quote)
+                    for c in candidates if c.grounded and c.error is None
+                    and str(c.normalized).casefold() == key})
 
     best = max((support(c.normalized) for c in candidates if c.error is None), default=0)
     if result.valid and result.value is not None:

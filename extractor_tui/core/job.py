@@ -187,8 +187,9 @@ class Job:
         doc_id = self.session.add_document(str(document.path), pages=document.page_count,
                                            page_starts=document.page_starts,
                                            text_sha256=text_sha, notes=document.notes)
-        if self.session.work_items(doc_id):
-            return doc_id  # same text as stored: keep its chunks, responses and edits
+        # Always hand the session the whole chunk list: it keeps every chunk whose request key
+        # is unchanged (with its halves, history and answer) and replaces the rest, so new
+        # fields, model or chunk sizes take effect while edits and the cache survive.
         items = [WorkItem(ChunkId(doc_id, chunk.index), str(document.path), chunk.text,
                           chunk.start, chunk.end, document.page_starts, chunk.token_count,
                           request_key(document.text, chunk.start, chunk.end, self.fields,

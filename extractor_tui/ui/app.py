@@ -6,7 +6,9 @@ owns the Job and runs every slow verb in a worker. The app only routes: controll
 messages (``DocumentsChanged``, ``RunBegan``, ``RunEnded``, ``ValueEdited``,
 ``JobReplaced``) make the views reload; a failed worker becomes one notification here;
 every view's bindings are offered in the command palette and the help, so neither can
-drift from the keys. Build it with ``launch.build_app``, as the CLI and the tests do.
+drift from the keys. A tab's view is mounted the first time the tab is shown, so the app
+starts fast whatever it holds; views reload from the controller, so nothing is missed.
+Build it with ``launch.build_app``, as the CLI and the tests do.
 """
 
 from __future__ import annotations
@@ -137,6 +139,7 @@ class ExtractorApp(App[int]):
         pane = self.query_one(TabbedContent).get_pane(tab)
         if not pane.children:
             await pane.mount(VIEWS[tab](self.controller))
+            self._refresh_status()
         return pane.query_one(_VIEW_TYPES[tab])
 
     def on_mount(self) -> None:

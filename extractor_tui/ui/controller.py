@@ -362,22 +362,14 @@ class Controller:
     async def _reread(self) -> None:
         """Chunk the loaded documents again for new fields, model or chunk sizes.
 
-        Workaround: ``Job.add_paths`` keeps a document's stored chunks while its text is
-        unchanged, even when their request keys are stale, so the documents are removed and
-        added again; their hand edits go with them, and the user is told.
+        ``Job.add_paths`` re-registers each document: chunks whose request key is unchanged
+        keep their answers, the others are replaced, and hand edits stay.
         """
         loaded = [doc for doc in self.job.documents() if doc.error is None]
         if not loaded:
             return
-        edited = sum(1 for doc in loaded if self.job.session.edits(doc.doc_id))
-        for doc in loaded:
-            self.job.remove_document(doc.doc_id)
         self._loading += 1
         await self._add([Path(doc.path) for doc in loaded], "Chunked again for the new settings:")
-        if edited:
-            self._app.notify(f"Documents were chunked again for the new settings; hand edits "
-                             f"of {edited} document(s) were reset.", severity="warning",
-                             markup=False)
 
     async def shutdown(self) -> None:
         """Stop sending, let the run record what it finished, close the client and session."""

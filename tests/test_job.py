@@ -1,0 +1,64 @@
+"""The coordinator: re-registering documents under new fields re-keys their chunks, keeps
+edits and answers whose key did not change; marking a chunk empty is recorded like an answer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from extractor_tui.config import Settings
+from extractor_tui.core.fields import preset
+from extractor_tui.core.job import Job
+from extractor_tui.core.session import Session
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_docs" / "invoices"
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    return Settings(provider="offline")
+
+
+async def test_new_fields_rekey_chunks_and_keep_edits(settings: Settings, tmp_path: Path
+                                                      ) -> None:
+    path = tmp_path / "s.sqlite"
+    with Session.open(path) as session:
+        job = Job(settings, preset("invoice"), session)
+        await job.add_paths([SAMPLES / "acme-2024-0117.txt"])
+        await job.run()
+        [doc] = job.documents()
+        job.edit(doc.doc_id, "total", "99.50", by="tester")
+        assert session.pending_items() == []
+    with Session.open(path) as session:
+        same = Job(settings, preset("invoice"), session)
+        await same.add_paths([SAMPLES / "acme-2024-0117.txt"])
+        assert session.pending_items() == []  # same keys: answered, nothing to send
+        assert same.results(doc.doc_id)["total"].value == 99.5
+        assert same.results(doc.doc_id)["total"].edited_by == "tester"
+    with Session.open(path) as session:
+        fewer = preset("invoice")
+        changed = Job(settings, type(fewer)(fewer.fields[:3], "three"), session)
+        await changed.add_paths([SAMPLES / "acme-2024-0117.txt"])
+        assert len(session.pending_items()) == len(changed.documents()[0].items) >= 1
+        assert session.edits(doc.doc_id)["total"].value in ("99.50", 99.5)
+
+
+async def test_mark_empty_is_an_answer_the_session_keeps(settings: Settings,
+                                                          tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    with Session.open(path) as session:
+        job = Job(settings, preset("invoice"), session)
+        await job.add_paths([SAMPLES / "kestrel-kp-24-1009.txt"])
+        [doc] = job.documents()
+        first = doc.items[0].id
+        job.mark_empty([first])
+        assert [item.id for item in session.pending_items()] == [i.id for i in doc.items[1:]]
+    with Session.open(path) as session:
+        reopened = Job(settings, preset("invoice"), session)
+        assert reopened.outcomes[first].status == "completed"
+        assert reopened.outcomes[first].candidates == ()
