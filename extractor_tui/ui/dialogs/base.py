@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import ClassVar, TypeVar
 
+from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
+from textual.widgets import Button, Static
 
-__all__ = ["Dialog"]
+__all__ = ["Dialog", "FormDialog"]
 
 ResultT = TypeVar("ResultT")
 
@@ -35,3 +37,30 @@ class Dialog(ModalScreen[ResultT]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class FormDialog(Dialog[ResultT]):
+    """A dialog with inputs, a ``#problem`` line and Cancel (``#no``) / OK (``#yes``) buttons.
+
+    Enter in any input or the OK button calls ``_submit``; editing clears the problem line.
+    Subclasses write ``_submit`` only, and call ``show_problem`` when the answer is refused.
+    """
+
+    def on_input_changed(self) -> None:
+        self.query_one("#problem", Static).update("")
+
+    def on_input_submitted(self) -> None:
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "yes":
+            self._submit()
+        elif event.button.id == "no":
+            self.dismiss(None)
+
+    def show_problem(self, problem: str) -> None:
+        """Say why the answer cannot be taken, literally (it may quote the user's text)."""
+        self.query_one("#problem", Static).update(Text(problem))
+
+    def _submit(self) -> None:
+        raise NotImplementedError

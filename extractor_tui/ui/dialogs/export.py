@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
-from extractor_tui.ui.dialogs.base import Dialog
+from extractor_tui.ui.dialogs.base import FormDialog
 
 __all__ = ["FORMATS", "ExportDialog"]
 
@@ -39,7 +39,7 @@ def export_problem(text: str) -> str | None:
     return None
 
 
-class ExportDialog(Dialog[Path]):
+class ExportDialog(FormDialog[Path]):
     """Dismisses with the file to write, or None."""
 
     def __init__(self, default: Path) -> None:
@@ -69,26 +69,18 @@ class ExportDialog(Dialog[Path]):
         if current.suffix.lower() != ext:
             field.value = str(current.with_suffix(ext))
 
-    def on_input_changed(self, event: Input.Changed) -> None:
+    @on(Input.Changed, "#path")
+    def _follow_suffix(self, event: Input.Changed) -> None:
+        """Typing a .csv/.json/.jsonl name selects that format."""
         ext = Path(event.value).suffix.lower()
         for button in self.query(RadioButton):
             if button.name == ext and not button.value:
                 button.value = True
-        self.query_one("#problem", Static).update("")
-
-    def on_input_submitted(self) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "yes":
-            self._submit()
-        else:
-            self.dismiss(None)
 
     def _submit(self) -> None:
         text = self.query_one("#path", Input).value
         problem = export_problem(text)
         if problem is not None:
-            self.query_one("#problem", Static).update(Text(problem))
+            self.show_problem(problem)
             return
         self.dismiss(Path(text).expanduser())

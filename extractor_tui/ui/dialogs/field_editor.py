@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from extractor_tui.core.fields import FieldSpec, FieldType
 from extractor_tui.errors import FieldSpecError
-from extractor_tui.ui.dialogs.base import Dialog
+from extractor_tui.ui.dialogs.base import FormDialog
 
 __all__ = ["FieldEditorDialog", "build_spec"]
 
@@ -31,7 +30,7 @@ def build_spec(name: str, kind: FieldType, many: bool, required: bool, descripti
     return FieldSpec(name, kind, many, description.strip(), required, values)
 
 
-class FieldEditorDialog(Dialog[FieldSpec]):
+class FieldEditorDialog(FormDialog[FieldSpec]):
     """Dismisses with the new spec, or None."""
 
     DEFAULT_CSS = """
@@ -70,18 +69,6 @@ class FieldEditorDialog(Dialog[FieldSpec]):
     def on_mount(self) -> None:
         self.query_one("#name", Input).focus()
 
-    def on_input_changed(self) -> None:
-        self.query_one("#problem", Static).update("")
-
-    def on_input_submitted(self) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "yes":
-            self._submit()
-        else:
-            self.dismiss(None)
-
     def _submit(self) -> None:
         kind = self.query_one("#type", Select).value
         try:
@@ -92,6 +79,6 @@ class FieldEditorDialog(Dialog[FieldSpec]):
                               self.query_one("#description", Input).value,
                               self.query_one("#enum", Input).value, self._taken)
         except FieldSpecError as exc:
-            self.query_one("#problem", Static).update(Text(str(exc)))
+            self.show_problem(str(exc))
             return
         self.dismiss(spec)

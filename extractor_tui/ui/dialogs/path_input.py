@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Static
 
-from extractor_tui.ui.dialogs.base import Dialog
+from extractor_tui.ui.dialogs.base import FormDialog
 
 __all__ = ["PathDialog"]
 
 
-class PathDialog(Dialog[Path]):
+class PathDialog(FormDialog[Path]):
     """Dismisses with a checked path, or None."""
 
     def __init__(self, title: str, *, value: str = "", hint: str = "",
@@ -57,22 +56,10 @@ class PathDialog(Dialog[Path]):
             return f"The folder {path.parent} does not exist."
         return None
 
-    def on_input_changed(self) -> None:
-        self.query_one("#problem", Static).update("")
-
-    def on_input_submitted(self) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "yes":
-            self._submit()
-        else:
-            self.dismiss(None)
-
     def _submit(self) -> None:
         text = self.query_one("#path", Input).value
         problem = self.problem(text)
         if problem is not None:
-            self.query_one("#problem", Static).update(Text(problem))
+            self.show_problem(problem)
             return
         self.dismiss(Path(text.strip()).expanduser())
