@@ -243,11 +243,30 @@ class Job:
 
     async def run(self, only: Sequence[ChunkId] | None = None) -> RunResult:
         """Send every pending chunk (or just ``only``); stored answers cost no call."""
-        if only is None:
-            items = self.session.pending_items()
-        else:
-            wanted = set(only)
-            items = [item for item in self.session.work_items() if item.id in wanted]
+        return await self._send(self.session.pending_items() if only is None
+                                else self._chosen(only))
+
+    async def retry(self, chunks: Sequence[ChunkId], *, split: bool = False) -> RunResult:
+        """Send chosen chunks again; ``split`` first cuts each in two at a good boundary."""
+        if not split:
+            return await self.run(chunks)
+        halves: list[WorkItem] = []
+        for item in self._chosen(chunks):
+            pair = self.engine.split_item(item, force=True)
+            if pair is None:
+                halves.append(item)
+                continue
+            self.session.add_split(item.id, pair)
+            self.outcomes.pop(item.id, None)
+            halves.extend(pair)
+        return await self._send(halves)
+
+    def _chosen(self, chunks: Sequence[ChunkId]) -> list[WorkItem]:
+        wanted = set(chunks)
+        return [item for item in self.session.work_items() if item.id in wanted]
+
+    async def _send(self, items: Sequence[WorkItem]) -> RunResult:
+        """One engine run; its outcomes join the Job's, even when it is interrupted."""
         try:
             result = await self.engine.run(items)
         except asyncio.CancelledError:
@@ -262,36 +281,14 @@ class Job:
         self.last_run = result
         return result
 
-    async def retry(self, chunks: Sequence[ChunkId], *, split: bool = False) -> RunResult:
-        """Send chosen chunks again; ``split`` first cuts each in two at a good boundary."""
-        if not split:
-            return await self.run(chunks)
-        items = [item for item in self.session.work_items() if item.id in set(chunks)]
-        halves: list[WorkItem] = []
-        for item in items:
-            pair = self.engine.split_item(item, force=True)
-            if pair is None:
-                halves.append(item)
-                continue
-            self.session.add_split(item.id, pair)
-            self.outcomes.pop(item.id, None)
-            halves.extend(pair)
-        result = await self.engine.run(halves)
-        for outcome in result.outcomes:
-            self.outcomes[outcome.item.id] = outcome
-        self.elapsed += result.elapsed
-        return result
-
     def mark_empty(self, chunks: Sequence[ChunkId]) -> None:
         """The user says these chunks hold nothing: store an empty answer for each."""
         empty = json.dumps({spec.name: [] for spec in self.fields})
-        wanted = set(chunks)
-        for item in self.session.work_items():
-            if item.id in wanted:
-                # Recorded like any answer, so the cache, resume and the report all agree.
-                self._emit(ChunkCompleted(item.id, 0, self.clock.now(), 0.0, 0, 0,
-                                          "(marked empty by the user)", (), empty))
-                self.outcomes[item.id] = ChunkOutcome(item, "completed", 0, (), empty)
+        for item in self._chosen(chunks):
+            # Recorded like any answer, so the cache, resume and the report all agree.
+            self._emit(ChunkCompleted(item.id, 0, self.clock.now(), 0.0, 0, 0,
+                                      "(marked empty by the user)", (), empty))
+            self.outcomes[item.id] = ChunkOutcome(item, "completed", 0, (), empty)
 
     # -- results -----------------------------------------------------------------------------
 
