@@ -23,6 +23,7 @@ be told "the provider allows 40 per second", and a limit cannot change while a r
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from extractor_tui.core.llm.headers import RateLimitInfo
@@ -113,7 +114,7 @@ class _Learned:
     PACE_BURST = 8  # at most 1/8 of the limit goes out at once
 
     def observe(self, limit: int | None, remaining: int | None, reset: float | None,
-                sent_at: float, seq: int, history: deque[tuple[float, float]]) -> None:
+                sent_at: float, seq: int, history: Iterable[tuple[float, float]]) -> None:
         if limit is not None and reset is not None and limit > 0:
             span = (reset + self.MARGIN_S
                     if remaining is None or remaining <= limit // 2 else 0.0)
@@ -201,7 +202,7 @@ class Budget:
         """
         self._learned_requests.observe(
             info.limit_requests, info.remaining_requests, info.reset_requests, sent_at, seq[0],
-            deque((at, 1.0) for at, _ in self._history))
+            ((at, 1.0) for at, _ in self._history))
         self._learned_tokens.observe(
             info.limit_tokens, info.remaining_tokens, info.reset_tokens, sent_at, seq[1],
-            deque((at, float(units)) for at, units in self._history))
+            ((at, float(units)) for at, units in self._history))

@@ -241,9 +241,7 @@ class Engine:
             reason = run.cancel_reason or (
                 f"not sent: {self.gate.fatal_message}" if self.gate.fatal_message
                 else "cancelled")
-            for item in items:
-                self._cancel_open(run, item.id, reason)
-            for state in list(self._states.values()):
+            for state in list(self._states.values()):  # this run's items and their halves
                 self._cancel_open(run, state.item.id, reason)
             self._run = None
             result = RunResult(tuple(run.outcomes[key] for key in sorted(run.outcomes)),
