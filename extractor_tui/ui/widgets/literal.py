@@ -17,17 +17,19 @@ from pathlib import Path
 
 from rich.text import Text
 
-__all__ = ["NO_VALUE", "display_path", "find_quote", "highlight", "literal", "value_text"]
+__all__ = ["CONTROL_NO_NEWLINE", "NO_VALUE", "display_path", "find_quote", "highlight", "literal", "value_text"]
 
 NO_VALUE = "—"
-_CONTROL = {code: " " for code in (*range(9), *range(11, 32), 127)}
-_CONTROL_NO_NEWLINE = {**_CONTROL, 9: " ", 10: " "}
+# C0 (but tab and newline), DEL and C1: a C1 byte such as U+009B is a CSI on some terminals.
+_CONTROL = {code: " " for code in (*range(9), *range(11, 32), *range(127, 160))}
+CONTROL_NO_NEWLINE = {**_CONTROL, 9: " ", 10: " "}
+"""Every control character mapped to a space, for ``str.translate`` on one-line cells."""
 
 
 def literal(value: object, style: str = "", *, multiline: bool = False) -> Text:
     """``value`` as text that is shown exactly as written, whatever brackets it holds."""
     text = value if isinstance(value, str) else str(value)
-    table = _CONTROL if multiline else _CONTROL_NO_NEWLINE
+    table = _CONTROL if multiline else CONTROL_NO_NEWLINE
     return Text(text.translate(table), style=style)
 
 

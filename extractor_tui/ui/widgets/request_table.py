@@ -38,10 +38,10 @@ from textual.strip import Strip
 
 from extractor_tui.core.events import ChunkId
 from extractor_tui.core.tracker import RequestRow, RequestTracker, Status
+from extractor_tui.ui.widgets.literal import CONTROL_NO_NEWLINE
 
 __all__ = ["COLUMNS", "RequestSelected", "RequestTable", "row_cells", "status_label"]
 
-_CONTROL = {code: " " for code in (*range(32), *range(127, 160))}  # C0, DEL, C1
 _TICKING = (Status.IN_PROGRESS, Status.RETRYING)  # rows whose cells depend on the clock
 
 
@@ -111,7 +111,7 @@ class _Paint:
 
 def _fit(value: str, width: int, right: bool = False) -> str:
     """``value`` in exactly ``width`` cells: control characters blanked, cut with an ellipsis."""
-    value = value.translate(_CONTROL)
+    value = value.translate(CONTROL_NO_NEWLINE)
     if cell_len(value) > width:
         return set_cell_size(value, width - 1) + "…"
     return value.rjust(width) if right else set_cell_size(value, width)
