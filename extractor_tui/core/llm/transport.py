@@ -1,0 +1,116 @@
+"""The HTTP transport under the openai SDK: aiohttp, with every failure mapped to httpx2's.
+
+Why this exists:
+
+* The SDK runs on httpx2 and documents aiohttp as the transport "for improved concurrency
+  performance" (``openai[aiohttp]``). Measured here with 20 requests in flight, it halves the
+  client's CPU per request (bench/dispatch.py prints both), and that CPU is what delays each
+  wave of sends when 20 answers arrive together.
+* We do not use the SDK's ``DefaultAioHttpClient`` as it stands, because of two faults found
+  against the loopback server (tests/test_transport.py keeps them covered):
+
+  - a malformed status line, header or chunk size escapes as ``aiohttp.ClientResponseError``,
+    which is not an ``openai`` error, so no caller that catches ``openai.OpenAIError`` sees it;
+  - a dropped connection and a refused connection both become ``ConnectTimeout``, so the
+    tracker would say "no answer within 60 s" for a server that is down.
+
+  This transport is the same shape (an ``httpx2.AsyncBaseTransport``, so auth, base URL,
+  headers, timeouts and error classes stay the SDK's) with a complete mapping: every aiohttp
+  failure becomes the httpx2 exception httpx2's own transport raises for that case.
+* The answer is read whole here, inside the mapping: the engine never streams, and a body cut
+  short then fails as a transport error, not later as a bare aiohttp exception.
+* One ``ClientSession`` per event loop, made on first use (aiohttp binds it to the loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import aiohttp
+import httpx2
+
+__all__ = ["AiohttpTransport", "aiohttp_http_client"]
+
+_MAX_CONNECTIONS = 200  # above the 100 the concurrency setting allows
+
+
+@contextmanager
+def _mapped(request: httpx2.Request) -> Iterator[None]:
+    """Re-raise any aiohttp or socket failure as the matching httpx2 exception."""
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise httpx2.ConnectTimeout(str(exc) or "connect timed out", request=request) from exc
+    except (aiohttp.SocketTimeoutError, aiohttp.ServerTimeoutError, TimeoutError) as exc:
+        raise httpx2.ReadTimeout(str(exc) or "read timed out", request=request) from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise httpx2.ConnectError(str(exc), request=request) from exc
+    except aiohttp.ServerDisconnectedError as exc:
+        raise httpx2.RemoteProtocolError(
+            "server disconnected without sending a complete response", request=request) from exc
+    except aiohttp.ClientPayloadError as exc:
+        raise httpx2.ReadError(f"response body incomplete: {exc}", request=request) from exc
+    except aiohttp.ClientResponseError as exc:  # a response that is not valid HTTP
+        raise httpx2.RemoteProtocolError(f"invalid HTTP response: {' '.join(exc.message.split())}",
+                                         request=request) from exc
+    except aiohttp.InvalidURL as exc:
+        raise httpx2.UnsupportedProtocol(f"invalid URL: {exc}", request=request) from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise httpx2.NetworkError(f"{type(exc).__name__}: {exc}", request=request) from exc
+
+
+class AiohttpTransport(httpx2.AsyncBaseTransport):
+    """Sends httpx2 requests over an aiohttp connection pool (HTTP/1.1, keep-alive)."""
+
+    def __init__(self, *, max_connections: int = _MAX_CONNECTIONS,
+                 keepalive_s: float = 15.0, verify: bool = True) -> None:
+        self._max_connections = max_connections
+        self._keepalive_s = keepalive_s
+        self._ssl = httpx2.create_ssl_context(verify=verify)
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _session_for_loop(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._loop is not loop or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl,
+                                             keepalive_timeout=self._keepalive_s)
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+            self._loop = loop
+        return self._session
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        timeouts = request.extensions.get("timeout", {})
+        timeout = aiohttp.ClientTimeout(total=None, connect=timeouts.get("pool"),
+                                        sock_connect=timeouts.get("connect"),
+                                        sock_read=timeouts.get("read"))
+        body = await request.aread()
+        with _mapped(request):
+            session = self._session_for_loop()
+            async with session.request(request.method, str(request.url),
+                                       headers=request.headers.multi_items(),
+                                       data=body or None, allow_redirects=False,
+                                       compress=False, timeout=timeout) as response:
+                content = await response.read()
+                raw_headers = list(response.raw_headers)
+                status, reason = response.status, response.reason
+        extensions = {"http_version": b"HTTP/1.1"}
+        if reason:
+            extensions["reason_phrase"] = reason.encode("latin-1", "replace")
+        # httpx2 decodes content-encoding from these headers, as with its own transport.
+        return httpx2.Response(status, headers=raw_headers,
+                               stream=httpx2.ByteStream(content), request=request,
+                               extensions=extensions)
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
+            await session.close()
+
+
+def aiohttp_http_client(timeout: float) -> httpx2.AsyncClient:
+    """An ``httpx2.AsyncClient`` for ``AsyncOpenAI(http_client=…)``, with the SDK's defaults."""
+    return httpx2.AsyncClient(transport=AiohttpTransport(), timeout=timeout,
+                              follow_redirects=True)
