@@ -750,3 +750,47 @@ def test_gate_invariants_under_random_operations(raw: bytes) -> None:
     sim = asyncio.run(_simulate(ops))
     event(f"a probe went out: {'probe' in sim.seen}")
     assert sim.violations == []
+
+
+# -- admission without waiting (the engine's hand-over from a finished request) ------------
+
+
+async def test_try_acquire_admits_exactly_when_acquire_would_not_wait() -> None:
+    gate, clock, _ = make_gate(maximum=2)
+    first, second = gate.try_acquire(), gate.try_acquire()
+    assert first is not None and second is not None and gate.try_acquire() is None
+    gate.release(first)
+    cooled = gate.try_acquire()
+    assert cooled is not None
+    gate.rate_limited(3.0, cooled)  # a 429: a cool-down, and the limit halves to 1
+    gate.release(second)
+    assert gate.try_acquire() is None  # a slot is free, but the cool-down holds it
+    await clock.advance(3.0)
+    assert gate.try_acquire() is None and gate.in_flight == 1  # the halved limit is full
+    gate.pause()
+    gate.release(cooled)
+    assert gate.try_acquire() is None  # paused
+    gate.resume()
+    assert gate.try_acquire() is not None
+    gate.fatal("401 the API key was refused")
+    with pytest.raises(CircuitOpen):
+        gate.try_acquire()
+
+
+async def test_changed_returns_at_the_deadline_or_the_next_release() -> None:
+    gate, clock, _ = make_gate(maximum=1)
+    permit = await admit(gate, clock)
+    waiter = asyncio.create_task(gate.changed())
+    await clock.settle()
+    assert not waiter.done()  # the only slot is taken: wait for a change
+    gate.release(permit)
+    await clock.settle()
+    assert waiter.done() and gate.in_flight == 0  # woken, and it took nothing
+    permit = await admit(gate, clock)
+    gate.rate_limited(2.0, permit)
+    gate.release(permit)
+    sleeper = asyncio.create_task(gate.changed())
+    await clock.advance(1.9)
+    assert not sleeper.done()
+    await clock.advance(0.1)
+    assert sleeper.done() and gate.try_acquire() is not None

@@ -241,6 +241,28 @@ async def test_cancelling_the_run_task_also_accounts_for_every_chunk() -> None:
     assert counts[Status.CANCELLED] == 5 and not engine.running
 
 
+async def test_an_error_inside_the_run_ends_it_loudly_instead_of_hanging() -> None:
+    """A sink that cannot record (a full disk, a bug) must not be lost in a task nobody awaits."""
+    async with LoopbackServer(default=Fault.ok(0.01)) as server:
+        rec = Recorder()
+
+        def sink(event: object) -> None:
+            rec(event)  # type: ignore[arg-type]
+            if isinstance(event, ChunkCompleted) and event.id.chunk == 3:
+                raise OSError(28, "No space left on device")
+
+        engine = engine_for(server.base_url, rec, replace(FAST, concurrency=4))
+        engine._sink = sink
+        before = asyncio.all_tasks()
+        with pytest.raises(OSError, match="No space left"):
+            await asyncio.wait_for(engine.run(items(40)), 5.0)
+        await engine.client.aclose()
+        leftover = asyncio.all_tasks() - before - {asyncio.current_task()}
+    assert [t for t in leftover if not t.done()] == [] and not engine.running
+    counts = rec.tracker.summary().counts
+    assert counts[Status.COMPLETED] + counts[Status.CANCELLED] == 40
+
+
 async def test_pause_holds_new_requests_until_resume() -> None:
     async with LoopbackServer(default=Fault.ok(0.02)) as server:
         rec = Recorder()

@@ -129,29 +129,48 @@ class Gate:
         send order (for reading budget headers). Raises ``CircuitOpen`` after a fatal error.
         Cancellation-safe: a cancelled waiter holds no slot.
         """
-        while True:
-            if self.fatal_message is not None:
-                raise CircuitOpen(self.fatal_message)
-            now = self._clock.now()
-            if self.state is GateState.OPEN and now >= self._open_until:
-                self.state = GateState.HALF_OPEN
-            wait_until = max(self.cooldown_until,
-                             self._open_until if self.state is GateState.OPEN else 0.0,
-                             self._budget.ready_at(now, tokens))
-            if wait_until > now:
-                await self._clock.sleep(wait_until - now)
-                continue
-            blocked = (self.paused or self.in_flight >= self.limit
-                       or (self.state is GateState.HALF_OPEN and self._probe_out))
-            if blocked:
-                await self._wake.wait()
-                continue
-            probe = self.state is GateState.HALF_OPEN
-            if probe:
-                self._probe_out = True
-            self.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            return Permit(probe, self._budget.take(now, tokens), now)
+        while (permit := self.try_acquire(tokens)) is None:
+            await self.changed(tokens)
+        return permit
+
+    def try_acquire(self, tokens: int = 0) -> Permit | None:
+        """``acquire`` without waiting: a permit now, or None where ``acquire`` would wait."""
+        now = self._clock.now()
+        if self._blocked(now, tokens) is not None:
+            return None
+        probe = self.state is GateState.HALF_OPEN
+        if probe:
+            self._probe_out = True
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        return Permit(probe, self._budget.take(now, tokens), now)
+
+    async def changed(self, tokens: int = 0) -> None:
+        """Return when ``try_acquire`` may succeed: at once, at the next deadline (cool-down,
+        breaker, budget) or at the next change of slots or settings."""
+        now = self._clock.now()
+        blocked = self._blocked(now, tokens)
+        if blocked is True:
+            await self._wake.wait()
+        elif blocked is not None:
+            await self._clock.sleep(blocked - now)
+
+    def _blocked(self, now: float, tokens: int) -> float | bool | None:
+        """None when a request may go now; else the deadline to sleep until, or True to wait
+        for a change. Raises ``CircuitOpen`` after a fatal error."""
+        if self.fatal_message is not None:
+            raise CircuitOpen(self.fatal_message)
+        if self.state is GateState.OPEN and now >= self._open_until:
+            self.state = GateState.HALF_OPEN
+        wait_until = max(self.cooldown_until,
+                         self._open_until if self.state is GateState.OPEN else 0.0,
+                         self._budget.ready_at(now, tokens))
+        if wait_until > now:
+            return wait_until
+        if (self.paused or self.in_flight >= self.limit
+                or (self.state is GateState.HALF_OPEN and self._probe_out)):
+            return True
+        return None
 
     def release(self, permit: Permit | None = None) -> None:
         """A request that ``acquire`` admitted has finished (whatever its outcome).

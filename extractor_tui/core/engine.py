@@ -30,7 +30,7 @@ import random
 import re
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 
 from extractor_tui.core.clock import Clock, SystemClock
@@ -56,7 +56,7 @@ from extractor_tui.core.events import (
     Sink,
 )
 from extractor_tui.core.fields import FieldSet
-from extractor_tui.core.llm.base import Client, LLMRequest
+from extractor_tui.core.llm.base import Client, LLMRequest, LLMResponse
 from extractor_tui.core.llm.headers import RateLimitInfo
 from extractor_tui.core.prompts import RawCandidate, make_request, parse_output, repair_messages
 from extractor_tui.errors import (
@@ -166,6 +166,47 @@ class _Run:
     running: int = 0
     outcomes: dict[ChunkId, ChunkOutcome] = field(default_factory=dict)
     cancel_reason: str | None = None
+    crash: BaseException | None = None
+
+    def spawn(self, coro: Coroutine[object, object, None], name: str) -> asyncio.Task[None]:
+        """A task of this run; if it raises (a bug, a sink that cannot write), the run ends
+        and ``Engine.run`` raises that error, instead of hanging or losing it."""
+        task = asyncio.create_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._crashed(error)
+
+    def later(self, step: Callable[[], None]) -> None:
+        """Run ``step`` soon, on this loop, with the same error handling as a task."""
+        asyncio.get_running_loop().call_soon(self._guarded, step)
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except Exception as error:  # noqa: BLE001 - re-raised by Engine.run, not swallowed
+            self._crashed(error)
+
+    def _crashed(self, error: BaseException) -> None:
+        if self.crash is None:
+            self.crash = error
+        self.finished.set()
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """An answer received and not yet parsed (see ``Engine._attempt``)."""
+
+    state: _State
+    request: LLMRequest
+    permit: Permit
+    response: LLMResponse
+    start: float
+    attempt: int
 
 
 class Engine:
@@ -230,14 +271,13 @@ class Engine:
             self._sink(_planned(item, started))
         if run.open_chunks == 0:
             run.finished.set()
-        dispatcher = asyncio.create_task(self._dispatch(run), name="extractor-dispatch")
+        run.spawn(self._dispatch(run), "extractor-dispatch")
         try:
             await run.finished.wait()
         finally:
-            dispatcher.cancel()
             for task in list(run.tasks):
                 task.cancel()
-            await asyncio.gather(dispatcher, *run.tasks, return_exceptions=True)
+            await asyncio.gather(*run.tasks, return_exceptions=True)
             reason = run.cancel_reason or (
                 f"not sent: {self.gate.fatal_message}" if self.gate.fatal_message
                 else "cancelled")
@@ -250,6 +290,8 @@ class Engine:
             self._sink(RunFinished(result.count("completed"), result.count("failed"),
                                    result.count("cancelled"), self._clock.now(),
                                    self.gate.fatal_message))
+        if run.crash is not None:
+            raise run.crash
         return result
 
     def _cancel_open(self, run: _Run, chunk: ChunkId, reason: str) -> None:
@@ -263,23 +305,36 @@ class Engine:
         self._sink(ChunkCancelled(chunk, reason, self._clock.now()))
 
     async def _dispatch(self, run: _Run) -> None:
+        """Start every chunk the gate admits; park until the queue or the gate changes."""
         while True:
-            while not run.ready:
+            if not run.ready:
                 wake = run.wake = asyncio.Event()
                 await wake.wait()
-            item = run.ready.popleft()
-            state = self._states[item.id]
-            try:
-                permit = await self.gate.acquire(item.tokens + _PROMPT_OVERHEAD_TOKENS)
-            except CircuitOpen:
-                run.ready.appendleft(item)
-                self._maybe_finished(run)
-                return
-            run.running += 1
-            task = asyncio.create_task(self._attempt(run, state, permit),
-                                       name=f"extractor-chunk-{item.id.doc}-{item.id.label}")
-            run.tasks.add(task)
-            task.add_done_callback(run.tasks.discard)
+                continue
+            admitted = self._take_now(run)
+            if admitted is None:
+                try:
+                    await self.gate.changed(run.ready[0].tokens + _PROMPT_OVERHEAD_TOKENS)
+                except CircuitOpen:
+                    self._maybe_finished(run)
+                    return
+                continue
+            state, permit = admitted
+            run.spawn(self._attempt(run, state, permit),
+                      f"extractor-chunk-{state.item.id.doc}-{state.item.id.label}")
+
+    def _take_now(self, run: _Run) -> tuple[_State, Permit] | None:
+        """The next queued chunk and its permit, if the gate admits it without waiting."""
+        if not run.ready or run.cancel_reason is not None:
+            return None
+        try:
+            permit = self.gate.try_acquire(run.ready[0].tokens + _PROMPT_OVERHEAD_TOKENS)
+        except CircuitOpen:
+            return None
+        if permit is None:
+            return None
+        run.running += 1
+        return self._states[run.ready.popleft().id], permit
 
     def _enqueue(self, run: _Run, item: WorkItem, front: bool = False) -> None:
         if front:
@@ -293,6 +348,20 @@ class Engine:
             run.finished.set()
 
     async def _attempt(self, run: _Run, state: _State, permit: Permit) -> None:
+        """Send chunks one after another while the gate admits them without waiting.
+
+        When an answer arrives, the slot it frees goes straight to the next queued chunk, in
+        this same step, and the answer is parsed and reported just after. With 20 answers
+        arriving together that order matters: the next requests leave before the other
+        answers are parsed, instead of after all of them (a hop through the dispatcher task
+        would queue each send behind every answer already waiting).
+        """
+        admitted: tuple[_State, Permit] | None = (state, permit)
+        while admitted is not None:
+            admitted = await self._send(run, *admitted)
+
+    async def _send(self, run: _Run, state: _State,
+                    permit: Permit) -> tuple[_State, Permit] | None:
         item = state.item
         state.attempts += 1
         attempt = state.attempts
@@ -311,10 +380,36 @@ class Engine:
                 self.gate.release(permit)
                 released = True
                 run.running -= 1
-            state.prompt_tokens += response.prompt_tokens
-            state.completion_tokens += response.completion_tokens
             info = RateLimitInfo.from_headers(response.headers) if response.headers else None
             self.gate.succeeded(info, permit)
+        except ProviderError as exc:
+            end = self._clock.now()
+            self._sink(AttemptFinished(item.id, attempt, end, end - start, exc.kind.value,
+                                       exc.status, exc.message))
+            self._failed(run, state, exc, request, permit)
+            return None
+        finally:
+            if not released:  # cancelled while waiting for the answer
+                self.gate.release(permit)
+                run.running -= 1
+            self._maybe_finished(run)
+        answered = _Answer(state, request, permit, response, start, attempt)
+        following = self._take_now(run)
+        if following is None:
+            self._settle(run, answered)
+        else:
+            run.later(lambda: self._settle(run, answered))
+        return following
+
+    def _settle(self, run: _Run, answered: _Answer) -> None:
+        """Parse an answer and report it: completed, or re-asked, or split."""
+        state, response, attempt = answered.state, answered.response, answered.attempt
+        if state.done or self._run is not run:  # the run ended before this was reached
+            return
+        item, start = state.item, answered.start
+        state.prompt_tokens += response.prompt_tokens
+        state.completion_tokens += response.completion_tokens
+        try:
             if response.finish_reason == "length":
                 raise TruncatedOutput("the answer was cut at the token limit",
                                       status=response.status, raw=response.content)
@@ -327,25 +422,20 @@ class Engine:
             end = self._clock.now()
             self._sink(AttemptFinished(item.id, attempt, end, end - start, exc.kind.value,
                                        exc.status, exc.message))
-            self._failed(run, state, exc, request, permit)
-        else:
-            end = self._clock.now()
-            self._sink(AttemptFinished(item.id, attempt, end, end - start, "ok",
-                                       response.status, None, response.prompt_tokens,
-                                       response.completion_tokens))
-            outcome = ChunkOutcome(item, "completed", attempt, candidates, response.content,
-                                   prompt_tokens=state.prompt_tokens,
-                                   completion_tokens=state.completion_tokens,
-                                   cached=response.cached)
-            self._finish(run, state, outcome)
-            self._sink(ChunkCompleted(item.id, attempt, end, end - (state.first_start or start),
-                                      state.prompt_tokens, state.completion_tokens, self.model,
-                                      candidates, response.content, response.cached))
-        finally:
-            if not released:  # cancelled while waiting for the answer
-                self.gate.release(permit)
-                run.running -= 1
-            self._maybe_finished(run)
+            self._failed(run, state, exc, answered.request, answered.permit)
+            return
+        end = self._clock.now()
+        self._sink(AttemptFinished(item.id, attempt, end, end - start, "ok",
+                                   response.status, None, response.prompt_tokens,
+                                   response.completion_tokens))
+        outcome = ChunkOutcome(item, "completed", attempt, candidates, response.content,
+                               prompt_tokens=state.prompt_tokens,
+                               completion_tokens=state.completion_tokens,
+                               cached=response.cached)
+        self._finish(run, state, outcome)
+        self._sink(ChunkCompleted(item.id, attempt, end, end - (state.first_start or start),
+                                  state.prompt_tokens, state.completion_tokens, self.model,
+                                  candidates, response.content, response.cached))
 
     def _failed(self, run: _Run, state: _State, exc: ProviderError, request: LLMRequest,
                 permit: Permit) -> None:
@@ -399,9 +489,7 @@ class Engine:
                 return
             delay = self._backoff(state.transient)
             self._sink(ChunkRetrying(item.id, exc.kind, exc.message, now + delay, now))
-            task = asyncio.create_task(self._retry_later(run, item, delay))
-            run.tasks.add(task)
-            task.add_done_callback(run.tasks.discard)
+            run.spawn(self._retry_later(run, item, delay), f"extractor-retry-{item.id.label}")
 
     def _backoff(self, failures: int) -> float:
         """Exponential with "equal jitter": half fixed, half random, capped."""
