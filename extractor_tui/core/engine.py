@@ -322,6 +322,9 @@ class Engine:
             state, permit = admitted
             run.spawn(self._attempt(run, state, permit),
                       f"extractor-chunk-{state.item.id.doc}-{state.item.id.label}")
+            # Let the new task reach the socket before the next one starts: a burst of starts
+            # would otherwise hold every first request back until all were built.
+            await asyncio.sleep(0)
 
     def _take_now(self, run: _Run) -> tuple[_State, Permit] | None:
         """The next queued chunk and its permit, if the gate admits it without waiting."""
