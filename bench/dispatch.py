@@ -7,7 +7,10 @@ the same server, because the machine is shared and noisy: compare ratios, not ab
     .venv/bin/python bench/dispatch.py [--quick]
 
 Figures:
-1. makespan / ideal, ideal = ceil(n / C) * L, for n = 400 and 1000, C = 20, L = 0.25 s
+1. makespan / ideal, ideal = ceil(n / C) * L, for n = 400 and 1000, C = 20, L = 0.25 s, for
+   the engine on its aiohttp transport and on the SDK's default httpx2 one, the baseline on
+   both, and a floor: 20 raw keep-alive sockets sending pre-built bytes, which is what the
+   server itself allows (its own CPU and timer granularity)
 2. client CPU per request (process CPU seconds / requests)
 3. share of the server's rate limit achieved with no limit configured in the client, failed
    chunks, and 429s as a share of all answers
@@ -18,16 +21,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import random
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,7 +42,7 @@ import openai  # noqa: E402
 
 from enginekit import FIELDS, items  # noqa: E402
 from extractor_tui.core.engine import Engine, EngineConfig  # noqa: E402
-from extractor_tui.core.llm.openai_client import OpenAIClient  # noqa: E402
+from extractor_tui.core.llm.openai_client import OpenAIClient, Transport  # noqa: E402
 from extractor_tui.core.prompts import make_request  # noqa: E402
 
 
@@ -70,8 +75,9 @@ class Figures:
     requests: int
 
 
-async def run_engine(base_url: str, n: int, concurrency: int, retries: int = 6) -> Figures:
-    client = OpenAIClient(base_url=base_url, api_key="bench", timeout=30.0)
+async def run_engine(base_url: str, n: int, concurrency: int, retries: int = 6,
+                     transport: Transport = "aiohttp") -> Figures:
+    client = OpenAIClient(base_url=base_url, api_key="bench", timeout=30.0, transport=transport)
     statuses: list[int | None] = []
 
     def sink(event: object) -> None:
@@ -92,9 +98,11 @@ async def run_engine(base_url: str, n: int, concurrency: int, retries: int = 6) 
                    statuses.count(429), len(statuses))
 
 
-async def run_baseline(base_url: str, n: int, concurrency: int) -> Figures:
+async def run_baseline(base_url: str, n: int, concurrency: int,
+                       transport: Transport = "httpx2") -> Figures:
     """What most code does: a semaphore, gather, and the SDK's own retries (default 2)."""
-    sdk = openai.AsyncOpenAI(base_url=base_url, api_key="bench", timeout=30.0)
+    http = openai.DefaultAioHttpClient(timeout=30.0) if transport == "aiohttp" else None
+    sdk = openai.AsyncOpenAI(base_url=base_url, api_key="bench", timeout=30.0, http_client=http)
     gate = asyncio.Semaphore(concurrency)
     work = items(n, words=24)
     outcome = {"ok": 0, "failed": 0}
@@ -119,6 +127,35 @@ async def run_baseline(base_url: str, n: int, concurrency: int) -> Figures:
     return Figures(wall, cpu, outcome["ok"], outcome["failed"], -1, n)
 
 
+async def run_floor(base_url: str, n: int, concurrency: int) -> Figures:
+    """No SDK, no parsing: ``concurrency`` raw keep-alive sockets sending pre-built requests."""
+    host, port = base_url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for item in items(n, words=24):
+        request = make_request(fields=FIELDS, chunk_text=item.text, model="loopback-1",
+                               key=item.key)
+        body = json.dumps({"model": request.model, "messages": list(request.messages),
+                           "response_format": dict(request.response_format)}).encode()
+        queue.put_nowait(b"POST /v1/chat/completions HTTP/1.1\r\nhost: %s\r\n"
+                         b"content-type: application/json\r\ncontent-length: %d\r\n\r\n"
+                         % (host.encode(), len(body)) + body)
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        while not queue.empty():
+            writer.write(queue.get_nowait())
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:"))
+            await reader.readexactly(length)
+        writer.close()
+
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return Figures(wall, cpu, n, 0, 0, n)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n = 200 only, one repeat")
@@ -130,21 +167,32 @@ def main() -> None:
 
     print(f"1-2. makespan / ideal and client CPU per request (C = {concurrency}, "
           f"L = {latency} s); medians of {repeats} interleaved runs")
+    baseline = "baseline, httpx2 (SDK default)"
+    variants: dict[str, Callable[[str, int], Coroutine[Any, Any, Figures]]] = {
+        "engine, aiohttp (default)": lambda url, n: run_engine(url, n, concurrency),
+        "engine, httpx2": lambda url, n: run_engine(url, n, concurrency, transport="httpx2"),
+        baseline: lambda url, n: run_baseline(url, n, concurrency),
+        "baseline, SDK's aiohttp": lambda url, n: run_baseline(url, n, concurrency, "aiohttp"),
+        "floor: raw sockets": lambda url, n: run_floor(url, n, concurrency),
+    }
     with server("--latency", str(latency)) as url:
-        asyncio.run(run_engine(url, 40, concurrency))  # warm up connections and imports
+        for run in variants.values():  # warm up connections and imports
+            asyncio.run(run(url, 40))
         for n in sizes:
             ideal = math.ceil(n / concurrency) * latency
-            ours, base = [], []
+            figures: dict[str, list[Figures]] = {name: [] for name in variants}
             for _ in range(repeats):
-                ours.append(asyncio.run(run_engine(url, n, concurrency)))
-                base.append(asyncio.run(run_baseline(url, n, concurrency)))
-            o_wall = statistics.median(f.wall for f in ours)
-            b_wall = statistics.median(f.wall for f in base)
-            o_cpu = statistics.median(f.cpu / n for f in ours) * 1000
-            b_cpu = statistics.median(f.cpu / n for f in base) * 1000
-            print(f"   n = {n:>4}: engine {o_wall / ideal:.3f} x ideal ({o_wall:.2f} s), "
-                  f"baseline {b_wall / ideal:.3f} x ({b_wall:.2f} s); CPU/request engine "
-                  f"{o_cpu:.2f} ms, baseline {b_cpu:.2f} ms ({o_cpu / b_cpu:.2f}x)")
+                for name, run in variants.items():
+                    figures[name].append(asyncio.run(run(url, n)))
+            base_cpu = statistics.median(f.cpu / n for f in figures[baseline])
+            print(f"   n = {n}, ideal {ideal:.2f} s:")
+            for name, runs in figures.items():
+                wall = statistics.median(f.wall for f in runs)
+                cpu = statistics.median(f.cpu / n for f in runs)
+                spread = " ".join(f"{f.wall / ideal:.3f}" for f in runs)
+                print(f"     {name:<31} {wall / ideal:.3f} x ideal ({wall:.2f} s; runs "
+                      f"{spread}); CPU/request {cpu * 1000:.2f} ms = "
+                      f"{cpu / base_cpu:.2f}x the baseline's")
 
     limit, per = 40, 1.0
     n = 200 if args.quick else 600
