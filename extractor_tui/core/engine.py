@@ -15,11 +15,14 @@ fatal            the circuit opens; nothing more is sent; in-flight calls finish
                  their results; the rest end cancelled with the reason
 ===============  ==========================================================================
 
-One dispatcher task takes items in order and waits at the gate; each admitted item gets its
-own short-lived task. Retries wait in their own task without holding a slot, then rejoin at
-the front of the queue. Results are keyed by ``ChunkId``, so their order is deterministic.
-``cancel()`` (or cancelling ``run``) stops every task it started and marks what was not
-finished as cancelled; nothing finished is lost.
+One dispatcher task starts queued items, in order, as the gate admits them, and parks on the
+gate when it does not. A request that gets its answer hands its slot straight to the next
+queued item and parses the answer just after, so with many answers arriving together the
+next requests leave first. Retries wait in their own task without holding a slot, then
+rejoin at the front of the queue. Results are keyed by ``ChunkId``, so their order is
+deterministic. ``cancel()`` (or cancelling ``run``) stops every task it started and marks
+what was not finished as cancelled; nothing finished is lost. An error raised inside the run
+(a sink that cannot record) ends it, and ``run`` raises it: it is never lost in a task.
 """
 
 from __future__ import annotations
