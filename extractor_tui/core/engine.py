@@ -30,8 +30,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-import re
-from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
@@ -61,7 +59,8 @@ from extractor_tui.core.events import (
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.llm.base import Client, LLMRequest, LLMResponse
 from extractor_tui.core.llm.headers import RateLimitInfo
-from extractor_tui.core.prompts import RawCandidate, make_request, parse_output, repair_messages
+from extractor_tui.core.prompts import make_request, parse_output, repair_messages
+from extractor_tui.core.work import ChunkOutcome, EngineConfig, RunResult, WorkItem, split_point
 from extractor_tui.errors import (
     ErrorKind,
     FatalProviderError,
@@ -71,77 +70,9 @@ from extractor_tui.errors import (
     TruncatedOutput,
 )
 
-__all__ = ["ChunkOutcome", "Engine", "EngineConfig", "RunResult", "WorkItem"]
+__all__ = ["ChunkOutcome", "Engine", "EngineConfig", "RunResult", "WorkItem", "split_point"]
 
 _PROMPT_OVERHEAD_TOKENS = 400  # system + field list, for budget estimates only
-
-
-@dataclass(frozen=True)
-class WorkItem:
-    """One chunk to send: its text, where it sits in the document, and its request key."""
-
-    id: ChunkId
-    document: str
-    text: str
-    start: int
-    end: int
-    page_starts: tuple[int, ...]
-    tokens: int
-    key: str
-
-    def page_of(self, offset: int) -> int:
-        return max(1, bisect_right(self.page_starts, offset))
-
-    @property
-    def pages(self) -> tuple[int, int]:
-        return self.page_of(self.start), self.page_of(max(self.start, self.end - 1))
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """How hard to try. Built from ``Settings`` by the front ends."""
-
-    concurrency: int = 20
-    retries: int = 3
-    invalid_retries: int = 2
-    timeout: float = 60.0
-    max_rate_limit_wait: float = 600.0
-    backoff_base: float = 0.5
-    backoff_cap: float = 20.0
-    max_split_depth: int = 3
-    min_split_chars: int = 200
-    max_tokens: int | None = None
-    rpm: int | None = None
-    tpm: int | None = None
-
-
-@dataclass(frozen=True)
-class ChunkOutcome:
-    """How one chunk ended: ``completed``, ``failed`` or ``cancelled``."""
-
-    item: WorkItem
-    status: str
-    attempts: int
-    candidates: tuple[RawCandidate, ...] = ()
-    raw: str | None = None
-    reason: ErrorKind | None = None
-    message: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached: bool = False
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """Every chunk's outcome in (document, chunk) order, and why the run stopped early."""
-
-    outcomes: tuple[ChunkOutcome, ...]
-    fatal: str | None
-    cancelled: bool
-    elapsed: float
-
-    def count(self, status: str) -> int:
-        return sum(1 for outcome in self.outcomes if outcome.status == status)
 
 
 @dataclass
@@ -562,21 +493,3 @@ class Engine:
 def _planned(item: WorkItem, at: float) -> RequestPlanned:
     return RequestPlanned(item.id, item.document, item.pages, item.tokens, at,
                           (item.start, item.end), item.key)
-
-
-_BOUNDARIES = (re.compile(r"\n\s*\n"), re.compile(r"[.!?][\"')\]]*\s+"), re.compile(r"\n"),
-               re.compile(r"\s+"))
-
-
-def split_point(text: str) -> int:
-    """Where to cut a text in two: the best boundary nearest the middle (never 0 or len)."""
-    middle = len(text) // 2
-    low, high = len(text) // 4, len(text) * 3 // 4
-    for pattern in _BOUNDARIES:
-        best: int | None = None
-        for match in pattern.finditer(text, low, high):
-            if best is None or abs(match.end() - middle) < abs(best - middle):
-                best = match.end()
-        if best is not None and 0 < best < len(text):
-            return best
-    return max(1, middle)
