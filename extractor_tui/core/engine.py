@@ -320,10 +320,7 @@ class Engine:
             info = RateLimitInfo.from_headers(response.headers) if response.headers else None
             self.gate.succeeded(info, permit)
         except ProviderError as exc:
-            end = self._clock.now()
-            self._sink(AttemptFinished(item.id, attempt, end, end - start, exc.kind.value,
-                                       exc.status, exc.message))
-            self._failed(run, state, exc, request, permit)
+            self._attempt_failed(run, state, attempt, start, exc, request, permit)
             return None
         finally:
             if not released:  # cancelled while waiting for the answer
@@ -356,10 +353,8 @@ class Engine:
                 exc.status = response.status
                 raise
         except ProviderError as exc:
-            end = self._clock.now()
-            self._sink(AttemptFinished(item.id, attempt, end, end - start, exc.kind.value,
-                                       exc.status, exc.message))
-            self._failed(run, state, exc, answered.request, answered.permit)
+            self._attempt_failed(run, state, attempt, start, exc, answered.request,
+                                 answered.permit)
             return
         end = self._clock.now()
         self._sink(AttemptFinished(item.id, attempt, end, end - start, "ok",
@@ -373,6 +368,13 @@ class Engine:
         self._sink(ChunkCompleted(item.id, attempt, end, end - (state.first_start or start),
                                   state.prompt_tokens, state.completion_tokens, self.model,
                                   candidates, response.content, response.cached))
+
+    def _attempt_failed(self, run: _Run, state: _State, attempt: int, start: float,
+                        exc: ProviderError, request: LLMRequest, permit: Permit) -> None:
+        end = self._clock.now()
+        self._sink(AttemptFinished(state.item.id, attempt, end, end - start, exc.kind.value,
+                                   exc.status, exc.message))
+        self._failed(run, state, exc, request, permit)
 
     def _failed(self, run: _Run, state: _State, exc: ProviderError, request: LLMRequest,
                 permit: Permit) -> None:
