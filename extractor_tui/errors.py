@@ -18,6 +18,7 @@ is a bug. Each class carries the context needed to act on it (here: the path), a
           ├── NoTextLayer            scanned pages; OCR is not supported
           └── LoadTimedOut           the PDF worker exceeded its time limit
      ├── FieldSpecError              a schema file, --field or preset that cannot be used
+     ├── SessionWriteError           the session file cannot be written (disk full, read-only)
      └── ProviderError               one call to an LLM endpoint failed (carries .kind,
           │                          .status, .request_id, .raw); .kind picks the budget
           ├── RateLimited            429 rate_limit_exceeded: back-pressure (.retry_after)
@@ -29,7 +30,8 @@ is a bug. Each class carries the context needed to act on it (here: the path), a
 
 Third-party errors (pypdfium2, pypdf, OS errors) are wrapped at exactly one boundary, in
 ``core/documents.py`` and ``core/pdf.py``; every ``openai.*Error`` is wrapped in
-``core/llm/openai_client.py``. Always with ``raise … from exc``.
+``core/llm/openai_client.py``; SQLite's disk-full, read-only and I/O errors in
+``core/_session_schema.py``. Always with ``raise … from exc``.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ __all__ = [
     "PathNotFound",
     "ProviderError",
     "RateLimited",
+    "SessionWriteError",
     "TransientError",
     "TruncatedOutput",
     "UnreadableFile",
@@ -133,6 +136,11 @@ class LoadTimedOut(DocumentError):
 
 class FieldSpecError(ExtractorError):
     """A JSON Schema file, ``--field`` value or preset name that cannot be used."""
+
+
+class SessionWriteError(ExtractorError):
+    """The session file cannot be written: the disk is full, it is read-only, an I/O error.
+    What was committed before stays in the file."""
 
 
 class ErrorKind(StrEnum):

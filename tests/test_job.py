@@ -12,6 +12,7 @@ from extractor_tui.config import Settings
 from extractor_tui.core.fields import preset
 from extractor_tui.core.job import Job
 from extractor_tui.core.session import Session
+from extractor_tui.errors import SessionWriteError
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_docs" / "invoices"
 
@@ -62,3 +63,21 @@ async def test_mark_empty_is_an_answer_the_session_keeps(settings: Settings,
         reopened = Job(settings, preset("invoice"), session)
         assert reopened.outcomes[first].status == "completed"
         assert reopened.outcomes[first].candidates == ()
+
+
+async def test_a_session_that_cannot_be_written_stops_the_run_with_one_clear_error(
+        settings: Settings, tmp_path: Path) -> None:
+    """A full disk is the user's problem, not a bug: ``SessionWriteError``, and nothing that
+    was committed before is lost (the file still opens, its documents are still there)."""
+    path = tmp_path / "s.sqlite"
+    with Session.open(path) as session:
+        job = Job(settings, preset("invoice"), session)
+        await job.add_paths([SAMPLES])
+        pending = len(session.pending_items())
+        pages = session._db.execute("PRAGMA page_count").fetchone()[0]
+        session._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now full
+        with pytest.raises(SessionWriteError, match="cannot write the session: database or "
+                                                    "disk is full"):
+            await job.run()
+    with Session.open(path) as session:  # answers stored before the disk filled are kept
+        assert pending >= 6 and 0 < len(session.pending_items()) <= pending

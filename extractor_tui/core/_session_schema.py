@@ -43,7 +43,7 @@ from extractor_tui.core.events import (
     Event,
 )
 from extractor_tui.core.fields import FieldSet, FieldSpec, FieldType
-from extractor_tui.errors import ErrorKind
+from extractor_tui.errors import ErrorKind, SessionWriteError
 
 __all__ = [
     "APPLICATION_ID",
@@ -113,6 +113,9 @@ CREATE TABLE edits (
 CREATE INDEX edits_field ON edits(doc_id, field);
 """
 
+# SQLite result codes (and their extended forms) that mean the file cannot be written now.
+_CANNOT_WRITE = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_BUSY",
+                 "SQLITE_CANTOPEN")
 _SECRET_WORDS = ("key", "token", "secret", "password", "credential", "auth")
 
 
@@ -307,18 +310,28 @@ class EventWriter:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` … ``COMMIT``; joins the transaction already open, if any."""
+        """``BEGIN IMMEDIATE`` … ``COMMIT``; joins the transaction already open, if any.
+
+        A full disk, a read-only file or an I/O error becomes ``SessionWriteError`` (a user's
+        problem with one clear line, not a bug); what was committed before stays.
+        """
         db = self._db
         if db.in_transaction:
             yield db
             return
-        db.execute("BEGIN IMMEDIATE")
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                if db.in_transaction:  # SQLite may have rolled back already (disk full)
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if not str(getattr(exc, "sqlite_errorname", "")).startswith(_CANNOT_WRITE):
+                raise
+            raise SessionWriteError(f"cannot write the session: {exc}") from exc
 
     def record(self, event: Event) -> None:
         if isinstance(event, AttemptStarted):
