@@ -248,7 +248,7 @@ class Engine:
             admitted = self._take_now(run)
             if admitted is None:
                 try:
-                    await self.gate.changed(run.ready[0].tokens + _PROMPT_OVERHEAD_TOKENS)
+                    await self.gate.changed(_budget_tokens(run.ready[0]))
                 except CircuitOpen:
                     self._maybe_finished(run)
                     return
@@ -265,7 +265,7 @@ class Engine:
         if not run.ready or run.cancel_reason is not None:
             return None
         try:
-            permit = self.gate.try_acquire(run.ready[0].tokens + _PROMPT_OVERHEAD_TOKENS)
+            permit = self.gate.try_acquire(_budget_tokens(run.ready[0]))
         except CircuitOpen:
             return None
         if permit is None:
@@ -490,6 +490,11 @@ class Engine:
             self._sink(CircuitClosed(event.at))
         elif event.kind == "fatal":
             self._sink(CircuitOpened(event.reason, True, None, event.at))
+
+
+def _budget_tokens(item: WorkItem) -> int:
+    """What the gate charges an item against a TPM budget: its text plus the prompt."""
+    return item.tokens + _PROMPT_OVERHEAD_TOKENS
 
 
 def _planned(item: WorkItem, at: float) -> RequestPlanned:

@@ -3,9 +3,9 @@
 Why this exists:
 
 * The SDK runs on httpx2 and documents aiohttp as the transport "for improved concurrency
-  performance" (``openai[aiohttp]``). Measured here with 20 requests in flight, it halves the
-  client's CPU per request (bench/dispatch.py prints both), and that CPU is what delays each
-  wave of sends when 20 answers arrive together.
+  performance" (``openai[aiohttp]``). Measured here with 20 requests in flight, the engine's
+  CPU per request is 0.63-0.75x what it is on httpx2 (bench/dispatch.py prints both), and that
+  CPU is what delays each wave of sends when 20 answers arrive together.
 * We do not use the SDK's ``DefaultAioHttpClient`` as it stands, because of two faults found
   against the loopback server (tests/test_transport.py keeps them covered):
 
