@@ -165,3 +165,16 @@ def test_one_client_serves_runs_on_different_event_loops() -> None:
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+def test_every_client_shares_one_tls_context_per_verify_setting() -> None:
+    """Loading the CA bundle costs tens of milliseconds; a new client (each run, each settings
+    change in the app) must not pay it again."""
+    from extractor_tui.core.llm.transport import AiohttpTransport
+
+    first, second = AiohttpTransport(), AiohttpTransport()
+    assert first._ssl is second._ssl
+    assert first._ssl.verify_mode.name == "CERT_REQUIRED"
+    unverified = AiohttpTransport(verify=False)
+    assert unverified._ssl is not first._ssl
+    assert unverified._ssl.verify_mode.name == "CERT_NONE"
