@@ -4,7 +4,13 @@ The loopback server (tests/loopback.py) runs in its own process, so its CPU does
 as the client's. Every figure is printed next to the baseline measured in the same run, on
 the same server, because the machine is shared and noisy: compare ratios, not absolutes.
 
-    .venv/bin/python bench/dispatch.py [--quick]
+On a machine with two or more CPUs the server process is pinned to one CPU and this process
+(every client variant) to another. Unpinned, the kernel often runs the server, woken by a
+request, on the client's own CPU and preempts the client in the middle of its send, so each
+client pays for the server's work; a real provider runs elsewhere. ``--no-pin`` leaves the
+placement to the kernel, for comparison.
+
+    .venv/bin/python bench/dispatch.py [--quick] [--repeats N] [--no-pin]
 
 Figures:
 1. makespan / ideal, ideal = ceil(n / C) * L, for n = 400 and 1000, C = 20, L = 0.25 s, for
@@ -23,6 +29,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import random
 import statistics
 import subprocess
@@ -46,11 +53,28 @@ from extractor_tui.core.llm.openai_client import OpenAIClient, Transport  # noqa
 from extractor_tui.core.prompts import make_request  # noqa: E402
 
 
+SERVER_CPUS: set[int] | None = None  # set by main(): the server's CPU when pinning
+
+
+def pin_cpus(enabled: bool) -> str:
+    """Pin this process to one CPU and reserve another for the server; say what was done."""
+    global SERVER_CPUS
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not enabled or len(cpus) < 2:
+        SERVER_CPUS = None
+        return "not pinned" + ("" if enabled else " (--no-pin)") + f", {len(cpus) or '?'} CPUs"
+    client_cpu, SERVER_CPUS = cpus[0], {cpus[1]}
+    os.sched_setaffinity(0, {client_cpu})
+    return f"client on CPU {client_cpu}, server on CPU {cpus[1]}"
+
+
 @contextmanager
 def server(*args: str) -> Iterator[str]:
     proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "loopback.py"), "--port", "0",
                              "--lifetime", "900", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if SERVER_CPUS is not None:
+        os.sched_setaffinity(proc.pid, SERVER_CPUS)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline().strip()
@@ -160,11 +184,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n = 200 only, one repeat")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-pin", action="store_true",
+                        help="let the kernel place the client and the server on any CPU")
     args = parser.parse_args()
     concurrency, latency = 20, 0.25
     sizes = (200,) if args.quick else (400, 1000)
     repeats = 1 if args.quick else args.repeats
 
+    print(f"CPUs: {pin_cpus(not args.no_pin)}")
     print(f"1-2. makespan / ideal and client CPU per request (C = {concurrency}, "
           f"L = {latency} s); medians of {repeats} interleaved runs")
     baseline = "baseline, httpx2 (SDK default)"
