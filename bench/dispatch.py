@@ -17,7 +17,8 @@ Figures:
    the engine on its aiohttp transport and on the SDK's default httpx2 one, the baseline on
    both, and a floor: 20 raw keep-alive sockets sending pre-built bytes, which is what the
    server itself allows (its own CPU and timer granularity)
-2. client CPU per request (process CPU seconds / requests)
+2. client CPU per request (process CPU seconds / requests), and how often the kernel preempted
+   the client (involuntary context switches per request)
 3. share of the server's rate limit achieved with no limit configured in the client, failed
    chunks, and 429s as a share of all answers
 4. wall time with 25 % injected faults vs none
@@ -31,6 +32,7 @@ import json
 import math
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -93,10 +95,22 @@ def server(*args: str) -> Iterator[str]:
 class Figures:
     wall: float
     cpu: float
+    preempted: int  # involuntary context switches of this process: the kernel ran another
     completed: int
     failed: int
     rate_limited: int
     requests: int
+
+
+def usage() -> tuple[float, float, int]:
+    """Wall clock, process CPU, involuntary context switches so far."""
+    return (time.perf_counter(), time.process_time(),
+            resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw)
+
+
+def since(start: tuple[float, float, int]) -> tuple[float, float, int]:
+    now = usage()
+    return now[0] - start[0], now[1] - start[1], now[2] - start[2]
 
 
 async def run_engine(base_url: str, n: int, concurrency: int, retries: int = 6,
@@ -114,11 +128,11 @@ async def run_engine(base_url: str, n: int, concurrency: int, retries: int = 6,
                                         invalid_retries=4, timeout=30.0),
                     sink=sink, rng=random.Random(1))
     work = items(n, words=24)
-    cpu0, t0 = time.process_time(), time.perf_counter()
+    start = usage()
     result = await engine.run(work)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    wall, cpu, preempted = since(start)
     await client.aclose()
-    return Figures(wall, cpu, result.count("completed"), result.count("failed"),
+    return Figures(wall, cpu, preempted, result.count("completed"), result.count("failed"),
                    statuses.count(429), len(statuses))
 
 
@@ -144,11 +158,11 @@ async def run_baseline(base_url: str, n: int, concurrency: int,
             except ValueError:  # a broken body surfaces as a JSON error from the SDK
                 outcome["failed"] += 1
 
-    cpu0, t0 = time.process_time(), time.perf_counter()
+    start = usage()
     await asyncio.gather(*(one(item.text, item.key) for item in work))
-    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    wall, cpu, preempted = since(start)
     await sdk.close()
-    return Figures(wall, cpu, outcome["ok"], outcome["failed"], -1, n)
+    return Figures(wall, cpu, preempted, outcome["ok"], outcome["failed"], -1, n)
 
 
 async def run_floor(base_url: str, n: int, concurrency: int) -> Figures:
@@ -174,10 +188,10 @@ async def run_floor(base_url: str, n: int, concurrency: int) -> Figures:
             await reader.readexactly(length)
         writer.close()
 
-    cpu0, t0 = time.process_time(), time.perf_counter()
+    start = usage()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    return Figures(wall, cpu, n, 0, 0, n)
+    wall, cpu, preempted = since(start)
+    return Figures(wall, cpu, preempted, n, 0, 0, n)
 
 
 def main() -> None:
@@ -216,10 +230,11 @@ def main() -> None:
             for name, runs in figures.items():
                 wall = statistics.median(f.wall for f in runs)
                 cpu = statistics.median(f.cpu / n for f in runs)
+                preempted = statistics.median(f.preempted / n for f in runs)
                 spread = " ".join(f"{f.wall / ideal:.3f}" for f in runs)
                 print(f"     {name:<31} {wall / ideal:.3f} x ideal ({wall:.2f} s; runs "
                       f"{spread}); CPU/request {cpu * 1000:.2f} ms = "
-                      f"{cpu / base_cpu:.2f}x the baseline's")
+                      f"{cpu / base_cpu:.2f}x the baseline's; preempted {preempted:.2f}/request")
 
     limit, per = 40, 1.0
     n = 200 if args.quick else 600
