@@ -30,7 +30,7 @@ from extractor_tui.core.job import Job, Plan
 from extractor_tui.core.report import exit_code
 from extractor_tui.core.session import Session
 from extractor_tui.core.tracker import RequestTracker
-from extractor_tui.errors import ConfigError, DocumentError, FieldSpecError
+from extractor_tui.errors import ConfigError, DocumentError, FieldSpecError, SessionWriteError
 
 __all__ = ["add_run_arguments", "fields_from", "run_command", "settings_from"]
 
@@ -147,6 +147,15 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
             _write(job, output, err)
             err.print("interrupted: everything finished so far is kept"
                       + (f" in {args.session}" if args.session else ""))
+            raise
+        except SessionWriteError:
+            # The answers the session holds still reach --output; the caller prints the
+            # session's error as one line (exit 1), also when --output cannot be written.
+            refresher.cancel()
+            try:
+                _write(job, output, err, job.report(store=False))
+            except ConfigError as exc:
+                err.print(Text(f"error: {exc}", style="red"))
             raise
         finally:
             refresher.cancel()

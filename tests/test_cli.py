@@ -295,3 +295,28 @@ def test_the_api_key_is_never_written(cli_env: Path, capsys: pytest.CaptureFixtu
         assert b"SECRET-987" not in path.read_bytes(), path
     for err in errs:
         assert "SECRET-987" not in err
+
+
+def test_a_session_that_fills_up_mid_run_still_writes_the_output(
+        cli_env: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The disk fills after the documents are stored: one red line, exit 1, and ``--output``
+    holds every answer the session kept (nothing committed is lost)."""
+    run = Job.run
+
+    async def disk_fills(self: Job, only: object = None) -> object:
+        pages = self.session._db.execute("PRAGMA page_count").fetchone()[0]
+        self.session._db.execute(f"PRAGMA max_page_count = {pages}")
+        return await run(self)
+
+    monkeypatch.setattr(Job, "run", disk_fills)
+    out = cli_env / "out.json"
+    result = run_cli(["run", INVOICES, "--preset", "invoice", "--offline", "--session",
+                      cli_env / "s.sqlite", "--output", out], capsys)
+    assert result.code == EXIT_PARTIAL
+    assert "error: cannot write the session: database or disk is full" in result.err
+    assert "Traceback" not in result.err and "internal error" not in result.err, result.err
+    assert out.is_file(), result.err
+    report = json.loads(out.read_text(encoding="utf-8"))
+    kept = sum(doc["chunks"]["completed"] for doc in report["documents"])
+    assert len(report["documents"]) == 6 and 0 < kept < 7, report["summary"]

@@ -53,7 +53,7 @@ from extractor_tui.core.report import (
     failed_document,
 )
 from extractor_tui.core.session import Session
-from extractor_tui.errors import DocumentError, InvalidOutput
+from extractor_tui.errors import DocumentError, InvalidOutput, SessionWriteError
 
 __all__ = ["DocumentEntry", "Job", "Plan", "make_client"]
 
@@ -269,9 +269,10 @@ class Job:
         """One engine run; its outcomes join the Job's, even when it is interrupted."""
         try:
             result = await self.engine.run(items)
-        except asyncio.CancelledError:
-            # Interrupted: the engine's outcomes go down with it, but every answer it got is
-            # committed in the session; take them back so a report written now shows them.
+        except (asyncio.CancelledError, SessionWriteError):
+            # Interrupted, or the session could not be written (a full disk, a locked file):
+            # the engine's outcomes go down with it, but every answer committed in the
+            # session is taken back, so a report written now shows them.
             self._restore()
             self.last_run = RunResult((), None, True, 0.0)
             raise
@@ -315,8 +316,9 @@ class Job:
         items = self.session.work_items(doc_id)
         return [self.outcomes[item.id] for item in items if item.id in self.outcomes]
 
-    def results(self, doc_id: int) -> dict[str, FieldResult]:
-        """Merged, grounded, validated fields, with the user's edits applied on top."""
+    def results(self, doc_id: int, *, store: bool = True) -> dict[str, FieldResult]:
+        """Merged, grounded, validated fields, with the user's edits applied on top; kept in
+        the session unless ``store`` is false (a session that cannot be written)."""
         completed = [(o.item, o.candidates) for o in self.chunk_outcomes(doc_id)
                      if o.status == "completed"]
         results = merge_document(self.fields, completed)
@@ -325,7 +327,8 @@ class Job:
             if spec is not None and name in results:
                 results[name] = apply_edit(results[name], spec, edit.value, by=edit.by,
                                            at=edit.at)
-        self.session.save_results(doc_id, results)
+        if store:
+            self.session.save_results(doc_id, results)
         return results
 
     def edit(self, doc_id: int, field: str, value: object, *, by: str = "user") -> FieldResult:
@@ -341,8 +344,9 @@ class Job:
         return cost_usd(self.settings.model, prompt_tokens, completion_tokens,
                         provider=self.provider, overrides=self.settings.prices)
 
-    def report(self) -> dict[str, Any]:
-        """The JSON result (the contract in the README), documents in session order."""
+    def report(self, *, store: bool = True) -> dict[str, Any]:
+        """The JSON result (the contract in the README), documents in session order;
+        ``store=False`` writes nothing to the session (it may be full or locked)."""
         reports: list[DocumentReport] = []
         for doc in self.documents():
             if doc.error is not None:
@@ -357,7 +361,7 @@ class Job:
             prompt = sum(o.prompt_tokens for o in outcomes if not o.cached)
             completion = sum(o.completion_tokens for o in outcomes if not o.cached)
             reports.append(document_report(doc.path, self.fields, outcomes,
-                                           self.results(doc.doc_id),
+                                           self.results(doc.doc_id, store=store),
                                            self.cost(prompt, completion)))
         fatal = self.last_run.fatal if self.last_run else None
         cancelled = self.last_run.cancelled if self.last_run else False
