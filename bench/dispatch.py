@@ -81,7 +81,8 @@ def server(*args: str) -> Iterator[str]:
         assert proc.stdout is not None
         line = proc.stdout.readline().strip()
         if not line.startswith("READY "):
-            raise RuntimeError(f"server did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
+            problem = proc.stderr.read() if proc.stderr else ""
+            raise RuntimeError(f"server did not start: {line!r} {problem}")
         yield line.split(" ", 1)[1]
     finally:
         proc.terminate()

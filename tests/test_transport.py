@@ -87,7 +87,8 @@ async def outcome(base_url: str, transport: Transport, timeout: float = 2.0) -> 
 BROKEN = {
     "not HTTP at all": b"garbage\r\n\r\n",
     "a status code out of range": b"HTTP/1.1 2000 OK\r\n\r\n",
-    "a header line without a colon": b"HTTP/1.1 200 OK\r\nBad Header\r\ncontent-length: 2\r\n\r\n{}",
+    "a header line without a colon":
+        b"HTTP/1.1 200 OK\r\nBad Header\r\ncontent-length: 2\r\n\r\n{}",
     "a broken chunk size": b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
     "a body shorter than its length": b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort",
     "a body that is not gzip": ok_response(b"content-encoding: gzip\r\n", b"abcde"),

@@ -15,8 +15,9 @@ Why these choices:
   already builds plain JSON; the bytes on the wire are the same, and auth, base URL,
   connection pooling and error classes are still the SDK's.
 * The transport under the SDK is aiohttp (``transport.py``), which the SDK documents for
-  concurrency; it costs about a third less CPU per request here. ``transport="httpx2"`` keeps the SDK's
-  default, for comparison in bench/dispatch.py and the transport tests.
+  concurrency; the engine's CPU per request on it is 0.63-0.75x what it is on httpx2
+  (bench/dispatch.py). ``transport="httpx2"`` keeps the SDK's default, for comparison in
+  bench/dispatch.py and the transport tests.
 * Every ``openai.*Error`` is mapped to our ``ProviderError`` tree here, and only here, with
   ``raise … from exc``. Nothing else in the code base imports ``openai``.
 """
