@@ -138,7 +138,7 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
         return EXIT_USAGE
     started = time.perf_counter()
     with _progress(err) as progress:
-        task = progress.add_task("chunks", total=max(1, plan.to_send))
+        task = progress.add_task("chunks", total=max(1, plan.to_send), detail="")
         refresher = asyncio.create_task(_refresh(progress, task, tracker, job))
         try:
             result = await job.run()
