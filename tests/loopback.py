@@ -11,6 +11,14 @@ Why it is built this way:
 * Everything is bounded: header and body sizes, idle keep-alive time, every latency and
   hang, the number of requests and the server's lifetime. ``close()`` cancels every
   connection task, so a test that forgets something cannot leave the loop busy.
+* Two kinds of rate limit, because providers enforce theirs in two ways: a sliding window
+  (at most n requests in any ``per_s`` seconds) and a *quantised* one, as OpenAI and Azure
+  document it: a per-minute budget enforced over one second (a bucket holding one second of
+  it, refilled evenly), whose ``x-ratelimit-*`` headers are read from that bucket. Refused
+  requests count against both, as they do at OpenAI.
+* Hostile answers too (``Fault.hostile``): any wait header value, a ``usage`` of the wrong
+  type, a body sent one byte at a time, a body of any size, so the client's defences are
+  tested against bytes on a socket.
 * Only the standard library is used, so it also runs as its own process for benchmarks:
   ``python tests/loopback.py --port 0 --latency 0.25`` prints ``READY <base_url>``.
 
@@ -32,8 +40,8 @@ import signal
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any, Literal, TypeAlias
 
@@ -42,6 +50,7 @@ MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
 IDLE_TIMEOUT_S = 30.0
 MAX_DELAY_S = 60.0
+MAX_SENT_BODY_BYTES = 256 * 1024 * 1024  # the largest body a fault may send
 MALFORMED_CONTENT = '{"fields": [1, 2'
 
 FaultKind = Literal[
@@ -50,6 +59,8 @@ FaultKind = Literal[
 ]
 WaitHeader = Literal["retry-after", "retry-after-ms", "reset-requests", "reset-tokens", "none"]
 Status: TypeAlias = int | Literal["dropped", "hung"]
+Limiter = Literal["window", "quantised"]
+_DEFAULT_USAGE = object()  # Fault.usage: keep the envelope's own usage
 
 # (message, type, code) of each error fault's JSON body, as OpenAI words them.
 _INVALID = "invalid_request_error"
@@ -74,7 +85,10 @@ class Fault:
 
     ``latency`` (seconds, capped at 60) passes before anything is sent. ``wait_s`` is the wait
     a ``rate_limited`` fault advertises in ``header``; ``hang_s`` is how long a ``hang`` fault
-    stays silent (capped at 60) before closing the connection.
+    stays silent (capped at 60) before closing the connection. The last four are the hostile
+    server's (``Fault.hostile``): ``headers`` sent verbatim, ``usage`` put in the envelope
+    as given (None leaves it out), the body sent over ``drip_s`` seconds, and an answer's
+    content padded to ``body_bytes``.
     """
 
     kind: FaultKind
@@ -83,6 +97,10 @@ class Fault:
     header: WaitHeader = "none"
     wait_s: float = 0.0
     hang_s: float = 0.0
+    headers: tuple[tuple[str, str], ...] = ()
+    usage: Any = _DEFAULT_USAGE
+    drip_s: float = 0.0
+    body_bytes: int = 0
 
     @classmethod
     def ok(cls, latency: float = 0.0) -> Fault:
@@ -149,6 +167,18 @@ class Fault:
     def broken_body(cls, latency: float = 0.0) -> Fault:
         """200 whose HTTP body is a JSON envelope cut in half (Content-Length still matches)."""
         return cls("broken_body", latency)
+
+    @classmethod
+    def hostile(cls, base: Fault | None = None, *, headers: Mapping[str, str] | None = None,
+                usage: Any = _DEFAULT_USAGE, drip_s: float = 0.0,
+                body_bytes: int = 0) -> Fault:
+        """``base`` (a normal answer by default) with a hostile server's twists: extra
+        ``headers`` verbatim (``{"retry-after": "0"}``), ``usage`` replaced by any JSON value
+        (None leaves it out), the body dripped over ``drip_s`` seconds (capped at 60), or
+        the content padded to ``body_bytes`` (capped at 256 MiB)."""
+        base = base or cls.ok()
+        return replace(base, headers=tuple((headers or {}).items()), usage=usage,
+                       drip_s=drip_s, body_bytes=body_bytes)
 
 
 @dataclass(frozen=True)
@@ -241,10 +271,11 @@ def _prompt_chars(body: Mapping[str, Any]) -> int:
 
 
 def completion_envelope(body: Mapping[str, Any], content: str, finish_reason: str,
-                        index: int) -> dict[str, Any]:
-    """A ``chat.completion`` object echoing the request's model, with rough token usage."""
+                        index: int, usage: Any = _DEFAULT_USAGE) -> dict[str, Any]:
+    """A ``chat.completion`` object echoing the request's model, with rough token usage
+    (``usage`` replaces it with any value; None leaves it out, as some servers do)."""
     prompt, completion = max(1, _prompt_chars(body) // 4), max(1, len(content) // 4)
-    return {
+    envelope = {
         "id": f"chatcmpl-loopback-{index}", "object": "chat.completion",
         "created": int(time.time()), "model": str(body.get("model", "loopback")),
         "choices": [{"index": 0, "finish_reason": finish_reason, "logprobs": None,
@@ -252,6 +283,11 @@ def completion_envelope(body: Mapping[str, Any], content: str, finish_reason: st
         "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
                   "total_tokens": prompt + completion},
     }
+    if usage is None:
+        del envelope["usage"]
+    elif usage is not _DEFAULT_USAGE:
+        envelope["usage"] = usage
+    return envelope
 
 
 def _error(message: str, type_: str = _INVALID, code: str | None = None) -> bytes:
@@ -296,19 +332,51 @@ class _Window:
         return allowed, headers
 
 
+class _Quantised:
+    """A per-minute style limit enforced over one second, as OpenAI and Azure say they may.
+
+    ``limit`` requests per ``per_s`` seconds, held in a bucket of one second's worth
+    (``limit / per_s``, at least one) refilled evenly. A refused request takes its token
+    too (the level may go down to minus one bucket), so hammering digs the hole deeper. The
+    headers give the published budget (``limit``) and what the bucket says: what is left in
+    it now, and the time until it is full again.
+    """
+
+    def __init__(self, limit: int, per_s: float) -> None:
+        self.limit, self.rate = limit, limit / per_s
+        self.capacity = max(1.0, self.rate)
+        self._level, self._at = self.capacity, None
+
+    def admit(self, now: float) -> tuple[bool, dict[str, str]]:
+        if self._at is not None:
+            self._level = min(self.capacity, self._level + (now - self._at) * self.rate)
+        self._at = now
+        allowed = self._level >= 1.0
+        self._level = max(-self.capacity, self._level - 1.0)
+        headers = {"x-ratelimit-limit-requests": str(self.limit),
+                   "x-ratelimit-remaining-requests": str(max(0, math.floor(self._level))),
+                   "x-ratelimit-reset-requests":
+                       openai_duration((self.capacity - self._level) / self.rate)}
+        if not allowed:
+            until_one = (1.0 - self._level) / self.rate
+            headers["retry-after-ms"] = str(max(1, math.ceil(until_one * 1000)))
+        return allowed, headers
+
+
 class LoopbackServer:
     """An OpenAI-compatible HTTP/1.1 server on 127.0.0.1; use ``async with`` or start/close.
 
     ``script`` decides each ``POST /v1/chat/completions``: a list of faults consumed in arrival
     order (then ``default``), or a function of ``RequestInfo``. ``responder`` gives a normal
-    answer's content. ``rate_limit=(n, per_s)`` refuses requests beyond n per sliding window
+    answer's content. ``rate_limit=(n, per_s)`` refuses requests beyond n per sliding window,
+    or, with ``limiter="quantised"``, beyond a bucket of one second of n per ``per_s``
     (checked before the script; a refused request does not consume a script entry). After
     ``max_requests`` requests every answer is 503; after ``max_lifetime_s`` the server closes.
     """
 
     def __init__(self, *, port: int = 0, script: Script | None = None,
                  default: Fault = Fault.ok(), responder: Responder = default_responder,
-                 rate_limit: tuple[int, float] | None = None,
+                 rate_limit: tuple[int, float] | None = None, limiter: Limiter = "window",
                  models: Sequence[str] = ("loopback-1",), max_requests: int = 100_000,
                  max_lifetime_s: float = 300.0, idle_timeout_s: float = IDLE_TIMEOUT_S,
                  record_bodies: bool = True) -> None:
@@ -318,7 +386,10 @@ class LoopbackServer:
                                                                  and rate_limit[1] > 0)):
             raise ValueError("max_requests and the rate limit must be positive")
         self._port, self._script, self._default, self._responder = port, script, default, responder
-        self._window = _Window(*rate_limit) if rate_limit else None
+        self._window: _Window | _Quantised | None = None
+        if rate_limit is not None:
+            self._window = (_Quantised(*rate_limit) if limiter == "quantised"
+                            else _Window(*rate_limit))
         self._models, self._record_bodies = tuple(models), record_bodies
         self.max_requests, self.max_lifetime_s = max_requests, max_lifetime_s
         self.idle_timeout_s = idle_timeout_s
@@ -478,7 +549,7 @@ class LoopbackServer:
             close = close or index >= self.max_requests
             record.status = status
             extra["x-request-id"] = f"req_loopback_{index}"
-            await self._send(writer, status, payload, extra, close)
+            await self._send(writer, status, payload, extra, close, fault.drip_s)
             return not close
         finally:
             record.finished = time.monotonic()
@@ -487,7 +558,7 @@ class LoopbackServer:
                 self.status_counts[record.status] += 1
 
     def _decide(self, index: int, info: RequestInfo | None, method: str,
-                path: str) -> tuple[str, Fault, int, bytes, dict[str, str]]:
+                path: str) -> tuple[str, Fault, int, Payload, dict[str, str]]:
         """What to record as the fault, the fault applied, and the status, body and headers."""
         immediate = Fault.ok()
         if index >= self.max_requests:
@@ -522,8 +593,13 @@ class LoopbackServer:
         return self._default
 
     def _respond(self, fault: Fault, body: dict[str, Any],
-                 index: int) -> tuple[int, bytes, dict[str, str]]:
-        """Status, body bytes and extra headers for a scripted fault (drop/hang send nothing)."""
+                 index: int) -> tuple[int, Payload, dict[str, str]]:
+        """Status, body and extra headers for a scripted fault (drop/hang send nothing)."""
+        status, payload, headers = self._answer(fault, body, index)
+        return status, payload, {**headers, **dict(fault.headers)}
+
+    def _answer(self, fault: Fault, body: dict[str, Any],
+                index: int) -> tuple[int, Payload, dict[str, str]]:
         if fault.kind not in _CONTENT_KINDS:
             message, type_, code = _ERRORS.get(fault.kind, _ERRORS["server_error"])
             if fault.kind == "model_not_found":
@@ -541,7 +617,13 @@ class LoopbackServer:
             content = ""
         elif fault.kind == "truncated":
             content, finish = content[: len(content) // 2], "length"
-        payload = json.dumps(completion_envelope(body, content, finish, index)).encode()
+        if fault.body_bytes > 0:  # padded with spaces: still valid JSON, sent in pieces
+            envelope = completion_envelope(body, content + _PAD, finish, index, fault.usage)
+            head, _, tail = json.dumps(envelope).encode().partition(_PAD.encode())
+            size = min(fault.body_bytes, MAX_SENT_BODY_BYTES)
+            return 200, _Padded(head, max(0, size - len(head) - len(tail)), tail), {}
+        payload = json.dumps(completion_envelope(body, content, finish, index,
+                                                 fault.usage)).encode()
         return 200, payload[: len(payload) // 2] if fault.kind == "broken_body" else payload, {}
 
     async def _reject(self, writer: asyncio.StreamWriter, status: int, message: str) -> bool:
@@ -549,15 +631,52 @@ class LoopbackServer:
         await self._send(writer, status, _error(message), {}, close=True)
         return False
 
-    async def _send(self, writer: asyncio.StreamWriter, status: int, payload: bytes,
-                    extra: Mapping[str, str], close: bool) -> None:
+    async def _send(self, writer: asyncio.StreamWriter, status: int, payload: Payload,
+                    extra: Mapping[str, str], close: bool, drip_s: float = 0.0) -> None:
         known = status in HTTPStatus._value2member_map_
         head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase if known else 'Status'}",
                 "content-type: application/json", f"content-length: {len(payload)}",
                 f"connection: {'close' if close else 'keep-alive'}"]
         head += [f"{name}: {value}" for name, value in extra.items()]
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
-        await writer.drain()
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        if drip_s > 0:  # one byte at a time, spread over drip_s (a bounded number of sleeps)
+            body = bytes(payload) if isinstance(payload, bytes) else payload.whole()
+            pause = min(drip_s, MAX_DELAY_S) / max(1, len(body))
+            for position in range(len(body)):
+                writer.write(body[position:position + 1])
+                await writer.drain()
+                await asyncio.sleep(pause)
+            return
+        for piece in ([payload] if isinstance(payload, bytes) else payload.pieces()):
+            writer.write(piece)
+            await writer.drain()
+
+
+class _Padded:
+    """A body too large to build at once: ``head``, ``pad`` spaces, ``tail``, sent in pieces."""
+
+    PIECE = 1024 * 1024
+
+    def __init__(self, head: bytes, pad: int, tail: bytes) -> None:
+        self.head, self.pad, self.tail = head, pad, tail
+
+    def __len__(self) -> int:
+        return len(self.head) + self.pad + len(self.tail)
+
+    def pieces(self) -> Iterator[bytes]:
+        yield self.head
+        left = self.pad
+        while left > 0:
+            yield b" " * min(left, self.PIECE)
+            left -= self.PIECE
+        yield self.tail
+
+    def whole(self) -> bytes:
+        return b"".join(self.pieces())
+
+
+Payload: TypeAlias = bytes | _Padded
+_PAD = "@@loopback-pad@@"  # json.dumps leaves it as it is
 
 
 def _fault_picker(rate: float, seed: int, latency: float,
@@ -581,6 +700,7 @@ async def _serve(args: argparse.Namespace) -> None:
         port=args.port,
         script=_fault_picker(args.fault_rate, args.seed, args.latency, not args.no_429),
         rate_limit=_parse_rate(args.rate_limit) if args.rate_limit else None,
+        limiter="quantised" if args.quantised else "window",
         max_requests=args.max_requests, max_lifetime_s=args.lifetime, record_bodies=False)
     await server.start()
     print(f"READY {server.base_url}", flush=True)
@@ -603,6 +723,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per normal answer")
     parser.add_argument("--rate-limit", default=None, help="N/SECONDS, e.g. 100/1.0")
+    parser.add_argument("--quantised", action="store_true",
+                        help="enforce --rate-limit over one second (a bucket of one second's "
+                             "worth), as OpenAI may, instead of a sliding window")
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-429", action="store_true",

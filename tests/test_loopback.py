@@ -295,6 +295,59 @@ async def test_waiting_the_advertised_retry_after_ms_gets_through() -> None:
     assert server.status_counts == {200: 3, 429: 2}
 
 
+async def test_quantised_limit_holds_one_second_and_reports_from_its_bucket() -> None:
+    # 120 per minute, enforced as a bucket of 2 refilled at 2 per second.
+    async with LoopbackServer(rate_limit=(120, 60.0), limiter="quantised") as server:
+        async with client_for(server) as client:
+            outcomes: list[Any] = []
+            for _ in range(4):
+                try:
+                    outcomes.append(await client.chat.completions.with_raw_response.create(
+                        model="m", messages=MESSAGES))
+                except openai.RateLimitError as exc:
+                    outcomes.append(exc)
+            await asyncio.sleep(1.2)  # the refused pair took their tokens too: ~1 s of debt
+            with pytest.raises(openai.RateLimitError):
+                await chat(client)
+    ok, refused = outcomes[:2], outcomes[2:]
+    assert all(isinstance(o, openai.RateLimitError) for o in refused)
+    assert [o.headers["x-ratelimit-limit-requests"] for o in ok] == ["120", "120"]
+    assert [o.headers["x-ratelimit-remaining-requests"] for o in ok] == ["1", "0"]
+    reset = parse_duration(ok[1].headers["x-ratelimit-reset-requests"])
+    assert reset is not None and 0.9 <= reset <= 1.05  # two tokens at 2 per second
+    wait = int(refused[0].response.headers["retry-after-ms"])
+    assert 400 <= wait <= 1100
+    assert server.status_counts == {200: 2, 429: 3}
+
+
+async def test_hostile_headers_usage_and_padding() -> None:
+    fault = Fault.hostile(Fault.rate_limited("none"), headers={"retry-after-ms": "-5"})
+    _, exc = await one_fault(fault)
+    assert isinstance(exc, openai.RateLimitError)
+    assert exc.response.headers["retry-after-ms"] == "-5"
+    for usage in ("lots", [1, 2], {"prompt_tokens": 2 ** 70, "completion_tokens": 1}):
+        async with LoopbackServer(script=[Fault.hostile(usage=usage)]) as server:
+            async with client_for(server) as client:
+                raw = await client.chat.completions.with_raw_response.create(
+                    model="m", messages=MESSAGES)
+        assert json.loads(raw.http_response.text)["usage"] == usage
+    async with LoopbackServer(script=[Fault.hostile(usage=None)]) as server:
+        async with client_for(server) as client:
+            raw = await client.chat.completions.with_raw_response.create(
+                model="m", messages=MESSAGES)
+    assert "usage" not in json.loads(raw.http_response.text)
+    _, padded = await one_fault(Fault.hostile(body_bytes=3 * 1024 * 1024))
+    content = padded.choices[0].message.content
+    assert len(content) > 3 * 1024 * 1024 - 1000 and content.strip() == "ok"
+
+
+async def test_a_dripped_body_arrives_whole_after_its_time() -> None:
+    started = time.monotonic()
+    _, answer = await one_fault(Fault.hostile(drip_s=0.6))
+    assert time.monotonic() - started >= 0.6
+    assert answer.choices[0].message.content == "ok"
+
+
 async def test_binds_to_loopback_only_and_serves_models() -> None:
     async with LoopbackServer() as server:
         host, port = server.address
