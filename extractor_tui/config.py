@@ -70,7 +70,10 @@ class Settings(BaseSettings):
         "API key (env: OPENAI_API_KEY). Never written to sessions, logs or exports."))
     concurrency: int = Field(20, ge=1, le=100, description=(
         "Requests in flight at most; the engine lowers it on 429s and grows it back."))
-    timeout_s: float = Field(60.0, gt=0, le=3600, description="Time limit per request.")
+    timeout_s: float = Field(60.0, gt=0, le=3600, description=(
+        "Time limit per request, the whole answer included."))
+    max_response_mb: float = Field(10.0, gt=0, le=1024, description=(
+        "Answers larger than this many MiB are refused as invalid output."))
     retries: int = Field(4, ge=1, le=20, description=(
         "Attempts per chunk for transient errors (5xx, timeouts, dropped connections)."))
     invalid_retries: int = Field(2, ge=0, le=10, description=(
@@ -103,6 +106,10 @@ class Settings(BaseSettings):
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+    @property
+    def max_response_bytes(self) -> int:
+        return int(self.max_response_mb * 1024 * 1024)
 
     @classmethod
     def settings_customise_sources(

@@ -159,17 +159,22 @@ class ProviderError(ExtractorError):
 
     Carries what the tracker and the failed-chunks view show: the HTTP status (None when no
     answer came back), the provider's request id, and the raw model output when there was one.
+    ``fingerprint`` is set when the same failure would come back unchanged (a refused
+    connection, an unknown host, a TLS failure, a 5xx with its message): two alike before
+    anything succeeded end the run at once, with that reason.
     """
 
     kind: ErrorKind = ErrorKind.TRANSIENT
 
     def __init__(self, message: str, *, status: int | None = None,
-                 request_id: str | None = None, raw: str | None = None) -> None:
+                 request_id: str | None = None, raw: str | None = None,
+                 fingerprint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.request_id = request_id
         self.raw = raw
+        self.fingerprint = fingerprint
 
 
 class RateLimited(ProviderError):

@@ -114,9 +114,11 @@ async def test_a_dropped_or_refused_connection_is_not_called_a_timeout(
     async with raw_server(lambda _request: b"") as url:
         pass  # the port is closed again: nothing listens there now
     refused = await outcome(url, transport)
-    for result in (dropped, refused):
-        assert isinstance(result, TransientError), result
-        assert result.message.startswith("connection failed:"), result.message
+    assert isinstance(dropped, TransientError), dropped
+    assert dropped.message.startswith("connection failed:"), dropped.message
+    assert isinstance(refused, TransientError), refused
+    assert refused.message.startswith("cannot connect:"), refused.message
+    assert refused.fingerprint == refused.message and dropped.fingerprint is None
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

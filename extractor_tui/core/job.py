@@ -68,7 +68,8 @@ def make_client(settings: Settings) -> Client:
         return OfflineClient()
     from extractor_tui.core.llm.openai_client import OpenAIClient
     key = settings.api_key.get_secret_value() if settings.api_key else None
-    return OpenAIClient(base_url=settings.base_url, api_key=key, timeout=settings.timeout_s)
+    return OpenAIClient(base_url=settings.base_url, api_key=key, timeout=settings.timeout_s,
+                        max_body_bytes=settings.max_response_bytes)
 
 
 def engine_config(settings: Settings) -> EngineConfig:

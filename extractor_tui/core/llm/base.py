@@ -31,7 +31,11 @@ class LLMRequest:
 
 @dataclass(frozen=True)
 class LLMResponse:
-    """What came back: the message content and everything the tracker and budgets use."""
+    """What came back: the message content and everything the tracker and budgets use.
+
+    ``usage_reported`` is False when the server sent no token counts (llama.cpp, some
+    proxies): the engine then counts them with the tokenizer and marks them estimated.
+    """
 
     content: str
     finish_reason: str = "stop"
@@ -41,6 +45,7 @@ class LLMResponse:
     request_id: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     cached: bool = False
+    usage_reported: bool = True
 
 
 class Client(Protocol):

@@ -19,12 +19,17 @@ Why these choices:
   (bench/dispatch.py). ``transport="httpx2"`` keeps the SDK's default, for comparison in
   bench/dispatch.py and the transport tests.
 * Every ``openai.*Error`` is mapped to our ``ProviderError`` tree here, and only here, with
-  ``raise … from exc``. Nothing else in the code base imports ``openai``.
+  ``raise … from exc``. Nothing else in the code base imports ``openai``. A failure to
+  connect (refused, DNS, TLS) and a 5xx carry a ``fingerprint``: the engine stops a run
+  whose first attempts fail the same way twice, with the server's own words.
+* ``timeout`` bounds the whole call, body included (``asyncio.timeout`` around it, on
+  either transport): a server that drips its answer byte by byte cannot hold a request
+  longer. The answer is read by ``envelope.read_envelope``, which checks every field.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -32,8 +37,9 @@ import httpx2
 import openai
 
 from extractor_tui.core.llm.base import LLMRequest, LLMResponse
+from extractor_tui.core.llm.envelope import DEFAULT_MAX_BODY_BYTES, read_envelope
 from extractor_tui.core.llm.headers import retry_after
-from extractor_tui.core.llm.transport import aiohttp_http_client
+from extractor_tui.core.llm.transport import AnswerTooLarge, aiohttp_http_client
 from extractor_tui.errors import (
     FatalProviderError,
     InvalidOutput,
@@ -72,12 +78,26 @@ def _message(exc: openai.APIStatusError) -> str:
     return str(exc.message)
 
 
+def _connect_message(cause: BaseException) -> str:
+    """"cannot connect: Connect call failed ('127.0.0.1', 9)": aiohttp's reason, without its
+    "Cannot connect to host … ssl:default" preamble (the engine names the endpoint)."""
+    text = str(cause)
+    if "[" in text and text.endswith("]"):
+        text = text[text.index("[") + 1:-1]
+    return f"cannot connect: {text}"[:300]
+
+
 def map_error(exc: openai.OpenAIError, timeout: float) -> ProviderError:
     """The one place where an SDK error becomes one of ours."""
     if isinstance(exc, openai.APITimeoutError):
         return TransientError(f"no answer within {timeout:g} s")
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc
+        if isinstance(cause, AnswerTooLarge):
+            return InvalidOutput(str(cause))
+        if isinstance(cause, httpx2.ConnectError):  # refused, DNS, TLS: it will not change
+            message = _connect_message(cause)
+            return TransientError(message, fingerprint=message)
         return TransientError(f"connection failed: {type(cause).__name__}: {cause}"[:300])
     if isinstance(exc, openai.APIStatusError):
         status, code = exc.status_code, _code(exc)
@@ -92,7 +112,8 @@ def map_error(exc: openai.OpenAIError, timeout: float) -> ProviderError:
                                       "another key)", status=status, request_id=request_id)
         if status >= 500 or status in (408, 409):
             return TransientError(f"{status} server error: {text}", status=status,
-                                  request_id=request_id)
+                                  request_id=request_id,
+                                  fingerprint=f"{status} {text}" if status >= 500 else None)
         if status == 400 and code == "context_length_exceeded":
             return FatalProviderError(f"400 context too long: {text} (lower --chunk-tokens)",
                                       status=status, request_id=request_id)
@@ -109,8 +130,11 @@ class OpenAIClient:
 
     def __init__(self, *, base_url: str | None, api_key: str | None, timeout: float = 60.0,
                  extra_headers: Mapping[str, str] | None = None,
-                 transport: Transport = "aiohttp") -> None:
-        http_client = aiohttp_http_client(timeout) if transport == "aiohttp" else None
+                 transport: Transport = "aiohttp",
+                 max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        self._max_body_bytes = max_body_bytes
+        http_client = (aiohttp_http_client(timeout, max_body_bytes) if transport == "aiohttp"
+                       else None)
         self._sdk = openai.AsyncOpenAI(
             base_url=base_url or None, api_key=api_key or "not-needed", max_retries=0,
             timeout=timeout, default_headers=dict(extra_headers or {}), http_client=http_client)
@@ -126,12 +150,15 @@ class OpenAIClient:
         if request.max_tokens is not None:
             body["max_tokens"] = request.max_tokens
         try:
-            raw = await self._sdk.post("/chat/completions", cast_to=httpx2.Response, body=body,
-                                       options={"timeout": timeout})
-            text = raw.text
+            async with asyncio.timeout(timeout):
+                raw = await self._sdk.post("/chat/completions", cast_to=httpx2.Response,
+                                           body=body, options={"timeout": timeout})
+                content = raw.content
+        except TimeoutError as exc:  # the whole call, body included, took too long
+            raise TransientError(f"no answer within {timeout:g} s") from exc
         except openai.OpenAIError as exc:
             raise map_error(exc, timeout) from exc
-        return _read_envelope(text, dict(raw.headers), raw.status_code)
+        return read_envelope(content, dict(raw.headers), raw.status_code, self._max_body_bytes)
 
     async def list_models(self, timeout: float = 10.0) -> list[str]:
         """One small call, for "test connection"."""
@@ -143,23 +170,3 @@ class OpenAIClient:
 
     async def aclose(self) -> None:
         await self._sdk.close()
-
-
-def _read_envelope(body: str, headers: dict[str, str], status: int) -> LLMResponse:
-    request_id = headers.get("x-request-id")
-    try:
-        data = json.loads(body)
-        choice = data["choices"][0]
-        content = choice["message"].get("content") or ""
-        finish = choice.get("finish_reason") or "stop"
-        usage = data.get("usage") or {}
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise TransientError(f"the server sent an unreadable response ({type(exc).__name__})",
-                             status=status, request_id=request_id, raw=body[:2000]) from exc
-    if not isinstance(content, str):
-        raise InvalidOutput("the message content is not text", status=status,
-                            request_id=request_id, raw=str(content)[:2000])
-    return LLMResponse(content=content, finish_reason=str(finish),
-                       prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                       completion_tokens=int(usage.get("completion_tokens") or 0),
-                       status=status, request_id=request_id, headers=headers)

@@ -19,6 +19,12 @@ Why this exists:
   failure becomes the httpx2 exception httpx2's own transport raises for that case.
 * The answer is read whole here, inside the mapping: the engine never streams, and a body cut
   short then fails as a transport error, not later as a bare aiohttp exception.
+* Two bounds a hostile server cannot stretch: the request's read timeout is also aiohttp's
+  *total* timeout, so a body dripped one byte at a time ends when the time is up (a
+  per-read timeout never would), and a body over ``max_body_bytes`` is refused as it
+  arrives (``AnswerTooLarge``), so a 120 MB answer costs 10 MB of memory, not 480. A gzip
+  or deflate body is inflated here, under the same cap, so a small bomb cannot expand into
+  gigabytes later (httpx2 would inflate it without a bound).
 * One ``ClientSession`` per event loop, made on first use (aiohttp binds it to the loop).
 * The TLS context is httpx2's (the same CA bundle and ``SSL_CERT_FILE`` handling as the SDK's
   default transport), made once per process: loading the CA bundle costs about 45 ms, which
@@ -30,15 +36,42 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import aiohttp
 import httpx2
 
-__all__ = ["AiohttpTransport", "aiohttp_http_client"]
+__all__ = ["AiohttpTransport", "AnswerTooLarge", "aiohttp_http_client"]
 
 _MAX_CONNECTIONS = 200  # above the 100 the concurrency setting allows
+_PIECE = 256 * 1024
+
+
+class AnswerTooLarge(httpx2.DecodingError):
+    """The response body is over the cap; the SDK wraps it (an ``httpx2.RequestError``) in
+    ``APIConnectionError``, and ``openai_client.map_error`` turns it into invalid output."""
+
+    def __init__(self, size: int, cap: int, *, request: httpx2.Request) -> None:
+        super().__init__(f"the answer is over {size / 1048576:.1f} MB, more than the "
+                         f"{cap / 1048576:.1f} MB cap on an answer's size", request=request)
+        self.size, self.cap = size, cap
+
+
+async def _read_capped(response: aiohttp.ClientResponse, cap: int,
+                       request: httpx2.Request) -> bytes:
+    """The body, refused as soon as it (or its announced length) passes ``cap`` bytes."""
+    if response.content_length is not None and response.content_length > cap:
+        raise AnswerTooLarge(response.content_length, cap, request=request)
+    pieces: list[bytes] = []
+    size = 0
+    async for piece in response.content.iter_chunked(_PIECE):
+        size += len(piece)
+        if size > cap:
+            raise AnswerTooLarge(size, cap, request=request)
+        pieces.append(piece)
+    return b"".join(pieces)
 
 
 @functools.cache
@@ -72,12 +105,40 @@ def _mapped(request: httpx2.Request) -> Iterator[None]:
         raise httpx2.NetworkError(f"{type(exc).__name__}: {exc}", request=request) from exc
 
 
+_INFLATE = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+def _inflated(content: bytes, raw_headers: list[tuple[bytes, bytes]], cap: int,
+              request: httpx2.Request) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """A gzip or deflate body inflated to at most ``cap`` bytes, and headers that say so;
+    any other encoding is left for httpx2, as before."""
+    encodings = [value.decode("latin-1").strip().lower() for name, value in raw_headers
+                 if name.lower() == b"content-encoding"]
+    if len(encodings) != 1 or encodings[0] not in _INFLATE:
+        return content, raw_headers
+    inflater = zlib.decompressobj(_INFLATE[encodings[0]])
+    try:
+        body = inflater.decompress(content, cap + 1)
+        if not inflater.eof and len(body) <= cap:
+            body += inflater.flush()
+    except zlib.error as exc:
+        raise httpx2.DecodingError(f"the {encodings[0]} body cannot be inflated: {exc}",
+                                   request=request) from exc
+    if len(body) > cap or inflater.unconsumed_tail:
+        raise AnswerTooLarge(len(body), cap, request=request)
+    kept = [(name, value) for name, value in raw_headers
+            if name.lower() not in (b"content-encoding", b"content-length")]
+    return body, [*kept, (b"content-length", str(len(body)).encode())]
+
+
 class AiohttpTransport(httpx2.AsyncBaseTransport):
     """Sends httpx2 requests over an aiohttp connection pool (HTTP/1.1, keep-alive)."""
 
     def __init__(self, *, max_connections: int = _MAX_CONNECTIONS,
-                 keepalive_s: float = 15.0, verify: bool = True) -> None:
+                 keepalive_s: float = 15.0, verify: bool = True,
+                 max_body_bytes: int = 10 * 1024 * 1024) -> None:
         self._max_connections = max_connections
+        self._max_body_bytes = max_body_bytes
         self._keepalive_s = keepalive_s
         self._ssl = _ssl_context(verify)
         self._session: aiohttp.ClientSession | None = None
@@ -94,7 +155,7 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         timeouts = request.extensions.get("timeout", {})
-        timeout = aiohttp.ClientTimeout(total=None, connect=timeouts.get("pool"),
+        timeout = aiohttp.ClientTimeout(total=timeouts.get("read"), connect=timeouts.get("pool"),
                                         sock_connect=timeouts.get("connect"),
                                         sock_read=timeouts.get("read"))
         body = await request.aread()
@@ -104,13 +165,13 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
                                        headers=request.headers.multi_items(),
                                        data=body or None, allow_redirects=False,
                                        compress=False, timeout=timeout) as response:
-                content = await response.read()
+                content = await _read_capped(response, self._max_body_bytes, request)
                 raw_headers = list(response.raw_headers)
                 status, reason = response.status, response.reason
+        content, raw_headers = _inflated(content, raw_headers, self._max_body_bytes, request)
         extensions = {"http_version": b"HTTP/1.1"}
         if reason:
             extensions["reason_phrase"] = reason.encode("latin-1", "replace")
-        # httpx2 decodes content-encoding from these headers, as with its own transport.
         return httpx2.Response(status, headers=raw_headers,
                                stream=httpx2.ByteStream(content), request=request,
                                extensions=extensions)
@@ -121,7 +182,8 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
             await session.close()
 
 
-def aiohttp_http_client(timeout: float) -> httpx2.AsyncClient:
+def aiohttp_http_client(timeout: float,
+                        max_body_bytes: int = 10 * 1024 * 1024) -> httpx2.AsyncClient:
     """An ``httpx2.AsyncClient`` for ``AsyncOpenAI(http_client=…)``, with the SDK's defaults."""
-    return httpx2.AsyncClient(transport=AiohttpTransport(), timeout=timeout,
-                              follow_redirects=True)
+    return httpx2.AsyncClient(transport=AiohttpTransport(max_body_bytes=max_body_bytes),
+                              timeout=timeout, follow_redirects=True)
