@@ -26,7 +26,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -48,6 +48,7 @@ from extractor_tui.errors import ErrorKind, SessionWriteError
 __all__ = [
     "APPLICATION_ID",
     "DDL",
+    "RUN_SETTINGS",
     "SCHEMA_VERSION",
     "EventWriter",
     "RunInfo",
@@ -113,6 +114,10 @@ CREATE TABLE edits (
 CREATE INDEX edits_field ON edits(doc_id, field);
 """
 
+RUN_SETTINGS = ("provider", "chunk_tokens", "overlap_tokens", "timeout_s", "retries")
+"""The settings a session keeps besides model and base URL, so reopening it sends the rest
+of its work the way it began. A closed list: nothing else (never a key) is written."""
+
 # SQLite result codes (and their extended forms) that mean the file cannot be written now.
 _CANNOT_WRITE = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_BUSY",
                  "SQLITE_CANTOPEN")
@@ -171,6 +176,9 @@ class RunInfo:
     provider: str
     base_url: str | None
     created_at: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    """How the requests were made beyond model and endpoint (``RUN_SETTINGS``); empty
+    for a session written before they were kept."""
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ from extractor_tui.core.report import (
     document_report,
     failed_document,
 )
+from extractor_tui.core.run_settings import session_settings
 from extractor_tui.core.session import Session
 from extractor_tui.errors import DocumentError, InvalidOutput, SessionWriteError
 
@@ -144,7 +145,8 @@ class Job:
         self.last_run: RunResult | None = None
         if record_info:
             session.set_run_info(fields=fields, model=settings.model, provider=self.provider,
-                                 base_url=settings.base_url)
+                                 base_url=settings.base_url,
+                                 settings=session_settings(settings))
         self._restore()
 
     def count_tokens(self, text: str) -> int:

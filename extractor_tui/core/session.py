@@ -35,6 +35,7 @@ from typing import Any, Protocol
 from extractor_tui.core._session_schema import (
     APPLICATION_ID,
     DDL,
+    RUN_SETTINGS,
     SCHEMA_VERSION,
     EventWriter,
     RunInfo,
@@ -184,12 +185,20 @@ class Session:
         return None if row is None else str(row[0])
 
     def set_run_info(self, *, fields: FieldSet, model: str, provider: str,
-                     base_url: str | None) -> None:
-        """Record what requests are made with; the base URL loses user info and key params."""
+                     base_url: str | None, settings: Mapping[str, object] | None = None
+                     ) -> None:
+        """Record what requests are made with; the base URL loses user info and key params.
+
+        ``settings`` keeps the ``RUN_SETTINGS`` among them (provider, chunk and overlap
+        tokens, timeout, retries) and nothing else, so a reopened session goes on as it began.
+        """
+        kept = {name: settings[name] for name in RUN_SETTINGS if settings and name in settings}
         with self._write() as db:
             self.set_meta("fields", fields_to_json(fields))
             self.set_meta("model", model)
             self.set_meta("provider", provider)
+            if kept:
+                self.set_meta("run_settings", json.dumps(kept))
             if base_url:
                 self.set_meta("base_url", redact_url(base_url))
             else:
@@ -199,8 +208,14 @@ class Session:
         fields, model, provider = self.meta("fields"), self.meta("model"), self.meta("provider")
         if fields is None or model is None or provider is None:
             return None
+        try:
+            kept = json.loads(self.meta("run_settings") or "{}")
+        except ValueError:  # written by hand: restore what the other rows say
+            kept = {}
+        settings = {name: kept[name] for name in RUN_SETTINGS
+                    if isinstance(kept, dict) and name in kept}
         return RunInfo(fields_from_json(fields), model, provider, self.meta("base_url"),
-                       self.meta("created_at") or "")
+                       self.meta("created_at") or "", settings)
 
     # -- documents -----------------------------------------------------------------------
 

@@ -115,10 +115,10 @@ class ExtractorApp(App[int]):
     def __init__(self, settings: Settings, fields: FieldSet, session: Session,
                  recent: RecentSessions, *, paths: Iterable[Path] = (),
                  client: Client | None = None, clock: Clock | None = None,
-                 notes: Iterable[str] = ()) -> None:
+                 notes: Iterable[str] = (), differences: Iterable[str] = ()) -> None:
         super().__init__()
         self.controller = Controller(self, settings, fields, session, recent, client=client,
-                                     clock=clock)
+                                     clock=clock, differences=tuple(differences))
         self._paths = list(paths)
         self._notes = list(notes)
 
@@ -148,8 +148,14 @@ class ExtractorApp(App[int]):
             self.notify(note, severity="warning", timeout=12, markup=False)
         if not self._notes:
             self._focus_tab("documents")
+        reopened = bool(self.controller.documents())  # a session with work in it
         if self._paths:
             self.controller.add_paths(self._paths)
+        for line in self.controller.differences:
+            self.notify(f"Not as the session was made: {line}.", severity="warning",
+                        timeout=12, markup=False)
+        if reopened:
+            self.controller.ask_key()
 
     def _views(self) -> Iterator[_View]:
         """The views mounted so far (the others read everything when first shown)."""

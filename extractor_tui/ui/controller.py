@@ -21,11 +21,12 @@ keeps showing every request across runs, retries and reconfigurations.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import SecretStr
 from textual.app import App
 from textual.message import Message
 from textual.worker import Worker
@@ -39,8 +40,10 @@ from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.job import DocumentEntry, Job, Plan
 from extractor_tui.core.llm.base import Client
 from extractor_tui.core.merge import FieldResult
+from extractor_tui.core.run_settings import needs_key, restore
 from extractor_tui.core.session import Session, StoredAttempt
 from extractor_tui.errors import ProviderError
+from extractor_tui.ui.dialogs.key import KeyDialog
 from extractor_tui.ui.dialogs.plan import PlanDialog
 from extractor_tui.ui.event_buffer import EventBuffer
 
@@ -88,8 +91,11 @@ class Controller:
 
     def __init__(self, app: App[Any], settings: Settings, fields: FieldSet, session: Session,
                  recent: RecentSessions, *, client: Client | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, differences: Sequence[str] = ()) -> None:
         self._app = app
+        self.differences: tuple[str, ...] = tuple(differences)
+        """Settings the user set that differ from how the session was made; the plan
+        lists them before anything is sent."""
         self._client = client  # injected (tests): kept across reconfigurations
         self.clock = clock or SystemClock()
         self.events = EventBuffer()
@@ -235,7 +241,7 @@ class Controller:
             if ok:
                 self.run()
 
-        self._app.push_screen(PlanDialog(plan), confirmed)
+        self._app.push_screen(PlanDialog(plan, self.differences), confirmed)
 
     def run(self) -> Worker[object] | None:
         """Send every pending chunk (``request_run`` shows the plan first)."""
@@ -338,14 +344,40 @@ class Controller:
         session = Session.open(path)
         info = session.run_info()
         fields = info.fields if info is not None else self.fields
-        settings = self.settings
-        if info is not None and info.model != settings.model:
-            settings = settings.model_copy(update={"model": info.model})
+        # The session's own settings come back whole (the key is the one in use: sessions
+        # never hold one); nothing set this time competes, so there is nothing to report.
+        settings, self.differences = restore(self.settings, info)
         await self._replace(settings, fields, session, reread=False)
         self.recent.add(path)
         self._app.notify(f"Opened session {path}.", markup=False)
-        if resume:
-            self.request_run()
+        self.ask_key(then=self.request_run if resume else None)
+
+    def ask_key(self, then: Callable[[], None] | None = None) -> None:
+        """When an HTTP provider has no key, ask for one (empty: the server needs none);
+        then call ``then``. Escape leaves the settings as they are and calls nothing."""
+        if not needs_key(self.settings):
+            if then is not None:
+                then()
+            return
+        where = self.settings.base_url or "https://api.openai.com/v1"
+
+        def typed(key: str | None) -> None:
+            if key is None:
+                return
+            if not key:
+                if then is not None:
+                    then()
+                return
+            settings = self.settings.model_copy(update={"api_key": SecretStr(key)})
+            self._work(self._keyed(settings, then), name="apply key", group="configure",
+                       exclusive=True)
+
+        self._app.push_screen(KeyDialog(where), typed)
+
+    async def _keyed(self, settings: Settings, then: Callable[[], None] | None) -> None:
+        await self._replace(settings, self.fields, self.job.session, reread=False)
+        if then is not None:
+            then()
 
     async def _replace(self, settings: Settings, fields: FieldSet, session: Session,
                        reread: bool) -> None:

@@ -30,6 +30,7 @@ from extractor_tui.config import Settings
 from extractor_tui.core.clock import Clock
 from extractor_tui.core.fields import FieldSet, preset
 from extractor_tui.core.llm.base import Client
+from extractor_tui.core.run_settings import restore
 from extractor_tui.core.session import Session
 
 if TYPE_CHECKING:
@@ -109,7 +110,10 @@ def build_app(settings: Settings, fields: FieldSet | None, session_path: Path | 
               recent: RecentSessions | None = None) -> ExtractorApp:
     """The app on ``session_path`` (a new session when None) with ``paths`` to load.
 
-    ``fields`` None means: the session's own fields when it has any, else the
+    A session that was used before is reopened with the settings it was made with
+(provider, base URL, model, chunk and overlap tokens, timeout, retries), except those
+set in ``settings`` explicitly, which the plan then lists as differing.
+``fields`` None means: the session's own fields when it has any, else the
     ``DEFAULT_PRESET``, and the app says so and opens on the Fields screen. ``client``,
     ``clock`` and ``now`` are for tests (a fake or loopback provider, engine time, wall
     time); ``recent`` defaults to the list under ``data_dir()``.
@@ -119,8 +123,11 @@ def build_app(settings: Settings, fields: FieldSet | None, session_path: Path | 
     recent = recent or RecentSessions(now=now)
     session = Session.open(session_path or recent.new_path(), now=now)
     notes: list[str] = []
+    info = session.run_info()
+    # A reopened session goes on as it was made; what was set this time (flags, env, the
+    # config file) wins, and the plan lists where that differs from the session.
+    settings, differences = restore(settings, info, keep=settings.model_fields_set)
     if fields is None:
-        info = session.run_info()
         if info is not None:
             fields = info.fields
         else:
@@ -128,7 +135,7 @@ def build_app(settings: Settings, fields: FieldSet | None, session_path: Path | 
             notes.append(f"No fields were given, so the “{DEFAULT_PRESET}” preset is used. "
                          "Choose a preset or edit the fields here before you run.")
     return ExtractorApp(settings, fields, session, recent, paths=paths, client=client,
-                        clock=clock, notes=notes)
+                        clock=clock, notes=notes, differences=differences)
 
 
 def launch_app(args: argparse.Namespace, err: Console) -> int:

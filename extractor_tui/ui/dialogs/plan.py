@@ -6,6 +6,8 @@ come from ``Job.plan()``, so both front ends promise the same thing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -53,14 +55,21 @@ def plan_table(plan: Plan) -> Table:
 class PlanDialog(Dialog[bool]):
     """Dismisses with True when the user starts the run."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, differences: Sequence[str] = ()) -> None:
         super().__init__()
         self._plan = plan
+        self._differences = tuple(differences)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static("Start the run?", classes="title")
             yield Static(plan_table(self._plan))
+            if self._differences:
+                lines = Text("Not as the session was made:", style="bold yellow")
+                for line in self._differences:
+                    lines.append("\n• ")
+                    lines.append(line)
+                yield Static(lines, id="differences")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="no")
                 yield Button(f"Send {self._plan.to_send} request(s)", id="yes",
