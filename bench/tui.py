@@ -79,6 +79,14 @@ class Controller:
     def concurrency(self) -> int:
         return self.maximum
 
+    @property
+    def limit(self) -> int:
+        return self.maximum
+
+    @property
+    def in_flight(self) -> int:
+        return IN_FLIGHT
+
     def now(self) -> float:
         return time.monotonic()
 

@@ -129,6 +129,27 @@ async def test_set_maximum_raises_and_lowers_the_limit_mid_run() -> None:
     assert waiters[2].done() and gate.in_flight == 1
 
 
+async def test_set_maximum_keeps_a_limit_lowered_by_back_pressure() -> None:
+    """Issue 12 item 13: at 1/25 after 429s, three '-' make 1/22, not 22/22 (then 11/22)."""
+    gate, _, events = make_gate(maximum=25)
+    for _ in range(5):  # 25 → 12 → 6 → 3 → 1 → 1
+        permit = await gate.acquire()
+        gate.rate_limited(0.0, permit, None)
+        gate.release(permit)
+    assert (gate.limit, gate.maximum) == (1, 25)
+    for ceiling in (24, 23, 22):
+        gate.set_maximum(ceiling)
+    assert (gate.limit, gate.maximum) == (1, 22)
+    assert (events[-1].limit, events[-1].maximum) == (1, 22), "the new ceiling is announced"
+    gate.set_maximum(23)  # raising the ceiling leaves the lowered limit to the AIMD
+    assert (gate.limit, gate.maximum) == (1, 23)
+    at_top, _, _ = make_gate(maximum=5)
+    at_top.set_maximum(6)
+    assert (at_top.limit, at_top.maximum) == (6, 6), "a limit at the ceiling follows it"
+    at_top.set_maximum(3)
+    assert (at_top.limit, at_top.maximum) == (3, 3)
+
+
 @pytest.mark.parametrize("bad", [0, 101, -1])
 async def test_set_maximum_rejects_out_of_range(bad: int) -> None:
     gate, _, events = make_gate(maximum=5)

@@ -278,9 +278,17 @@ class Gate:
         """Change the user's concurrency setting mid-run; the adaptive limit follows."""
         if not 1 <= maximum <= MAX_CONCURRENCY:
             raise ValueError(f"concurrency must be 1–{MAX_CONCURRENCY}, got {maximum}")
+        # The limit stays where back-pressure put it: lowering the ceiling only caps it, and
+        # raising it lifts the limit only when the limit was at the old ceiling (else the
+        # success windows grow it back). Resetting it to the ceiling sent a cooled-down run
+        # straight back into 429s.
+        at_ceiling, before = self.limit >= self.maximum, self.limit
         self.maximum = maximum
         self._successes = 0
-        self._set_limit(maximum, "concurrency setting changed")
+        self._set_limit(maximum if at_ceiling else self.limit, "concurrency setting changed")
+        if self.limit == before:  # the ceiling moved alone: say so all the same
+            self._emit(GateEvent("limit", self._clock.now(), limit=self.limit,
+                                 maximum=maximum, reason="concurrency setting changed"))
 
     def _set_limit(self, limit: int, reason: str) -> None:
         limit = max(1, min(limit, self.maximum))

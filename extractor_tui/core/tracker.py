@@ -116,6 +116,8 @@ class Summary:
     paused: bool
     provider: str
     model: str
+    cancelled: int = 0
+    """How many chunks the last finished run left cancelled (0 while one runs)."""
 
     @property
     def done(self) -> int:
@@ -150,6 +152,9 @@ class RequestTracker:
         self.cooling_until: float | None = None
         self.circuit: str | None = None
         self.paused = False
+        self.paused_at: float | None = None
+        self.paused_for = 0.0  # time spent paused, left out of the rates
+        self.cancelled = 0
         self.provider = ""
         self.model = ""
         self.summary_changed = False
@@ -222,6 +227,7 @@ class RequestTracker:
             if self.started_at is None:
                 self.started_at = event.at
             self.finished_at = None
+            self.cancelled = 0
             self.limit = self.maximum = event.limit
             self.provider, self.model = event.provider, event.model
             self.circuit = None
@@ -235,13 +241,23 @@ class RequestTracker:
             self.circuit = None
         elif isinstance(event, RunPaused):
             self.paused = True
+            if self.paused_at is None:
+                self.paused_at = event.at
         elif isinstance(event, RunResumed):
             self.paused = False
+            self._unpause(event.at)
         elif isinstance(event, RunFinished):
             self.finished_at = event.at
             self.paused = False
+            self._unpause(event.at)
+            self.cancelled = event.cancelled
             if event.fatal:
                 self.circuit = event.fatal
+
+    def _unpause(self, at: float) -> None:
+        if self.paused_at is not None:
+            self.paused_for += max(0.0, at - self.paused_at)
+            self.paused_at = None
 
     def _plan(self, event: RequestPlanned) -> None:
         row = self.rows.get(event.id)
@@ -293,7 +309,10 @@ class RequestTracker:
         """Counts, durations, tokens, retries and throughput as of ``now`` (or the last event)."""
         self.summary_changed = False
         end = self.finished_at if self.finished_at is not None else (now or self.last_at)
-        elapsed = max(0.0, end - self.started_at) if self.started_at is not None else 0.0
+        if self.paused_at is not None:  # the rates stand still while nothing is sent
+            end = min(end, self.paused_at)
+        elapsed = (max(0.0, end - self.started_at - self.paused_for)
+                   if self.started_at is not None else 0.0)
         completed = self._counts[Status.COMPLETED]
         durations = self._durations
         cooling = self.cooling_until
@@ -313,4 +332,4 @@ class RequestTracker:
             limit=self.limit, maximum=self.maximum, in_flight=self.in_flight(),
             cooling_until=cooling, circuit=self.circuit, elapsed=elapsed,
             finished=self.finished_at is not None, paused=self.paused,
-            provider=self.provider, model=self.model)
+            provider=self.provider, model=self.model, cancelled=self.cancelled)

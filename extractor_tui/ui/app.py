@@ -55,6 +55,7 @@ from extractor_tui.ui.screens.run import CancelRequested, RunView
 from extractor_tui.ui.screens.sessions import SessionsView
 from extractor_tui.ui.screens.settings import SettingsView
 from extractor_tui.ui.widgets.footer import QuietFooter
+from extractor_tui.ui.widgets.literal import display_path
 from extractor_tui.ui.widgets.request_table import RequestTable
 from extractor_tui.ui.widgets.run_bar import RunBar, RunRequested
 
@@ -329,8 +330,8 @@ class ExtractorApp(App[int]):
             return
         self.push_screen(ConfirmDialog(
             "Quit during a run?", f"Requests in flight are abandoned. Everything finished "
-            f"so far is kept in {self.controller.session_path}; resume the rest from "
-            "Sessions next time.", yes="Quit", no="Keep running", danger=True),
+            f"so far is kept in {display_path(self.controller.session_path)}; resume the "
+            "rest from Sessions next time.", yes="Quit", no="Keep running", danger=True),
             self._quit_confirmed)
 
     def _quit_confirmed(self, yes: bool | None) -> None:

@@ -46,6 +46,7 @@ from extractor_tui.errors import ProviderError
 from extractor_tui.ui.dialogs.key import KeyDialog
 from extractor_tui.ui.dialogs.plan import PlanDialog
 from extractor_tui.ui.event_buffer import EventBuffer
+from extractor_tui.ui.widgets.literal import display_path
 
 if TYPE_CHECKING:
     from extractor_tui.ui.launch import RecentSessions
@@ -180,6 +181,14 @@ class Controller:
     def concurrency(self) -> int:
         return self.job.engine.gate.maximum
 
+    @property
+    def limit(self) -> int:
+        return self.job.engine.gate.limit
+
+    @property
+    def in_flight(self) -> int:
+        return self.job.engine.gate.in_flight
+
     def now(self) -> float:
         return self.clock.now()
 
@@ -290,7 +299,8 @@ class Controller:
         report = self.job.report()
         export(report, path)
         documents = len(report.get("documents", []))
-        self._app.notify(f"Wrote {path} ({documents} document(s)).", markup=False)
+        self._app.notify(f"Wrote {display_path(path)} ({documents} document(s)).",
+                         markup=False)
 
     def test_connection(self, settings: Settings) -> Worker[object]:
         return self._work(self._test(settings), name="test connection", group="connection",
@@ -349,7 +359,7 @@ class Controller:
         settings, self.differences = restore(self.settings, info)
         await self._replace(settings, fields, session, reread=False)
         self.recent.add(path)
-        self._app.notify(f"Opened session {path}.", markup=False)
+        self._app.notify(f"Opened session {display_path(path)}.", markup=False)
         self.ask_key(then=self.request_run if resume else None)
 
     def ask_key(self, then: Callable[[], None] | None = None) -> None:

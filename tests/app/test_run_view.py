@@ -8,6 +8,9 @@ table ever being rebuilt; and one snapshot pins the look (a fixed clock makes it
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from textual.app import App, ComposeResult
 from textual.message import Message
@@ -16,6 +19,7 @@ from textual.widgets import Footer
 from extractor_tui.core.events import (
     AttemptFinished,
     AttemptStarted,
+    ChunkCancelled,
     ChunkCompleted,
     ChunkFailed,
     ChunkId,
@@ -27,9 +31,10 @@ from extractor_tui.core.events import (
     RequestPlanned,
     RunFinished,
     RunPaused,
+    RunResumed,
     RunStarted,
 )
-from extractor_tui.core.tracker import Status
+from extractor_tui.core.tracker import RequestTracker, Status
 from extractor_tui.errors import ErrorKind
 from extractor_tui.ui import OFFLINE_LABEL, CancelRequested, EventBuffer, RequestSelected, RunView
 
@@ -43,6 +48,8 @@ class FakeController:
         self.calls: list[str] = []
         self._concurrency = concurrency
         self.clock = NOW
+        self.limit = concurrency
+        self.in_flight = 0
 
     def pause(self) -> None:
         self.calls.append("pause")
@@ -55,7 +62,7 @@ class FakeController:
 
     def set_concurrency(self, n: int) -> None:
         self.calls.append(f"concurrency {n}")
-        self._concurrency = n
+        self._concurrency = self.limit = n
 
     @property
     def concurrency(self) -> int:
@@ -294,6 +301,96 @@ async def test_two_thousand_rows_stream_in_without_a_rebuild() -> None:
         assert view.table.row_count == 2000 and view.table.view is order
         assert view.table.rebuilds == 0 and app.buffer.pending == 0
         assert "completed 667" in summary_text(view)
+
+
+def _offered(app: RunApp) -> set[str]:
+    """The actions the footer offers now."""
+    return {b.binding.action for b in app.screen.active_bindings.values()
+            if b.enabled and b.binding.show}
+
+
+async def test_a_cancelled_run_says_cancelled_and_stops_offering_pause() -> None:
+    """Issue 12 items 12 and 18: not '✔ finished 100 %' with most chunks cancelled."""
+    app = RunApp()
+    async with app.run_test(size=(160, 30)) as pilot:
+        view = feed(app, [])
+        await pilot.pause()
+        assert not {"pause", "cancel_run"} & _offered(app), "no run yet: nothing to pause"
+        events = list(planned(10))
+        for i in range(3):
+            events += completed(ChunkId(0, i) if i < 5 else ChunkId(1, i - 5), 5.0)
+        feed(app, events)
+        await pilot.pause()
+        assert {"pause", "cancel_run"} <= _offered(app)
+        feed(app, [*(ChunkCancelled(ChunkId(*divmod(i, 5)), "cancelled by the user", 6.0)
+                     for i in range(3, 10)), RunFinished(3, 0, 7, 6.0)])
+        await pilot.pause()
+        text = summary_text(view)
+        assert "cancelled" in text and "finished" not in text
+        assert "3 / 10 done · 7 cancelled" in text
+        assert view.summary.query_one("#progress").progress == 3
+        assert not {"pause", "resume", "cancel_run"} & _offered(app), "the run is over"
+        feed(app, [RunStarted(1, 20, "openai", "m", 7.0), *completed(ChunkId(0, 3), 8.0),
+                   RunFinished(1, 0, 0, 8.0)])
+        assert "✔ finished" in summary_text(view), "a later run that finishes says so"
+
+
+async def test_concurrency_reads_in_flight_limit_ceiling_from_the_gate() -> None:
+    """Issue 12 item 13: in flight / current limit / ceiling; never more in flight than
+    the limit (answers not yet parsed are not in flight)."""
+    controller = FakeController(concurrency=25)
+    controller.limit, controller.in_flight = 1, 1
+    app = RunApp(controller=controller)
+    async with app.run_test(size=(160, 30)) as pilot:
+        events = list(planned(40))
+        events += [AttemptStarted(ChunkId(*divmod(i, 5)), 1, 1.0) for i in range(38)]
+        view = feed(app, events)
+        assert "in flight / limit / ceiling 1 / 1 / 25" in summary_text(view)
+        await pilot.press("minus", "minus", "minus")
+        assert controller.calls == ["concurrency 24", "concurrency 23", "concurrency 22"]
+        controller.limit, controller.in_flight = 20, 38  # the limit was just lowered
+        view.flush()
+        assert "20 / 20 / 22 (+18 finishing)" in summary_text(view)
+        await pilot.press("plus")
+        assert controller.calls[-1] == "concurrency 23"
+
+
+def test_rates_stand_still_while_paused() -> None:
+    tracker = RequestTracker()
+    for event in [*planned(4), *completed(ChunkId(0, 0), 10.0), RunPaused(10.0)]:
+        tracker.apply(event)
+    paused = tracker.summary(10.0)
+    assert tracker.summary(50.0).calls_per_second == paused.calls_per_second > 0
+    assert tracker.summary(50.0).throughput == paused.throughput
+    tracker.apply(RunResumed(50.0))
+    assert tracker.summary(60.0).elapsed == 20.0  # 10 s before the pause, 10 s after
+
+
+async def test_retry_column_agrees_with_the_cool_down_in_the_header() -> None:
+    app = RunApp()
+    async with app.run_test(size=(160, 20)) as pilot:
+        cid = ChunkId(0, 0)
+        view = feed(app, [*planned(1), AttemptStarted(cid, 1, NOW - 1),
+                          AttemptFinished(cid, 1, NOW, 1.0, "back-pressure", 429, "429"),
+                          ChunkRetrying(cid, ErrorKind.BACK_PRESSURE, "429", NOW + 1.0, NOW),
+                          CoolDownStarted(NOW + 4.0, "429", NOW)])
+        await pilot.pause()
+        assert "in 4.0 s" in shown(view)[0]
+        assert "4.0 s left" in summary_text(view)
+
+
+async def test_paths_read_relative_and_keep_the_file_name_at_100_columns(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    here = tmp_path
+    monkeypatch.chdir(here)
+    deep = here / "clients" / "2024" / "quarterly-reports" / "north-east-region"
+    app = RunApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        view = feed(app, list(planned(1, document=str(deep / "contract-{doc}.pdf"))))
+        await pilot.pause()
+        line = shown(view)[0]
+        assert "contract-0.pdf" in line and str(here) not in line
+        assert line.startswith("…")
 
 
 def test_snapshot(snap_compare: object) -> None:

@@ -12,7 +12,7 @@ confirm is the app's job.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar, Protocol
 
 from textual import events, on
@@ -57,7 +57,17 @@ class RunController(Protocol):
 
     @property
     def concurrency(self) -> int:
-        """The current in-flight maximum the user chose."""
+        """The ceiling: the in-flight maximum the user chose."""
+        ...
+
+    @property
+    def limit(self) -> int:
+        """The current limit under the ceiling (lowered by 429s, grown back by successes)."""
+        ...
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent and not yet answered, as the gate counts them."""
         ...
 
     def now(self) -> float:
@@ -134,7 +144,7 @@ class RunView(Vertical):
         self._filter = "all"
         self._paused = False
         self._seen_paused = False  # the tracker's last word on pausing (events can lag keys)
-        self._seen_finished = False
+        self._seen_finished = True  # no run yet: nothing to pause or cancel
 
     @property
     def table(self) -> RequestTable:
@@ -169,8 +179,13 @@ class RunView(Vertical):
         tracker = self.buffer.tracker
         self.table.update_rows(changed)
         now = self.controller.now()
-        self.summary.show(tracker.summary(now), now)
-        finished = tracker.finished_at is not None
+        # The gate's own figures: the tracker counts a request in progress until its answer
+        # is parsed, which lags the gate when many answers arrive at once (38 "in flight"
+        # under a limit of 20 was seen).
+        control = self.controller
+        self.summary.show(replace(tracker.summary(now), in_flight=control.in_flight,
+                                  limit=control.limit, maximum=control.concurrency), now)
+        finished = tracker.started_at is None or tracker.finished_at is not None
         if tracker.paused != self._seen_paused or finished != self._seen_finished:
             self._seen_paused = self._paused = tracker.paused
             self._seen_finished = finished
@@ -179,8 +194,10 @@ class RunView(Vertical):
     # -- controls --------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("pause", "resume", "cancel_run", "concurrency") and self._seen_finished:
-            return None  # shown greyed out: the run is over
+        if action in ("pause", "resume", "cancel_run") and self._seen_finished:
+            return False  # no run going: the footer stops offering them
+        if action == "concurrency" and self._seen_finished:
+            return None  # shown greyed out: it steers a run
         if action == "pause":
             return not self._paused
         if action == "resume":

@@ -38,7 +38,7 @@ from textual.strip import Strip
 
 from extractor_tui.core.events import ChunkId
 from extractor_tui.core.tracker import RequestRow, RequestTracker, Status
-from extractor_tui.ui.widgets.literal import CONTROL_NO_NEWLINE
+from extractor_tui.ui.widgets.literal import CONTROL_NO_NEWLINE, display_path
 
 __all__ = ["COLUMNS", "RequestSelected", "RequestTable", "row_cells", "status_label"]
 
@@ -73,16 +73,22 @@ def _seconds(value: float) -> str:
     return f"{value:.1f} s" if value < 600 else f"{value / 60:.0f} min"
 
 
-def row_cells(row: RequestRow, now: float) -> tuple[str, ...]:
+def row_cells(row: RequestRow, now: float,
+              cooling_until: float | None = None) -> tuple[str, ...]:
     """The text of each column in ``COLUMNS`` order (the document comes separately).
 
     The countdown and the running time are computed against ``now``, so a caller that passes
-    the same ``now`` gets the same strings (the snapshot test relies on it).
+    the same ``now`` gets the same strings (the snapshot test relies on it). A request
+    waiting out a 429 waits for the shared cool-down (``cooling_until``), which a later 429
+    may have pushed past the time the row was given: the header and the row then agree.
     """
     first, last = row.pages
     retry = ""
     if row.status is Status.RETRYING and row.next_attempt_at is not None:
-        wait = row.next_attempt_at - now
+        due = row.next_attempt_at
+        if row.reason == "back-pressure" and cooling_until is not None:
+            due = max(due, cooling_until)
+        wait = due - now
         retry = f"in {_seconds(wait)}" if wait > 0.05 else "now"
     if row.processing_time is not None and row.status is Status.COMPLETED:
         elapsed = _seconds(row.processing_time)
@@ -115,6 +121,17 @@ def _fit(value: str, width: int, right: bool = False) -> str:
     if cell_len(value) > width:
         return set_cell_size(value, width - 1) + "…"
     return value.rjust(width) if right else set_cell_size(value, width)
+
+
+def _fit_path(path: str, width: int) -> str:
+    """A path as every screen shows it (``display_path``), cut on the left when too long,
+    so the file name stays in sight however narrow the column."""
+    value = display_path(path).translate(CONTROL_NO_NEWLINE)
+    if cell_len(value) <= width:
+        return set_cell_size(value, width)
+    tail = value[::-1]
+    kept = set_cell_size(tail, width - 1).rstrip()[::-1]
+    return "…" + set_cell_size(kept, width - 1)
 
 
 @dataclass(eq=False)
@@ -374,10 +391,11 @@ class RequestTable(ScrollView, can_focus=True):
 
     def _row_text(self, row: RequestRow, paint: _Paint) -> Text:
         status_style = paint.statuses[row.status]
-        parts = [_fit(row.document, paint.document_width)]
+        parts = [_fit_path(row.document, paint.document_width)]
         spans: list[Span] = []
         at = len(parts[0])
-        for column, value in zip(COLUMNS, row_cells(row, self._at), strict=True):
+        cells = row_cells(row, self._at, self._tracker.cooling_until)
+        for column, value in zip(COLUMNS, cells, strict=True):
             cell = _fit(value, column.width, column.right)
             if column.title in _STATUS_COLUMNS:
                 spans.append(Span(at + 1, at + 1 + len(cell), status_style))

@@ -67,6 +67,10 @@ def _state(summary: Summary, now: float) -> Content:
     elif circuit:
         line.append("■ stopped: ", "bold $error")
         line.append(circuit, "$error")
+    elif summary.finished and summary.cancelled:
+        line.append("■ cancelled", "bold $warning")
+        line.append(f": {summary.cancelled:,} chunk(s) not sent; resume them from Sessions "
+                    "or retry them on Failed", "$warning")
     elif summary.finished:
         line.append("✔ finished", "bold $success")
     elif summary.paused:
@@ -126,7 +130,12 @@ def _figures(summary: Summary, cost: CostFn | None) -> Content:
     item("cost", "unknown" if price is None else f"${price:,.4f}")
     item("rate", f"{summary.calls_per_second:.1f} calls/s, "
                  f"{summary.throughput:.1f} completed/s")
-    item("concurrency", f"{summary.limit}/{summary.maximum} ({summary.in_flight} in flight)")
+    # in flight / current limit / ceiling; a lowered limit lets calls already sent finish,
+    # and those are counted apart so in flight never reads above the limit.
+    flying = min(summary.in_flight, summary.limit)
+    over = summary.in_flight - flying
+    item("in flight / limit / ceiling", f"{flying} / {summary.limit} / {summary.maximum}"
+         + (f" (+{over} finishing)" if over > 0 else ""))
     return line.content()
 
 
@@ -161,9 +170,12 @@ class RunSummary(Widget):
 
     def show(self, summary: Summary, now: float) -> None:
         """Draw ``summary`` as of ``now`` (the engine's clock)."""
+        cancelled = summary.counts.get(Status.CANCELLED, 0)
+        done = summary.done - cancelled  # a cancelled chunk is not done: the bar says so
         self.query_one("#progress", ProgressBar).update(
-            total=summary.total or None, progress=summary.done)
-        self._set("done", Content(f"{summary.done:,} / {summary.total:,} done"))
+            total=summary.total or None, progress=done)
+        self._set("done", Content(f"{done:,} / {summary.total:,} done"
+                                  + (f" · {cancelled:,} cancelled" if cancelled else "")))
         self._set("state", _state(summary, now))
         self._set("counts", _counts(summary))
         self._set("figures", _figures(summary, self._cost))
