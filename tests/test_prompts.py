@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -231,6 +232,17 @@ def test_request_key_is_stable_and_changes_with_every_input() -> None:
                 request_key("document", 0, 10, other_fields, "gpt-4o-mini"),
                 request_key("document", 0, 10, fields, "gpt-4o")]
     assert len({base, *variants}) == 6
+
+
+def test_chunk_key_from_the_digest_is_the_request_key_and_keeps_stored_keys_valid() -> None:
+    fields = preset("invoice")
+    text = "Invoice INV-1\fpage two \udcff"  # a lone surrogate, as surrogateescape leaves it
+    digest = prompts.document_digest(text)
+    assert digest == hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    assert prompts.chunk_key(digest, 3, 9, fields, "m") == request_key(text, 3, 9, fields, "m")
+    # The key of a session written before chunk_key existed (same payload, same hash):
+    payload = json.dumps([digest, 3, 9, fields.fingerprint(), PROMPT_VERSION, "m"])
+    assert request_key(text, 3, 9, fields, "m") == hashlib.sha256(payload.encode()).hexdigest()
 
 
 def test_request_key_includes_the_prompt_version(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache, partial
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any
@@ -132,10 +132,15 @@ class FieldSet:
                 return spec
         return None
 
-    def fingerprint(self) -> str:
-        """A stable hash of everything that changes what a model is asked."""
+    @cached_property
+    def _fingerprint(self) -> str:
         data = json.dumps([spec.as_dict() for spec in self.fields], sort_keys=True)
         return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+    def fingerprint(self) -> str:
+        """A stable hash of everything that changes what a model is asked (computed once:
+        it is part of every chunk's request key)."""
+        return self._fingerprint
 
     @classmethod
     def from_json_schema(cls, data: Mapping[str, Any], name: str = "schema") -> FieldSet:

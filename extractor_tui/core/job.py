@@ -16,7 +16,6 @@ results are merged in a deterministic order whatever order the answers came in.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import random
 from collections.abc import Callable, Sequence
@@ -44,7 +43,13 @@ from extractor_tui.core.llm.base import Client
 from extractor_tui.core.llm.cache import CachingClient
 from extractor_tui.core.merge import FieldResult, apply_edit, merge_document
 from extractor_tui.core.pricing import cost_usd
-from extractor_tui.core.prompts import build_messages, parse_output, request_key, response_format
+from extractor_tui.core.prompts import (
+    build_messages,
+    chunk_key,
+    document_digest,
+    parse_output,
+    response_format,
+)
 from extractor_tui.core.report import (
     DocumentReport,
     RunSummary,
@@ -186,7 +191,7 @@ class Job:
         return result
 
     def _register(self, document: Document, chunks: Sequence[Chunk]) -> int:
-        text_sha = hashlib.sha256(document.text.encode("utf-8", "surrogatepass")).hexdigest()
+        text_sha = document_digest(document.text)
         doc_id = self.session.add_document(str(document.path), pages=document.page_count,
                                            page_starts=document.page_starts,
                                            text_sha256=text_sha, notes=document.notes)
@@ -195,8 +200,8 @@ class Job:
         # fields, model or chunk sizes take effect while edits and the cache survive.
         items = [WorkItem(ChunkId(doc_id, chunk.index), str(document.path), chunk.text,
                           chunk.start, chunk.end, document.page_starts, chunk.token_count,
-                          request_key(document.text, chunk.start, chunk.end, self.fields,
-                                      self.settings.model))
+                          chunk_key(text_sha, chunk.start, chunk.end, self.fields,
+                                    self.settings.model))
                  for chunk in chunks]
         self.session.add_chunks(doc_id, items)
         return doc_id

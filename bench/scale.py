@@ -1,0 +1,470 @@
+"""Scale benchmark: is every step linear at 100x the sample? Prints figures, asserts nothing.
+
+    .venv/bin/python bench/scale.py [--docs 10000] [--work DIR] [--only SECTION ...]
+
+The inputs are generated here, deterministically, into ``--work`` (default
+``$TMPDIR/extractor-scale``) and reused by later runs; nothing is committed. The LLM is the
+loopback server (``tests/loopback.py``) in its own process at 5 ms latency, so the figures
+are the product's own cost, not a model's.
+
+Sections (targets are for a 2-core machine; compare ratios measured in the same run):
+  register   registering a 4 MB and a 50 MB text file (load, chunk, store): seconds, the
+             ratio 50 MB / 4 MB (linear = 12.5), and the longest event-loop stall meanwhile
+  run        ``extractor run`` over 1,000 and over --docs small documents (1-3 pages each):
+             wall seconds per chunk and their ratio, peak RSS, the longest event-loop stall;
+             then the same command again on the finished session (nothing to send)
+  app        the app on that session: seconds until the first screen shows a document (on a
+             pty, as a person starts it), then switching to Results, Documents and Failed
+             (Pilot), with the SQL statements that read chunk text while switching
+  interrupt  SIGINT while a 16 MB file is loading (``--dry-run``): seconds until it exits
+  pdf        peak RSS of the process tree while a 50,000-page PDF is loaded (``--dry-run``)
+
+The event-loop stall is measured inside the process under test: the ``run`` section runs
+``extractor run`` in a child Python that starts a 5 ms ticker on the same loop (see
+``_child_run``), and the app's is measured by a ticker on the Pilot's loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+EXTRACTOR = Path(sys.executable).parent / "extractor"
+SECTIONS = ("register", "run", "app", "interrupt", "pdf")
+_WORDS = ("agreement party invoice amount total due date payment services company limited "
+          "section clause term period notice confidential information shall include the of "
+          "and to in for by with under this any all such other herein hereby provided that "
+          "net tax rate hour unit quantity description account number reference address "
+          "street city state delaware new york january march june september december").split()
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _prose(rng: random.Random, chars: int) -> str:
+    """Sentences of plain words, about ``chars`` characters, with a paragraph now and then."""
+    out: list[str] = []
+    size = 0
+    while size < chars:
+        sentence = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(6, 18)))
+        sentence = sentence.capitalize() + ". "
+        if rng.random() < 0.15:
+            sentence += "\n\n"
+        out.append(sentence)
+        size += len(sentence)
+    return "".join(out)
+
+
+def _text_file(path: Path, megabytes: float, seed: int) -> Path:
+    """A text file of about ``megabytes`` MiB, a form feed every ~3,000 characters."""
+    if path.exists():
+        return path
+    rng = random.Random(seed)
+    target = int(megabytes * 1024 * 1024)
+    with path.open("w", encoding="utf-8") as handle:
+        written = 0
+        while written < target:
+            page = _prose(rng, 3000) + "\f"
+            handle.write(page)
+            written += len(page)
+    return path
+
+
+def _small_docs(folder: Path, count: int, seed: int) -> Path:
+    """``count`` documents of 1-3 pages (a header line with a number, then prose)."""
+    marker = folder / ".complete"
+    if marker.exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    for n in range(count):
+        pages = [f"Invoice No. INV-{n:06d}\nTotal: ${rng.randint(100, 99999)}.00\n"
+                 + _prose(rng, rng.randint(900, 1500)) for _ in range(rng.randint(1, 3))]
+        sub = folder / f"{n // 1000:02d}"
+        sub.mkdir(exist_ok=True)
+        (sub / f"doc-{n:06d}.txt").write_text("\f".join(pages), encoding="utf-8")
+    marker.touch()
+    return folder
+
+
+def _big_pdf(path: Path, pages: int) -> Path:
+    if path.exists():
+        return path
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format=(300, 200))
+    pdf.set_font("helvetica", size=9)
+    pdf.set_auto_page_break(False)
+    for n in range(pages):
+        pdf.add_page()
+        pdf.set_xy(10, 20)
+        pdf.cell(text=f"Page {n + 1} of the agreement: section {n % 97} term notice.")
+    pdf.output(str(path))
+    return path
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class Ticker:
+    """The longest time the event loop was late for a 5 ms sleep, while running."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            self.worst = max(self.worst, time.perf_counter() - before - 0.005)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+
+    async def stop(self) -> float:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        return self.worst
+
+
+@contextmanager
+def loopback(latency: float = 0.005) -> Iterator[str]:
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "loopback.py"), "--port", "0",
+                             "--latency", str(latency), "--lifetime", "3600",
+                             "--max-requests", "10000000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if not line.startswith("READY "):
+            raise RuntimeError(f"loopback server did not start: {line!r}")
+        yield line.split(" ", 1)[1]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _env(work: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("EXTRACTOR_") and k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+        folder = work / "xdg" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        env[name] = str(folder)
+    return env
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and every descendant, from /proc (0 when gone)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    total, todo = 0, [pid]
+    page = os.sysconf("SC_PAGE_SIZE")
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/statm", encoding="ascii") as handle:
+                total += int(handle.read().split()[1]) * page
+        except (OSError, ValueError, IndexError):
+            pass
+        todo.extend(children.get(current, []))
+    return total
+
+
+def _measure(argv: Sequence[str | Path], env: dict[str, str], *, sample_tree: bool = False,
+             on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+             timeout: float = 3600.0) -> dict[str, Any]:
+    """Run a command; its wall seconds, exit code, own peak RSS (wait4) and, if asked, the
+    peak RSS of its whole process tree sampled every 20 ms."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([str(a) for a in argv], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    if on_start is not None:
+        on_start(proc)
+    tree_peak = 0
+    stderr = b""
+    if sample_tree:
+        while proc.poll() is None and time.perf_counter() - started < timeout:
+            tree_peak = max(tree_peak, _tree_rss(proc.pid))
+            time.sleep(0.02)
+    out, stderr = proc.communicate(timeout=max(1.0, timeout - (time.perf_counter() - started)))
+    wall = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"wall": wall, "code": proc.returncode, "stdout": out.decode("utf-8", "replace"),
+            "stderr": stderr.decode("utf-8", "replace"), "tree_peak": tree_peak,
+            "children_maxrss": usage.ru_maxrss * 1024}
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1024 / 1024:.0f} MB"
+
+
+# --------------------------------------------------------------------------- sections
+
+
+async def _register_once(path: Path, session_path: Path) -> tuple[float, float, int]:
+    from extractor_tui.config import load_settings
+    from extractor_tui.core.fields import preset
+    from extractor_tui.core.job import Job
+    from extractor_tui.core.session import Session
+
+    settings = load_settings(None, provider="offline", max_file_mb=1000)
+    session_path.unlink(missing_ok=True)
+    with Session.open(session_path) as session:
+        job = Job(settings, preset("invoice"), session)
+        ticker = Ticker()
+        ticker.start()
+        started = time.perf_counter()
+        await job.add_paths([path])
+        elapsed = time.perf_counter() - started
+        stall = await ticker.stop()
+        chunks = len(session.work_items())
+        await job.aclose()
+    return elapsed, stall, chunks
+
+
+def section_register(work: Path, runs: int) -> None:
+    small = _text_file(work / "text-4mb.txt", 4, seed=4)
+    big = _text_file(work / "text-50mb.txt", 50, seed=50)
+    results: dict[str, list[tuple[float, float, int]]] = {"4": [], "50": []}
+    for _ in range(runs):
+        for label, path in (("4", small), ("50", big)):
+            results[label].append(asyncio.run(_register_once(path, work / "register.sqlite")))
+    med = {k: statistics.median(r[0] for r in v) for k, v in results.items()}
+    stall = max(r[1] for v in results.values() for r in v)
+    print(f"register  4 MB text: {med['4']:.2f} s ({results['4'][0][2]} chunks); 50 MB: "
+          f"{med['50']:.2f} s ({results['50'][0][2]} chunks); ratio {med['50'] / med['4']:.1f}x "
+          f"(linear = 12.5x); longest loop stall {stall * 1000:.0f} ms  [median of {runs}]")
+
+
+_CHILD = r"""
+import asyncio, json, sys, time
+sys.argv = ["extractor", *json.loads(sys.argv[1])]
+from rich.console import Console
+from extractor_tui.cli import _parser
+from extractor_tui.cli_run import run_command
+args = _parser().parse_args(sys.argv[1:])
+worst = 0.0
+async def tick():
+    global worst
+    while True:
+        before = time.perf_counter()
+        await asyncio.sleep(0.005)
+        worst = max(worst, time.perf_counter() - before - 0.005)
+async def main():
+    ticker = asyncio.create_task(tick())
+    try:
+        return await run_command(args, Console(stderr=True))
+    finally:
+        ticker.cancel()
+code = asyncio.run(main())
+print(json.dumps({"stall": worst}), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def _child_run(argv: Sequence[str | Path], env: dict[str, str]) -> dict[str, Any]:
+    """``extractor run ARGV`` in a fresh Python with a loop ticker; figures of that process."""
+    figures = _measure([sys.executable, "-c", _CHILD, json.dumps([str(a) for a in argv])], env)
+    found = re.findall(r'\{"stall": ([0-9.e-]+)\}', figures["stderr"])
+    figures["stall"] = float(found[-1]) if found else float("nan")
+    return figures
+
+
+def _run_docs(work: Path, folder: Path, base_url: str, session: Path) -> dict[str, Any]:
+    session.unlink(missing_ok=True)
+    out = session.with_suffix(".json")
+    argv = ["run", folder, "--preset", "invoice", "--base-url", base_url, "--api-key", "bench",
+            "--model", "gpt-4o-mini", "--session", session, "--output", out]
+    first = _child_run(argv, _env(work))
+    if first["code"] not in (0, 1):
+        raise RuntimeError(f"extractor run failed ({first['code']}): {first['stderr'][-2000:]}")
+    report = json.loads(out.read_text(encoding="utf-8"))
+    first["chunks"] = report["summary"]["chunks"]
+    first["requests"] = report["summary"]["requests"]
+    again = _child_run(argv, _env(work))
+    first["resume_wall"], first["resume_code"] = again["wall"], again["code"]
+    first["resume_stall"] = again["stall"]
+    return first
+
+
+def section_run(work: Path, docs: int) -> Path:
+    base = _small_docs(work / "docs-1000", 1000, seed=1000)
+    many = _small_docs(work / f"docs-{docs}", docs, seed=docs)
+    with loopback() as url:
+        small = _run_docs(work, base, url, work / "run-1000.sqlite")
+        large = _run_docs(work, many, url, work / f"run-{docs}.sqlite")
+    per_small = small["wall"] / max(1, small["chunks"])
+    per_large = large["wall"] / max(1, large["chunks"])
+    for label, fig, per in (("1,000", small, per_small), (f"{docs:,}", large, per_large)):
+        print(f"run       {label} documents: {fig['chunks']:,} chunks, {fig['requests']:,} "
+              f"requests, {fig['wall']:.1f} s ({per * 1000:.2f} ms/chunk), exit "
+              f"{fig['code']}, longest loop stall {fig['stall'] * 1000:.0f} ms")
+    print(f"run       per-chunk ratio {docs:,} / 1,000: {per_large / per_small:.2f}x "
+          f"(target <= 1.2x)")
+    print(f"run       peak RSS of any run (wait4 max): {_mb(large['children_maxrss'])} "
+          f"(target < 500 MB)")
+    print(f"resume    the finished {docs:,}-document command again: {large['resume_wall']:.1f} s, "
+          f"exit {large['resume_code']}, longest loop stall "
+          f"{large['resume_stall'] * 1000:.0f} ms (target < 5 s)")
+    return work / f"run-{docs}.sqlite"
+
+
+def _first_doc_name(session_path: Path) -> str:
+    import sqlite3
+    db = sqlite3.connect(f"file:{session_path}?mode=ro", uri=True)
+    try:
+        path = str(db.execute("SELECT path FROM documents ORDER BY id LIMIT 1").fetchone()[0])
+    finally:
+        db.close()
+    return Path(path).stem
+
+
+def _app_first_screen(work: Path, session_path: Path) -> float:
+    from ptykit import PtyProcess
+
+    name = _first_doc_name(session_path)
+    started = time.perf_counter()
+    with PtyProcess([EXTRACTOR, "--session", session_path], env=_env(work), cwd=work,
+                    columns=120, rows=36) as child:
+        child.expect(re.escape(name), timeout=120)
+        elapsed = time.perf_counter() - started
+        child.send("\x11")
+        child.wait(60)
+    return elapsed
+
+
+async def _app_switching(session_path: Path) -> tuple[dict[str, float], float, int]:
+    from extractor_tui.config import load_settings
+    from extractor_tui.ui.launch import RecentSessions, build_app
+
+    settings = load_settings(None, provider="offline")
+    recent = RecentSessions(Path(tempfile.mkdtemp()))
+    app = build_app(settings, None, session_path, recent=recent)
+    text_reads = 0
+
+    def trace(sql: str) -> None:
+        nonlocal text_reads
+        if re.search(r"\bc\.text\b|\btext\b\s*,|\bSELECT\b.*\btext\b", sql) and "chunks" in sql:
+            text_reads += 1
+
+    timings: dict[str, float] = {}
+    ticker = Ticker()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        app.controller.session._db.set_trace_callback(trace)  # noqa: SLF001 - bench probe
+        ticker.start()
+        for key, tab in (("6", "Results"), ("2", "Documents"), ("5", "Failed"),
+                         ("6", "Results again"), ("2", "Documents again")):
+            started = time.perf_counter()
+            await pilot.press(key)
+            await pilot.pause()
+            await pilot.pause()
+            timings[tab] = time.perf_counter() - started
+        stall = await ticker.stop()
+        app.controller.session._db.set_trace_callback(None)  # noqa: SLF001
+        await pilot.press("ctrl+q")
+    return timings, stall, text_reads
+
+
+def section_app(work: Path, session_path: Path) -> None:
+    if not session_path.exists():
+        print(f"app       skipped: {session_path} does not exist (run the 'run' section first)")
+        return
+    first = _app_first_screen(work, session_path)
+    print(f"app       first screen with a document shown: {first:.2f} s (target < 2 s)")
+    timings, stall, reads = asyncio.run(_app_switching(session_path))
+    shown = ", ".join(f"{tab} {seconds * 1000:.0f} ms" for tab, seconds in timings.items())
+    print(f"app       switching: {shown} (target < 150 ms each); longest loop stall "
+          f"{stall * 1000:.0f} ms; SQL statements reading chunk text while switching: {reads}")
+
+
+def section_interrupt(work: Path, runs: int) -> None:
+    path = _text_file(work / "text-16mb.txt", 16, seed=16)
+    delays: list[float] = []
+    codes: list[int] = []
+    for _ in range(runs):
+        def interrupt(proc: subprocess.Popen[bytes]) -> None:
+            time.sleep(1.5)  # well into the load (start-up takes ~0.5 s)
+            proc.send_signal(signal.SIGINT)
+
+        figures = _measure([EXTRACTOR, "run", path, "--preset", "invoice", "--offline",
+                            "--dry-run", "--max-file-mb", "1000"], _env(work),
+                           on_start=interrupt)
+        delays.append(figures["wall"] - 1.5)
+        codes.append(figures["code"])
+    print(f"interrupt SIGINT 1.5 s into loading a 16 MB file: exits {statistics.median(delays):.2f}"
+          f" s later (median of {runs}; runs {', '.join(f'{d:.2f}' for d in delays)}), exit codes "
+          f"{sorted(set(codes))} (target < 1 s)")
+
+
+def section_pdf(work: Path) -> None:
+    path = _big_pdf(work / "pages-50000.pdf", 50_000)
+    figures = _measure([EXTRACTOR, "run", path, "--preset", "invoice", "--offline",
+                        "--dry-run", "--pdf-timeout", "3000", "--max-file-mb", "1000"],
+                       _env(work), sample_tree=True)
+    plan = re.search(r"plan: .*", figures["stderr"])
+    print(f"pdf       50,000-page PDF ({_mb(path.stat().st_size)} file), dry run: "
+          f"{figures['wall']:.1f} s, exit {figures['code']}, peak RSS of the process tree "
+          f"{_mb(figures['tree_peak'])} (target < 300 MB); "
+          f"{plan.group(0)[:90] if plan else figures['stderr'][-300:]}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--docs", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3, help="repeats of the short sections")
+    parser.add_argument("--work", type=Path,
+                        default=Path(tempfile.gettempdir()) / "extractor-scale")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    print(f"inputs in {args.work}; python {sys.version.split()[0]}; {os.cpu_count()} CPUs")
+    session_path = args.work / f"run-{args.docs}.sqlite"
+    steps: dict[str, Callable[[], object]] = {
+        "register": lambda: section_register(args.work, args.runs),
+        "run": lambda: section_run(args.work, args.docs),
+        "app": lambda: section_app(args.work, session_path),
+        "interrupt": lambda: section_interrupt(args.work, args.runs),
+        "pdf": lambda: section_pdf(args.work),
+    }
+    for name in SECTIONS:
+        if name in args.only:
+            steps[name]()
+            sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
