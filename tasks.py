@@ -3,8 +3,9 @@
 
 Why a script and not a Makefile: a fresh machine may have python3 and no ``make``. This file
 uses only the standard library. It creates ``.venv`` beside itself, installs the project
-into it (again only when ``pyproject.toml`` changed), then runs the app or the test suite
-inside it, passing any further arguments through:
+into it (again only when ``pyproject.toml`` changed; after ``test``, ``run`` installs nothing,
+as the test install holds the app), then runs the app or the test suite inside it, passing
+any further arguments through:
 
     python3 tasks.py run                # the app on sample_docs/invoices, invoice fields
     python3 tasks.py run ~/contracts --preset contract   # the app on your own files
@@ -32,6 +33,31 @@ def _fail(message: str) -> None:
     raise SystemExit(2)
 
 
+# What each task installs: `test` installs the app with the test tools, so after it `run`
+# has everything it needs and must not install again.
+_COVERS = {"": ("", "dev"), "dev": ("dev",)}
+
+
+def _spec_hash() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+
+
+def _stamp(extra: str) -> Path:
+    return VENV / f".installed-{extra or 'app'}-{_spec_hash()}"
+
+
+def needs_install(extra: str) -> bool:
+    """True unless an install that covers ``extra`` was made from this pyproject.toml."""
+    return not any(_stamp(done).exists() for done in _COVERS[extra])
+
+
+def mark_installed(extra: str) -> None:
+    """Record a finished install of ``extra``, dropping stamps of older pyproject files."""
+    for old in VENV.glob(f".installed-{extra or 'app'}-*"):
+        old.unlink()
+    _stamp(extra).touch()
+
+
 def _ensure_venv(extra: str) -> None:
     if sys.version_info < (3, 11):
         _fail(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
@@ -42,9 +68,7 @@ def _ensure_venv(extra: str) -> None:
         except (OSError, subprocess.CalledProcessError) as exc:
             _fail(f"could not create a virtual environment ({exc}). On Debian or Ubuntu, "
                   "install the venv module first: sudo apt-get install python3-venv")
-    spec = (ROOT / "pyproject.toml").read_bytes() + extra.encode()
-    stamp = VENV / f".installed-{extra or 'app'}-{hashlib.sha256(spec).hexdigest()[:16]}"
-    if stamp.exists():
+    if not needs_install(extra):
         return
     target = f".[{extra}]" if extra else "."
     print(f"installing extractor{f' with {extra} tools' if extra else ''} into .venv …",
@@ -53,9 +77,7 @@ def _ensure_venv(extra: str) -> None:
                             "--disable-pip-version-check", "-e", target], cwd=ROOT)
     if code != 0:
         _fail("pip install failed (see above); nothing was changed outside .venv")
-    for old in VENV.glob(f".installed-{extra or 'app'}-*"):
-        old.unlink()
-    stamp.touch()
+    mark_installed(extra)
 
 
 def main(argv: list[str]) -> int:
