@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -74,6 +75,7 @@ def _app_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
+    _claim_standard_fds()
     argv = list(sys.argv[1:] if argv is None else argv)
     app_mode = not argv or argv[0] not in (*_COMMANDS, "-h", "--help")
     parser = _app_parser() if app_mode else _parser()
@@ -109,8 +111,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def _claim_standard_fds() -> None:
+    """Open the null device on file descriptors 0-2 that were closed (``>&-``).
+
+    Otherwise the next file opened (the session database, a temporary file) would get the
+    number, and a report written to "stdout" would land in it. ``sys.stdout`` stays None,
+    so ``--output -`` is still refused as a closed stdout.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
 def _export(args: argparse.Namespace, err: Console) -> int:
-    from extractor_tui.core.export import export
+    from extractor_tui.core.export import check_output, export
     from extractor_tui.core.job import Job
     from extractor_tui.core.report import exit_code
     from extractor_tui.core.session import Session
@@ -118,6 +137,7 @@ def _export(args: argparse.Namespace, err: Console) -> int:
 
     if not args.session.is_file():
         raise ConfigError(f"{args.session}: no such session file")
+    check_output(args.output)
     session = Session.open(args.session)
     try:
         info = session.run_info()

@@ -24,7 +24,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.text import Text
 
 from extractor_tui.config import Settings, load_settings
-from extractor_tui.core.export import export
+from extractor_tui.core.export import check_output, export
 from extractor_tui.core.fields import FieldSet, fields_from_args, load_schema, preset
 from extractor_tui.core.job import Job, Plan
 from extractor_tui.core.report import exit_code
@@ -101,9 +101,7 @@ async def run_command(args: argparse.Namespace, err: Console) -> int:
     fields = fields_from(args)
     assert fields is not None
     output = args.output or "-"
-    if output != "-" and Path(output).suffix.lower() not in (".json", ".csv", ".jsonl"):
-        raise ConfigError(f"--output {output}: use a .json, .csv or .jsonl file, or - for "
-                          "JSON on stdout")
+    check_output(output)
     session = Session.open(args.session or ":memory:")
     tracker = RequestTracker()
     job = Job(settings, fields, session, sink=tracker.apply)

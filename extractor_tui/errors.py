@@ -19,6 +19,8 @@ is a bug. Each class carries the context needed to act on it (here: the path), a
           └── LoadTimedOut           the PDF worker exceeded its time limit
      ├── FieldSpecError              a schema file, --field or preset that cannot be used
      ├── SessionWriteError           the session file cannot be written (disk full, read-only)
+     ├── OutputError                 the results could not all be written (a full disk, a
+     │                               reader that closed stdout early)
      └── ProviderError               one call to an LLM endpoint failed (carries .kind,
           │                          .status, .request_id, .raw); .kind picks the budget
           ├── RateLimited            429 rate_limit_exceeded: back-pressure (.retry_after)
@@ -55,6 +57,7 @@ __all__ = [
     "InvalidOutput",
     "LoadTimedOut",
     "NoTextLayer",
+    "OutputError",
     "PathNotFound",
     "ProviderError",
     "RateLimited",
@@ -141,6 +144,12 @@ class FieldSpecError(ExtractorError):
 class SessionWriteError(ExtractorError):
     """The session file cannot be written: the disk is full, it is read-only, an I/O error.
     What was committed before stays in the file."""
+
+
+class OutputError(ExtractorError):
+    """The results could not all be written where ``--output`` says, after the run: a full
+    disk, or a reader that closed stdout before the end (``| head``). What the session holds
+    stays in it."""
 
 
 class ErrorKind(StrEnum):

@@ -33,7 +33,7 @@ from extractor_tui.core.report import (
     exit_code,
     failed_document,
 )
-from extractor_tui.errors import ConfigError, ErrorKind
+from extractor_tui.errors import ConfigError, ErrorKind, OutputError
 
 FIELDS = FieldSet((FieldSpec("party", required=True), FieldSpec("total", FieldType.NUMBER),
                    FieldSpec("signers", many=True)))
@@ -253,8 +253,8 @@ def test_export_picks_the_format_by_extension(tmp_path: Path) -> None:
         export(data, tmp_path / "r")
 
 
-def test_an_unwritable_target_is_one_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot write"):
+def test_an_unwritable_target_is_one_output_error(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="cannot write"):
         write_json({"documents": []}, tmp_path / "missing" / "r.json")
 
 
@@ -279,7 +279,7 @@ def test_a_crash_before_the_rename_leaves_the_old_file_untouched(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(ConfigError, match="No space left"):
+    with pytest.raises(OutputError, match="No space left"):
         write_csv(report(good_document()), target)
     assert target.read_text(encoding="utf-8") == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv"]

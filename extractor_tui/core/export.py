@@ -19,8 +19,10 @@ Why it is built this way:
 * **No secrets.** Exports contain only the report, and the report never holds settings,
   so no API key (or base URL credential) can end up in an exported file.
 
-File-system errors are wrapped here, at the one boundary for output files, as
-``ConfigError`` naming the path: the output path is something the user chose.
+File-system errors are wrapped here, at the one boundary for output files: ``check_output``
+refuses a path that cannot be written as ``ConfigError`` before a run spends anything, and
+a write that still fails afterwards (a full disk, a reader that closed stdout) is
+``OutputError`` naming the path.
 """
 
 from __future__ import annotations
@@ -35,10 +37,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from extractor_tui.errors import ConfigError
+from extractor_tui.errors import ConfigError, OutputError
 
 __all__ = [
     "EXTENSIONS",
+    "check_output",
     "csv_cell",
     "export",
     "neutralise",
@@ -56,16 +59,79 @@ _FORMULA_AFTER_SPACE = ("=", "+", "-", "@")
 _Report = Mapping[str, Any]
 
 
+def check_output(target: Path | str, label: str = "--output") -> None:
+    """Refuse an output that cannot be written, before anything is spent on a run.
+
+    ``"-"`` needs an open stdout (``>&-`` closes it); a file needs a known extension, a
+    name that is not a folder, and a folder that exists and takes a new file: a probe
+    file is created there and removed, which also catches read-only file systems and
+    ACLs that permission bits do not show.
+    """
+    if str(target) == "-":
+        if sys.stdout is None:  # Python found file descriptor 1 closed at start-up
+            raise ConfigError("stdout is closed: give --output FILE")
+        return
+    path = Path(target)
+    if path.is_dir():
+        raise ConfigError(f"{label} {target}: is a folder; name a file in it")
+    if path.suffix.lower() not in EXTENSIONS:
+        raise ConfigError(f"{label} {target}: use a .json, .csv or .jsonl file, or - for "
+                          "JSON on stdout")
+    folder = path.parent
+    if not folder.is_dir():
+        missing = "is not a folder" if folder.exists() else "does not exist"
+        raise ConfigError(f"{label} {target}: the folder {folder} {missing}")
+    probe = folder / f".{path.name}.{secrets.token_hex(4)}.probe"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"{label} {target}: cannot write in {folder}: "
+                          f"{exc.strerror or exc}") from exc
+
+
+def _to_stdout(payload: bytes) -> None:
+    """Every byte to stdout, or ``OutputError``: a pipe may take only part of a write (as
+    ``| head`` goes away), and a short write must not pass for a finished report."""
+    if sys.stdout is None:
+        raise OutputError("stdout is closed: give --output FILE")
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    try:
+        if buffer is None:
+            sys.stdout.write(payload.decode("utf-8"))
+        else:  # bytes, so non-ASCII survives a stdout whose encoding is not UTF-8
+            view = memoryview(payload)
+            while view:
+                written = buffer.write(view)
+                if not written:
+                    raise BlockingIOError(0, "stdout took no more bytes")
+                view = view[written:]
+        sys.stdout.flush()
+    except BrokenPipeError as exc:
+        _silence_stdout()
+        raise OutputError("stdout was closed before the whole report was written (broken "
+                          "pipe)") from exc
+    except OSError as exc:
+        _silence_stdout()
+        raise OutputError(f"cannot write the report to stdout: {exc.strerror or exc}") from exc
+
+
+def _silence_stdout() -> None:
+    """Point file descriptor 1 at the null device, so what is still buffered is dropped at
+    exit instead of raising again (the recipe of Python's ``signal`` documentation)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file descriptor (captured in a test): nothing is flushed at exit
+
+
 def _write(data: str, path: Path | None, encoding: str = "utf-8") -> None:
     """``data`` to stdout (None) or atomically to ``path``."""
     if path is None:
-        sys.stdout.flush()
-        buffer = getattr(sys.stdout, "buffer", None)
-        if buffer is None:
-            sys.stdout.write(data)
-        else:  # bytes, so non-ASCII survives a stdout whose encoding is not UTF-8
-            buffer.write(data.encode("utf-8"))
-        sys.stdout.flush()
+        _to_stdout(data.encode("utf-8"))
         return
     payload = data.encode(encoding)
     temp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
@@ -83,7 +149,7 @@ def _write(data: str, path: Path | None, encoding: str = "utf-8") -> None:
             temp.unlink(missing_ok=True)
             raise
     except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def write_json(report: _Report, path: Path | None) -> None:
