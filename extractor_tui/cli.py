@@ -27,6 +27,7 @@ from rich.text import Text
 
 from extractor_tui import __version__
 from extractor_tui.cli_run import add_run_arguments, run_command
+from extractor_tui.core.scrub import printable, redact
 from extractor_tui.errors import ConfigError, ExtractorError, FieldSpecError
 
 __all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "main"]
@@ -92,14 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print("interrupted")
         return EXIT_INTERRUPTED
     except (ConfigError, FieldSpecError) as exc:
-        err.print(Text(f"error: {exc}", style="red"))
+        err.print(Text(f"error: {printable(exc)}", style="red"))
         if getattr(args, "debug", False):
-            err.print(Text(traceback.format_exc()))
+            err.print(Text(redact(traceback.format_exc())))
         return EXIT_USAGE
     except ExtractorError as exc:
-        err.print(Text(f"error: {exc}", style="red"))
+        err.print(Text(f"error: {printable(exc)}", style="red"))
         if getattr(args, "debug", False):
-            err.print(Text(traceback.format_exc()))
+            err.print(Text(redact(traceback.format_exc())))
         return EXIT_PARTIAL
     except Exception:  # noqa: BLE001 - last resort: a bug must not print a traceback at users
         if getattr(args, "debug", False):

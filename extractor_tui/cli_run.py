@@ -28,6 +28,7 @@ from extractor_tui.core.export import check_output, export
 from extractor_tui.core.fields import FieldSet, fields_from_args, load_schema, preset
 from extractor_tui.core.job import Job, Plan
 from extractor_tui.core.report import exit_code
+from extractor_tui.core.scrub import printable
 from extractor_tui.core.session import Session
 from extractor_tui.core.tracker import RequestTracker
 from extractor_tui.errors import ConfigError, DocumentError, FieldSpecError, SessionWriteError
@@ -121,11 +122,15 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
 
     def on_outcome(outcome: object) -> None:
         if isinstance(outcome, DocumentError):
-            err.print(Text.assemble(("✗ ", "red"), str(outcome.path), ": ", outcome.reason))
+            err.print(Text.assemble(("✗ ", "red"), printable(outcome.path), ": ",
+                                    printable(outcome.reason)))
 
     loaded = await job.add_paths(args.paths, on_outcome)
+    for skipped in loaded.skipped:
+        err.print(Text.assemble(("- ", "dim"), printable(skipped.path), ": ",
+                                (f"skipped: {printable(skipped.reason)}", "dim")))
     for note in loaded.notes:
-        err.print(Text(f"note: {note}", style="dim"))
+        err.print(Text(f"note: {printable(note)}", style="dim"))
     plan = job.plan()
     err.print(Text(_plan_line(plan)))
     if args.dry_run:
@@ -162,7 +167,7 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
     _write(job, output, err, report)
     _summary(err, report, time.perf_counter() - started)
     if result.fatal:
-        err.print(Text(f"stopped: {result.fatal}", style="red"))
+        err.print(Text(f"stopped: {printable(result.fatal)}", style="red"))
         if not any(o.status == "completed" for o in job.outcomes.values()):
             return EXIT_USAGE
     return exit_code(report)
@@ -221,8 +226,11 @@ def _summary(err: Console, report: dict[str, Any], elapsed: float) -> None:
         detail = doc["error"] or (
             f"{doc['chunks']['completed']}/{doc['chunks']['total']} chunks"
             + (f", invalid: {', '.join(invalid)}" if invalid else ""))
-        err.print(Text.assemble((f"{doc['status']:>8} ", style), doc["path"], "  ",
-                                (detail, "dim")))
+        err.print(Text.assemble((f"{doc['status']:>8} ", style), printable(doc["path"]),
+                                "  ", (printable(detail), "dim")))
+    for skipped in report["skipped"]:
+        err.print(Text.assemble((f"{'skipped':>8} ", "dim"), printable(skipped["path"]), "  ",
+                                (printable(skipped["reason"]), "dim")))
     cost = summary["cost_usd"]
     err.print(Text(
         f"{summary['documents']} document(s), {summary['chunks']} chunk(s), "

@@ -61,6 +61,20 @@ def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
 
 
+def child_env(home: Path) -> dict[str, str]:
+    """For a child process: the machine's environment without provider settings, and the
+    XDG folders under ``home`` (made world-writable, for a child that runs as nobody)."""
+    import os
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("EXTRACTOR_") and k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        folder = home / name
+        folder.mkdir(exist_ok=True)
+        folder.chmod(0o777)
+        env[name] = str(folder)
+    return env
+
+
 @pytest.fixture
 def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """An isolated environment, cwd = the repository (relative sample paths); tmp_path back."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clikit import ServerThread, cli_env, model_responder, run_cli
+from clikit import ServerThread, child_env, cli_env, model_responder, run_cli
 
 from extractor_tui.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 
@@ -37,16 +37,6 @@ needs_script = pytest.mark.skipif(not EXTRACTOR.exists(), reason="console script
 def server() -> Iterator[ServerThread]:
     with ServerThread(responder=model_responder) as thread:
         yield thread
-
-
-def child_env(home: Path) -> dict[str, str]:
-    """The machine's environment without provider settings, XDG folders under ``home``."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("EXTRACTOR_") and k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-        (home / name).mkdir(exist_ok=True, mode=0o777)
-        env[name] = str(home / name)
-    return env
 
 
 @pytest.mark.parametrize("target,message", [

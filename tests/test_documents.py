@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from extractor_tui.core import Document, LoadOptions, LoadResult, load_documents
-from extractor_tui.core.documents import Outcome
+from extractor_tui.core.documents import Outcome, Skipped
 from extractor_tui.errors import (
     CorruptPdf,
     DocumentError,
@@ -148,23 +148,74 @@ async def test_a_file_named_twice_is_kept_once(tmp_path: Path,
     ("Makefile", "(no extension)"),
     ("archive.tar.gz", ".gz"),
 ])
-async def test_other_file_types_are_refused_not_skipped(tmp_path: Path, name: str,
-                                                        shown: str) -> None:
+async def test_other_file_types_named_directly_are_refused(tmp_path: Path, name: str,
+                                                           shown: str) -> None:
     other = tmp_path / name
+    other.write_bytes(b"{}")
+    result = await load_documents([other])
+    [err] = result.errors
+    assert type(err) is UnsupportedType
+    assert err.path == other
+    assert err.reason == f"unsupported file type {shown} (use .pdf, .txt or .md)"
+    assert_one_line(err)
+    assert result.skipped == ()
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("schema.json", ".json"),
+    ("Makefile", "(no extension)"),
+    ("archive.tar.gz", ".gz"),
+])
+async def test_other_file_types_found_in_a_folder_are_skipped(tmp_path: Path, name: str,
+                                                              shown: str) -> None:
+    """A folder of documents often holds a schema or a spreadsheet too: that is not a
+    failure, but it is listed, never passed over in silence."""
+    other = tmp_path / "sub" / name
+    other.parent.mkdir()
     other.write_bytes(b"{}")
     good = tmp_path / "good.txt"
     good.write_text("good", encoding="utf-8")
-
-    for paths in ([other], [tmp_path]):  # named directly, or found in a folder
-        result = await load_documents(paths)
-        errors = result.errors
-        assert len(errors) == 1
-        err = errors[0]
-        assert type(err) is UnsupportedType
-        assert err.path == other
-        assert err.reason == f"unsupported file type {shown} (use .pdf, .txt or .md)"
-        assert_one_line(err)
+    result = await load_documents([tmp_path])
+    assert result.errors == []
     assert [d.path for d in result.documents] == [good]
+    assert result.skipped == (Skipped(other, f"unsupported type {shown}"),)
+
+
+async def test_a_link_to_a_folder_is_skipped_and_said_so(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "far.txt").write_text("far", encoding="utf-8")
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "near.txt").write_text("near", encoding="utf-8")
+    (folder / "link").symlink_to(target)
+    result = await load_documents([folder])
+    assert [d.path.name for d in result.documents] == ["near.txt"]
+    assert result.skipped == (Skipped(folder / "link", "link to a folder (not followed)"),)
+
+
+async def test_a_symlink_loop_is_one_error_not_a_crash(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "good.txt").write_text("good", encoding="utf-8")
+    (folder / "a.txt").symlink_to(folder / "b.txt")
+    (folder / "b.txt").symlink_to(folder / "a.txt")
+    loop = tmp_path / "loop.md"
+    loop.symlink_to(loop)
+    result = await load_documents([folder, loop])
+    assert [d.path.name for d in result.documents] == ["good.txt"]
+    errors = {e.path: e.reason for e in result.errors}
+    assert errors == {folder / "a.txt": "cannot read: Too many levels of symbolic links",
+                      folder / "b.txt": "cannot read: Too many levels of symbolic links",
+                      loop: "cannot read: Too many levels of symbolic links"}
+
+
+async def test_a_name_that_is_not_utf8_loads_under_its_own_bytes(tmp_path: Path) -> None:
+    name = os.fsdecode(b"caf\xe9-\xff.txt")
+    path = tmp_path / name
+    path.write_text("Invoice No.: 7", encoding="utf-8")
+    doc = only_document(await load_documents([tmp_path]))
+    assert os.fsencode(doc.path) == os.fsencode(tmp_path) + b"/caf\xe9-\xff.txt"
 
 
 async def test_hidden_entries_are_passed_over_and_counted(tmp_path: Path) -> None:
@@ -213,8 +264,9 @@ async def test_on_outcome_sees_every_outcome(tmp_path: Path) -> None:
         await asyncio.sleep(0)
         seen_async.append(outcome)
 
-    first = await load_documents([tmp_path], on_outcome=seen_sync.append)
-    second = await load_documents([tmp_path], on_outcome=record)
+    both = [tmp_path, tmp_path / "c.json"]  # c.json named: refused, not skipped
+    first = await load_documents(both, on_outcome=seen_sync.append)
+    second = await load_documents(both, on_outcome=record)
     assert sorted(map(str, seen_sync)) == sorted(map(str, first.outcomes))
     assert len(seen_sync) == 3 and len(seen_async) == 3
     assert {o.path for o in seen_async} == {o.path for o in second.outcomes}
@@ -412,6 +464,8 @@ async def test_bad_inputs_never_stop_the_good_ones(tmp_path: Path) -> None:
     result = await load_documents([missing, folder, tmp_path / "no-folder"],
                                   LoadOptions(max_file_bytes=CAP))
 
+    skipped = bad.pop("unsupported docx")  # found in a folder: skipped, not failed
+    assert result.skipped == (Skipped(skipped, "unsupported type .docx"),)
     assert len(result.outcomes) == len(bad) + len(good) + 2
     assert {d.path: d.text for d in result.documents} == good
     errors = {e.path: type(e) for e in result.errors}

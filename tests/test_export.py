@@ -90,11 +90,11 @@ def test_json_keys_are_exactly_the_contract(tmp_path: Path) -> None:
                       failed_document("c.pdf", "encrypted: a password is needed", FIELDS)),
                target)
     data = json.loads(target.read_text(encoding="utf-8"))
-    assert set(data) == {"version", "documents", "summary"}
+    assert set(data) == {"version", "documents", "skipped", "summary"}
     assert set(data["summary"]) == {"documents", "chunks", "requests", "retries",
                                     "failed_chunks", "prompt_tokens", "completion_tokens",
                                     "cost_usd", "elapsed_seconds", "provider", "model",
-                                    "fatal", "cancelled"}
+                                    "fatal", "cancelled", "skipped"}
     for document in data["documents"]:
         assert set(document) == {"path", "status", "error", "fields", "chunks",
                                  "failed_chunks", "tokens", "cost_usd"}

@@ -59,11 +59,13 @@ __all__ = [
     "StoredRequest",
     "check_meta_name",
     "chunk_row",
+    "db_path",
     "delete_chunk",
     "error_kind",
     "fields_from_json",
     "fields_to_json",
     "insert_chunk",
+    "read_path",
     "redact_url",
 ]
 
@@ -122,6 +124,22 @@ of its work the way it began. A closed list: nothing else (never a key) is writt
 _CANNOT_WRITE = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_BUSY",
                  "SQLITE_CANTOPEN")
 _SECRET_WORDS = ("key", "token", "secret", "password", "credential", "auth")
+
+
+def db_path(path: str) -> str | bytes:
+    """A file name for a TEXT column, losslessly. A name that is not valid UTF-8 reaches
+    Python with its odd bytes as lone surrogates (``surrogateescape``), which sqlite3
+    refuses to bind; it is stored as its original bytes (a BLOB) instead."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape")
+    return path
+
+
+def read_path(value: str | bytes) -> str:
+    """The file name ``db_path`` stored, as Python names it (``os.fsencode`` gives its bytes)."""
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
 
 
 def check_meta_name(name: str) -> None:
@@ -275,9 +293,9 @@ def _page_starts(text: str) -> tuple[int, ...]:
 def chunk_row(row: Sequence[Any]) -> WorkItem:
     """A ``WorkItem`` from (doc_id, chunk, part, document, start, end, tokens, key, text,
     page_starts)."""
-    return WorkItem(ChunkId(int(row[0]), int(row[1]), tuple(json.loads(row[2]))), str(row[3]),
-                    str(row[8]), int(row[4]), int(row[5]), _page_starts(str(row[9])),
-                    int(row[6]), str(row[7]))
+    return WorkItem(ChunkId(int(row[0]), int(row[1]), tuple(json.loads(row[2]))),
+                    read_path(row[3]), str(row[8]), int(row[4]), int(row[5]),
+                    _page_starts(str(row[9])), int(row[6]), str(row[7]))
 
 
 def delete_chunk(db: sqlite3.Connection, doc_id: int, label: str) -> None:
@@ -303,8 +321,8 @@ def insert_chunk(db: sqlite3.Connection, item: WorkItem) -> None:
     db.execute('INSERT INTO chunks(doc_id, label, chunk, part, document, start, "end", '
                "page_start, page_end, tokens, key, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                "?, ?)", (chunk_id.doc, chunk_id.label, chunk_id.chunk,
-                         json.dumps(list(chunk_id.part)), item.document, item.start, item.end,
-                         page_start, page_end, item.tokens, item.key, item.text))
+                         json.dumps(list(chunk_id.part)), db_path(item.document), item.start,
+                         item.end, page_start, page_end, item.tokens, item.key, item.text))
 
 
 # -- events → rows ------------------------------------------------------------------------------
@@ -407,7 +425,8 @@ class EventWriter:
                              (parent.doc, parent.label)).fetchone()
             if row is None:
                 raise LookupError(self._unknown(parent))
-            document, start, end, text = str(row[0]), int(row[1]), int(row[2]), str(row[3])
+            document, start, end = read_path(row[0]), int(row[1]), int(row[2])
+            text = str(row[3])
             halves = []
             for planned in event.into:
                 if not planned.key:

@@ -4,8 +4,11 @@ Why it is built this way:
 
 * Every input ends as exactly one outcome, in a stable order: a Document, or a
   DocumentError whose reason is one line a user can act on. One bad file never stops the
-  others, and nothing is skipped silently (hidden files and folders are the one exception,
-  and the result says how many were passed over).
+  others, and nothing is skipped silently: a file of a type we do not read, found while
+  walking a folder, is listed as skipped (the folder may well hold a schema or a
+  spreadsheet beside the documents); named on its own it is an error. A folder that cannot
+  be listed is an error. Hidden files and folders are passed over, and the result says how
+  many.
 * PDFs are read in worker processes (``core/pdf_pool.py``) with a time limit; text files with
   aiofiles. Both run concurrently, so the event loop of the TUI never stalls on a file.
 * A Document keeps each page's text and where each page starts in the joined text, so any
@@ -37,10 +40,12 @@ from extractor_tui.errors import (
 )
 
 __all__ = [
+    "Discovered",
     "Document",
     "LoadOptions",
     "LoadResult",
     "SUPPORTED_SUFFIXES",
+    "Skipped",
     "discover",
     "load_documents",
 ]
@@ -92,10 +97,12 @@ Outcome = Document | DocumentError
 
 @dataclass(frozen=True)
 class LoadResult:
-    """Every input's outcome in discovery order, plus notes about the whole load."""
+    """Every input's outcome in discovery order, notes about the whole load, and the files
+    skipped while walking folders."""
 
     outcomes: tuple[Outcome, ...]
     notes: tuple[str, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
 
     @property
     def documents(self) -> list[Document]:
@@ -116,55 +123,123 @@ class LoadOptions:
     text_concurrency: int = 16
 
 
-def discover(paths: Sequence[Path | str]) -> tuple[list[Path | DocumentError], int]:
+@dataclass(frozen=True)
+class Skipped:
+    """A file passed over while walking a folder, with why: a type we do not read, a link
+    to a folder (not followed). Never an error: a folder of documents may hold other files."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """What the paths expand to: files and errors in order, what was skipped, hidden count."""
+
+    items: list[Path | DocumentError]
+    skipped: list[Skipped]
+    hidden: int
+
+
+def discover(paths: Sequence[Path | str]) -> Discovered:
     """Expand folders (recursively, sorted) into files; report what cannot be used.
 
-    Returns the files and errors in order, and how many hidden entries were passed over.
-    The same file named twice is kept once.
+    A file named on its own must be readable (an unsupported type is an error); a file of
+    another type found in a folder is skipped, and so is a link to a folder. A folder that
+    cannot be listed is an error, never a silent gap. The same file named twice is kept
+    once; a symlink loop is an error of its own, never an exception.
     """
     items: list[Path | DocumentError] = []
+    skipped: list[Skipped] = []
     hidden_total = 0
-    seen: set[Path] = set()
+    seen: set[tuple[bool, str]] = set()  # (loaded or refused, real path)
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            candidates, hidden = _walk(path)
-            hidden_total += hidden
-            if not candidates:
-                items.append(EmptyFolder(path, "folder holds no files" if not hidden
-                                         else f"folder holds only {hidden} hidden entries"))
+            walk = _walk(path)
+            hidden_total += walk.hidden
+            skipped.extend(walk.skipped)
+            if not walk.entries and not walk.skipped:
+                items.append(EmptyFolder(path, "folder holds no files" if not walk.hidden
+                                         else f"folder holds only {walk.hidden} hidden "
+                                              "entries"))
+            found: list[Path | DocumentError] = walk.entries
+            named = False
         elif path.exists():
-            candidates = [path]
+            found, named = [path], True
+        elif path.is_symlink():  # the link exists, what it points to does not, or loops
+            items.append(_broken_link(path))
+            continue
         else:
             items.append(PathNotFound(path))
             continue
-        for file in candidates:
-            key = file.resolve()
+        for file in found:
+            if isinstance(file, DocumentError):  # a subfolder that cannot be listed
+                items.append(file)
+                continue
+            supported = file.suffix.lower() in SUPPORTED_SUFFIXES
+            # realpath never raises, even on a symlink loop (Path.resolve does on 3.11)
+            key = (supported or named, os.path.realpath(file))
             if key in seen:
                 continue
             seen.add(key)
-            if file.suffix.lower() in SUPPORTED_SUFFIXES:
+            if supported:
                 items.append(file)
-            else:
+            elif named:
                 items.append(UnsupportedType(
-                    file, f"unsupported file type {file.suffix or '(no extension)'} "
-                          "(use .pdf, .txt or .md)"))
-    return items, hidden_total
+                    file, f"unsupported file type {_suffix(file)} (use .pdf, .txt or .md)"))
+            else:
+                skipped.append(Skipped(file, f"unsupported type {_suffix(file)}"))
+    return Discovered(items, skipped, hidden_total)
 
 
-def _walk(folder: Path) -> tuple[list[Path], int]:
-    files: list[Path] = []
-    hidden = 0
-    for root, dirs, names in os.walk(folder, followlinks=False):
-        hidden += sum(1 for d in dirs if d.startswith("."))
+def _suffix(path: Path) -> str:
+    return path.suffix or "(no extension)"
+
+
+def _broken_link(path: Path) -> DocumentError:
+    try:
+        path.stat()
+    except OSError as exc:
+        return UnreadableFile.from_os_error(path, exc)
+    return PathNotFound(path)
+
+
+@dataclass
+class _Walk:
+    entries: list[Path | DocumentError]  # files, and folders that cannot be listed
+    skipped: list[Skipped]
+    hidden: int
+
+
+def _walk(folder: Path) -> _Walk:
+    walk = _Walk([], [], 0)
+
+    def unreadable(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else folder
+        walk.entries.append(UnreadableFile(where, f"cannot read folder: "
+                                                  f"{exc.strerror or exc}"))
+
+    for root, dirs, names in os.walk(folder, onerror=unreadable, followlinks=False):
+        walk.hidden += sum(1 for d in dirs if d.startswith("."))
         dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in list(dirs):
+            if os.path.islink(os.path.join(root, name)):  # os.walk would not enter it
+                dirs.remove(name)
+                walk.skipped.append(Skipped(Path(root) / name,
+                                            "link to a folder (not followed)"))
         for name in names:
             if name.startswith("."):
-                hidden += 1
+                walk.hidden += 1
             else:
-                files.append(Path(root) / name)
-    files.sort(key=lambda p: p.relative_to(folder).parts)
-    return files, hidden
+                walk.entries.append(Path(root) / name)
+    walk.entries.sort(key=lambda e: _where(e).relative_to(folder).parts)
+    walk.skipped.sort(key=lambda s: s.path.relative_to(folder).parts)
+    return walk
+
+
+def _where(entry: Path | DocumentError) -> Path:
+    return entry.path if isinstance(entry, DocumentError) else entry
 
 
 async def load_documents(
@@ -178,7 +253,8 @@ async def load_documents(
     progress. It never raises into the caller's loop: loading errors are outcomes.
     """
     opts = options or LoadOptions()
-    items, hidden = discover(paths)
+    found = discover(paths)
+    items, hidden = found.items, found.hidden
     notes = (f"passed over {hidden} hidden file(s) or folder(s)",) if hidden else ()
     text_gate = asyncio.Semaphore(opts.text_concurrency)
     pdfs = sum(1 for i in items if isinstance(i, Path) and i.suffix.lower() == ".pdf")
@@ -200,7 +276,7 @@ async def load_documents(
             return outcome
 
         outcomes = await asyncio.gather(*(one(item) for item in items))
-    return LoadResult(tuple(outcomes), notes)
+    return LoadResult(tuple(outcomes), notes, tuple(found.skipped))
 
 
 async def _load_file(path: Path, opts: LoadOptions, pool: PdfWorkerPool,

@@ -31,6 +31,7 @@ import csv
 import io
 import json
 import os
+import re
 import secrets
 import sys
 from collections.abc import Mapping
@@ -53,6 +54,8 @@ __all__ = [
 EXTENSIONS = (".json", ".csv", ".jsonl")
 """What ``export`` understands; ``"-"`` writes JSON to stdout."""
 
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_AFTER_SPACE = ("=", "+", "-", "@")
 
@@ -152,9 +155,21 @@ def _write(data: str, path: Path | None, encoding: str = "utf-8") -> None:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
+def _json_text(data: object, indent: int | None = None) -> str:
+    """JSON as UTF-8 text, with what a terminal would act on written as ``\\u`` escapes.
+
+    ``json`` escapes C0 controls itself; C1 controls, bidi and zero-width characters, and
+    the lone surrogates of a file name that is not UTF-8, only ever stand inside strings,
+    where ``\\uXXXX`` means the same character: a parser reads the exact name back (Python's
+    ``os.fsencode`` gives its bytes), and ``cat report.json`` cannot drive the terminal.
+    """
+    text = json.dumps(data, ensure_ascii=False, indent=indent)
+    return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match[0]):04x}", text)
+
+
 def write_json(report: _Report, path: Path | None) -> None:
     """The whole report, UTF-8, indented; to stdout when ``path`` is None."""
-    _write(json.dumps(report, ensure_ascii=False, indent=2) + "\n", path)
+    _write(_json_text(report, indent=2) + "\n", path)
 
 
 def neutralise(text: str) -> str:
@@ -202,7 +217,11 @@ def write_csv(report: _Report, path: Path | None) -> None:
         writer.writerow([csv_cell(document.get("path")), csv_cell(document.get("status")),
                          *(csv_cell(values[name]["value"] if name in values else None)
                            for name in fields)])
-    _write(out.getvalue(), path, "utf-8" if path is None else "utf-8-sig")
+    # A file name that is not UTF-8 is shown with its odd bytes as \\xNN: a spreadsheet
+    # has no way to hold them, and the JSON report keeps the exact name.
+    text = _SURROGATE.sub(lambda m: f"\\x{ord(m[0]) - 0xDC00:02x}" if ord(m[0]) >= 0xDC80
+                          else "\ufffd", out.getvalue())
+    _write(text, path, "utf-8" if path is None else "utf-8-sig")
 
 
 def write_failures_jsonl(report: _Report, path: Path | None) -> None:
@@ -210,11 +229,11 @@ def write_failures_jsonl(report: _Report, path: Path | None) -> None:
     lines = []
     for document in report.get("documents", ()):
         for chunk in document.get("failed_chunks", ()):
-            lines.append(json.dumps({
+            lines.append(_json_text({
                 "document": document.get("path"), "chunk": chunk.get("chunk"),
                 "pages": chunk.get("pages"), "reason": chunk.get("reason"),
                 "error": chunk.get("error"), "attempts": chunk.get("attempts"),
-                "text": chunk.get("text"), "raw": chunk.get("raw")}, ensure_ascii=False))
+                "text": chunk.get("text"), "raw": chunk.get("raw")}))
     _write("".join(line + "\n" for line in lines), path)
 
 

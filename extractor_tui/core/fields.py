@@ -257,6 +257,9 @@ def load_schema(path: Path | str) -> FieldSet:
                              f"column {exc.colno}") from None
     except FieldSpecError as exc:
         raise FieldSpecError(f"{path}: {exc}") from None
+    except RecursionError:  # json's decoder recurses once per level of nesting
+        raise FieldSpecError(f"{path}: nested too deeply (a field schema needs a few levels, "
+                             "not thousands)") from None
     try:
         return FieldSet.from_json_schema(data, name=path.stem)
     except FieldSpecError as exc:

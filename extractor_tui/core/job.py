@@ -28,7 +28,13 @@ from chunking import Chunk
 from extractor_tui.config import Settings
 from extractor_tui.core.chunks import chunk_documents, make_chunker
 from extractor_tui.core.clock import Clock, SystemClock
-from extractor_tui.core.documents import Document, LoadOptions, LoadResult, load_documents
+from extractor_tui.core.documents import (
+    Document,
+    LoadOptions,
+    LoadResult,
+    Skipped,
+    load_documents,
+)
 from extractor_tui.core.engine import ChunkOutcome, Engine, EngineConfig, RunResult, WorkItem
 from extractor_tui.core.events import (
     AttemptStarted,
@@ -148,6 +154,9 @@ class Job:
         self.retries = 0
         self.elapsed = 0.0
         self.last_run: RunResult | None = None
+        # Files skipped while walking folders (other types, links to folders): shown and
+        # reported, never stored, as they are no part of the session.
+        self.skipped: dict[str, Skipped] = {}
         if record_info:
             session.set_run_info(fields=fields, model=settings.model, provider=self.provider,
                                  base_url=settings.base_url,
@@ -188,6 +197,8 @@ class Job:
             self._register(entry.document, entry.chunks)
         for error in result.errors:
             self.session.add_failed_document(str(error.path), error.reason)
+        for skipped in result.skipped:
+            self.skipped[str(skipped.path)] = skipped
         return result
 
     def _register(self, document: Document, chunks: Sequence[Chunk]) -> int:
@@ -376,8 +387,9 @@ class Job:
         summary = RunSummary.from_documents(
             reports, requests=self.requests, retries=self.retries,
             elapsed_seconds=self.elapsed, provider=self.provider, model=self.settings.model,
-            fatal=fatal, cancelled=cancelled)
-        return build_report(reports, summary)
+            fatal=fatal, cancelled=cancelled, skipped=len(self.skipped))
+        return build_report(reports, summary,
+                            [(path, skip.reason) for path, skip in self.skipped.items()])
 
     async def aclose(self) -> None:
         await self._inner.aclose()

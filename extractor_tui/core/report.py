@@ -11,9 +11,10 @@ Shape (every key always present; extra keys may be added, never removed or renam
                     "failed_chunks": [{"chunk", "error", "reason", "attempts", "pages",
                                        "text", "raw"}],
                     "tokens": {"prompt", "completion"}, "cost_usd"}],
+     "skipped": [{"path", "reason"}],
      "summary": {"documents", "chunks", "requests", "retries", "failed_chunks",
                  "prompt_tokens", "completion_tokens", "cost_usd", "elapsed_seconds",
-                 "provider", "model", "fatal", "cancelled"}}
+                 "provider", "model", "fatal", "cancelled", "skipped"}}
 
 Why dataclasses first and a dict last: the TUI, the session store and the CLI all hold
 ``DocumentReport``/``RunSummary`` values, and only ``build_report`` fixes the JSON shape, so
@@ -163,11 +164,13 @@ class RunSummary:
     model: str
     fatal: str | None = None
     cancelled: bool = False
+    skipped: int = 0
 
     @classmethod
     def from_documents(cls, documents: Sequence[DocumentReport], *, requests: int,
                        retries: int, elapsed_seconds: float, provider: str, model: str,
-                       fatal: str | None = None, cancelled: bool = False) -> RunSummary:
+                       fatal: str | None = None, cancelled: bool = False,
+                       skipped: int = 0) -> RunSummary:
         """Totals summed from the documents; request counts come from the tracker.
 
         The cost is None as soon as one document that sent chunks has an unknown cost: a
@@ -181,7 +184,7 @@ class RunSummary:
                    prompt_tokens=sum(d.prompt_tokens for d in documents),
                    completion_tokens=sum(d.completion_tokens for d in documents),
                    cost_usd=cost, elapsed_seconds=elapsed_seconds, provider=provider,
-                   model=model, fatal=fatal, cancelled=cancelled)
+                   model=model, fatal=fatal, cancelled=cancelled, skipped=skipped)
 
     def to_dict(self) -> dict[str, Any]:
         return {"documents": self.documents, "chunks": self.chunks,
@@ -190,13 +193,16 @@ class RunSummary:
                 "completion_tokens": self.completion_tokens, "cost_usd": self.cost_usd,
                 "elapsed_seconds": round(self.elapsed_seconds, 3),
                 "provider": self.provider, "model": self.model, "fatal": self.fatal,
-                "cancelled": self.cancelled}
+                "cancelled": self.cancelled, "skipped": self.skipped}
 
 
-def build_report(documents: Sequence[DocumentReport], summary: RunSummary) -> dict[str, Any]:
-    """The JSON-serialisable report: documents in the given order, fields in field order."""
+def build_report(documents: Sequence[DocumentReport], summary: RunSummary,
+                 skipped: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+    """The JSON-serialisable report: documents in the given order, fields in field order,
+    and the (path, reason) of each file skipped while walking a folder."""
     return {"version": REPORT_VERSION,
             "documents": [document.to_dict() for document in documents],
+            "skipped": [{"path": path, "reason": reason} for path, reason in skipped],
             "summary": summary.to_dict()}
 
 

@@ -46,11 +46,13 @@ from extractor_tui.core._session_schema import (
     StoredRequest,
     check_meta_name,
     chunk_row,
+    db_path,
     delete_chunk,
     error_kind,
     fields_from_json,
     fields_to_json,
     insert_chunk,
+    read_path,
     redact_url,
 )
 from extractor_tui.core.engine import WorkItem
@@ -237,13 +239,14 @@ class Session:
                          page_starts: list[int], text_sha256: str | None,
                          notes: list[str]) -> int:
         values = (status, error, pages, json.dumps(page_starts), text_sha256, json.dumps(notes))
+        stored = db_path(path)
         with self._write() as db:
             row = db.execute("SELECT id, text_sha256 FROM documents WHERE path = ?",
-                             (path,)).fetchone()
+                             (stored,)).fetchone()
             if row is None:
                 cursor = db.execute("INSERT INTO documents(status, error, pages, page_starts, "
                                     "text_sha256, notes, path, added_at) VALUES (?, ?, ?, ?, ?, "
-                                    "?, ?, ?)", (*values, path, self._timestamp()))
+                                    "?, ?, ?)", (*values, stored, self._timestamp()))
                 return int(cursor.lastrowid or 0)
             doc_id = int(row[0])
             if text_sha256 is None or row[1] != text_sha256:
@@ -255,7 +258,7 @@ class Session:
 
     def documents(self) -> list[StoredDocument]:
         rows = self._db.execute(f"SELECT {_DOC_COLUMNS} FROM documents ORDER BY id")
-        return [StoredDocument(int(r[0]), str(r[1]), str(r[2]), r[3], int(r[4]),
+        return [StoredDocument(int(r[0]), read_path(r[1]), str(r[2]), r[3], int(r[4]),
                                tuple(json.loads(r[5])), r[6], tuple(json.loads(r[7])), str(r[8]))
                 for r in rows]
 

@@ -34,6 +34,7 @@ from textual.worker import Worker
 from extractor_tui.config import Settings
 from extractor_tui.core.clock import Clock, SystemClock
 from extractor_tui.core.engine import ChunkOutcome, RunResult, WorkItem
+from extractor_tui.core.documents import Skipped
 from extractor_tui.core.events import ChunkId
 from extractor_tui.core.export import export
 from extractor_tui.core.fields import FieldSet
@@ -142,6 +143,15 @@ class Controller:
         """Every document of the session, by path (ids change when one is read again)."""
         return sorted(self.job.documents(), key=lambda entry: entry.path)
 
+    def skipped(self) -> list[Skipped]:
+        """Files passed over while walking folders (other types, links to folders), by path."""
+        return sorted(self.job.skipped.values(), key=lambda skipped: str(skipped.path))
+
+    def forget_skipped(self, path: str) -> None:
+        """Drop a skipped file from the list (it was never part of the session)."""
+        if self.job.skipped.pop(path, None) is not None:
+            self._app.post_message(DocumentsChanged())
+
     def outcomes(self, doc_id: int) -> list[ChunkOutcome]:
         return self.job.chunk_outcomes(doc_id)
 
@@ -226,6 +236,8 @@ class Controller:
             self._app.post_message(DocumentsChanged())
         failed = f", {len(result.errors)} could not be read (see their rows)" \
             if result.errors else ""
+        if result.skipped:
+            failed += f", {len(result.skipped)} other file(s) skipped"
         self._app.notify(f"{verb} {len(result.documents)} document(s){failed}.",
                          severity="warning" if result.errors else "information", markup=False)
 
@@ -393,6 +405,8 @@ class Controller:
                        reread: bool) -> None:
         old = self.job
         self.job = self._make_job(settings, fields, session)
+        if old.session is session:
+            self.job.skipped.update(old.skipped)
         if self._client is None:
             await old.aclose()
         if old.session is not session:

@@ -106,8 +106,8 @@ async def test_sample_docs_offline_run_results_and_export(
         assert len(rows) == 20
         acme_row = next(r for r in rows if r[0].endswith(ACME))
         assert acme_row[1:4] == ["1", "463", "1"]
-        assert any(r[0].endswith("generate.py") and "unsupported file type .py" in r[4]
-                   for r in rows), "a load error shows on its row, with the reason"
+        assert any(r[0].endswith("generate.py") and r[4] == "skipped: unsupported type .py"
+                   for r in rows), "a file of another type in the folder shows as skipped"
         assert "offline" in app.sub_title
 
         await _run_all(pilot, app, settle)
@@ -125,15 +125,20 @@ async def test_sample_docs_offline_run_results_and_export(
         await _export(pilot, app, tmp_path / "results.csv", settle)
         await _export(pilot, app, tmp_path / "results.json", settle)
 
-        await pilot.press("1")  # remove a document that did not load
+        await pilot.press("1")  # a skipped file leaves the list at once: nothing is lost
         table.move_cursor(row=next(i for i, r in enumerate(rows) if r[0].endswith(".json")))
+        await pilot.press("x")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert table.row_count == 19
+        assert not any(_texts(table.get_row(k))[0].endswith(".json") for k in table.rows)
+        table.move_cursor(row=0)  # a document asks first
         await pilot.press("x")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("y")
         await settle(pilot)
-        assert table.row_count == 19
-        assert not any(_texts(table.get_row(k))[0].endswith(".json") for k in table.rows)
+        assert table.row_count == 18
 
     with (tmp_path / "results.csv").open(encoding="utf-8-sig", newline="") as handle:
         exported = list(csv.DictReader(handle))
@@ -143,7 +148,8 @@ async def test_sample_docs_offline_run_results_and_export(
     assert float(acme["total"]) == 13554.94
     assert acme["status"] == "complete"
     report = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
-    assert len(report["documents"]) == 20
+    assert len(report["documents"]) == 15  # and the other files, skipped:
+    assert sorted(Path(s["path"]).suffix for s in report["skipped"]) == [".json"] + [".py"] * 4
     assert report["summary"]["provider"] == "offline"
     doc = next(d for d in report["documents"] if d["path"].endswith(ACME))
     assert doc["fields"]["invoice_date"]["value"] == "2024-01-17"

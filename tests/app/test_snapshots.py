@@ -66,7 +66,9 @@ async def _load_and_run(session_path: Path, clock: Any) -> None:
     session = Session.open(session_path)
     job = Job(SETTINGS, preset("invoice"), session, client=KestrelFails(), clock=clock)
     try:
-        await job.add_paths([Path("docs")])
+        # notes.docx named on its own fails (a row with its reason); found in the folder
+        # by the app (snapshot_app) it is a skipped row
+        await job.add_paths([Path("docs"), Path("docs/notes.docx")])
         await job.run()
     finally:
         await job.aclose()

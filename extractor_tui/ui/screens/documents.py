@@ -3,7 +3,8 @@ tokens, chunks and status, read its text page by page, remove it.
 
 A coordinator: it asks the controller to load or remove documents and redraws from
 ``controller.documents()`` when the app says they changed. A document that did not load
-keeps its row, with the loader's one-line reason in the status column.
+keeps its row, with the loader's one-line reason in the status column; a file of another
+type found in a folder gets a dim ``skipped: unsupported type .json`` row.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from extractor_tui.ui.widgets.literal import display_path, literal
 from extractor_tui.ui.widgets.page_preview import PagePreview, page_texts
 
 __all__ = ["DocumentsView", "document_status"]
+
+_SKIPPED = "skipped:"
+"""Row keys of skipped files start with this; a document's row key is its id."""
 
 
 def document_status(entry: DocumentEntry, statuses: Counter[str]) -> Text:
@@ -105,6 +109,11 @@ class DocumentsView(Vertical):
                           Text(f"{entry.tokens:,}" if loaded else "–", justify="right"),
                           Text(str(len(entry.items)) if loaded else "–", justify="right"),
                           document_status(entry, statuses), key=str(entry.doc_id))
+        for skipped in self.controller.skipped():  # other files found in a folder
+            table.add_row(literal(display_path(skipped.path), "dim"),
+                          *(Text("–", justify="right") for _ in range(3)),
+                          literal(f"skipped: {skipped.reason}", "dim"),
+                          key=f"{_SKIPPED}{skipped.path}")
         if keep is not None and str(keep) in {k.value for k in table.rows}:
             table.move_cursor(row=table.get_row_index(str(keep)))
         self._preview(force=True)
@@ -114,7 +123,7 @@ class DocumentsView(Vertical):
         if not table.row_count:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return int(key) if key is not None else None
+        return int(key) if key is not None and key.isdigit() else None
 
     def _preview(self, force: bool = False) -> None:
         doc_id = self._selected()
@@ -124,7 +133,10 @@ class DocumentsView(Vertical):
         self._shown = doc_id
         preview = self.query_one(PagePreview)
         entry = next((e for e in self.controller.documents() if e.doc_id == doc_id), None)
-        if entry is None:
+        if entry is None and self.table.row_count:
+            preview.clear("Skipped: a file of another type, found in a folder (only .pdf, "
+                          ".txt and .md are read; add it by name to see why).")
+        elif entry is None:
             preview.clear("No documents yet: type a path above, press a, or pick one in "
                           "the tree.")
         elif entry.error is not None:
@@ -182,6 +194,12 @@ class DocumentsView(Vertical):
     # -- removing and reading ---------------------------------------------------------------
 
     def action_remove(self) -> None:
+        table = self.table
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value or ""
+            if key.startswith(_SKIPPED):  # only a line in the list: nothing to lose
+                self.controller.forget_skipped(key.removeprefix(_SKIPPED))
+                return
         doc_id = self._selected()
         entry = next((e for e in self.controller.documents() if e.doc_id == doc_id), None)
         if entry is None:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from rich.text import Text
 
+from extractor_tui.core.scrub import printable
+
 __all__ = ["CONTROL_NO_NEWLINE", "NO_VALUE", "display_path", "find_quote", "highlight", "literal", "value_text"]
 
 NO_VALUE = "—"
@@ -50,8 +52,9 @@ def display_path(path: str | Path) -> str:
     try:
         relative = os.path.relpath(text)
     except ValueError:  # another drive (Windows)
-        return text
-    return text if relative.startswith("..") else relative
+        relative = ".."
+    # A name that is not UTF-8 shows its odd bytes as \xNN, an escape sequence as \x1b.
+    return printable(text if relative.startswith("..") else relative)
 
 
 def find_quote(text: str, quote: str, near: int | None = None) -> tuple[int, int] | None:
