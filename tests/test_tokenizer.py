@@ -102,3 +102,18 @@ def test_resolution_never_opens_a_socket(fresh_cache: Path) -> None:
                                            "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     assert "offline ok" in done.stdout
+
+
+@pytest.mark.parametrize("model", ["smollm2", "llama3", "qwen2.5", "mistral",
+                                   "llama-3.1-8b-instruct"])
+def test_a_model_whose_encoding_we_do_not_hold_is_counted_approximately(model: str) -> None:
+    resolved = resolve_encoding(model)
+    assert resolved.name == "cl100k_base" and not resolved.exact
+    line = resolved.describe()
+    assert "approximate" in line and "exact" not in line
+    assert model in line  # says whose tokenizer it stands in for
+
+
+def test_an_openai_model_on_cl100k_is_still_exact() -> None:
+    resolved = resolve_encoding("gpt-4")
+    assert resolved.exact and resolved.describe().endswith("exact")
