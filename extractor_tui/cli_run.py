@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.text import Text
 
 from extractor_tui.config import Settings, load_settings
+from extractor_tui.core.events import Event, StructuredOutputChanged
 from extractor_tui.core.export import check_output, export
 from extractor_tui.core.fields import FieldSet, fields_from_args, load_schema, preset
 from extractor_tui.core.job import Job, Plan
@@ -42,7 +43,8 @@ _SETTING_FLAGS: tuple[tuple[str, str, type], ...] = (
     ("concurrency", "--concurrency", int), ("chunk_tokens", "--chunk-tokens", int),
     ("overlap_tokens", "--overlap-tokens", int), ("timeout_s", "--timeout", float),
     ("retries", "--retries", int), ("max_file_mb", "--max-file-mb", float),
-    ("pdf_timeout_s", "--pdf-timeout", float), ("load_workers", "--workers", int))
+    ("pdf_timeout_s", "--pdf-timeout", float), ("load_workers", "--workers", int),
+    ("structured_output", "--structured-output", str))
 
 
 def add_run_arguments(run: argparse.ArgumentParser) -> None:
@@ -119,6 +121,12 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
              else f"{job.provider} {job.settings.base_url or 'https://api.openai.com/v1'}")
     err.print(Text(f"provider: {label} · model: {job.settings.model} · tokenizer: "
                    f"{job.encoding.describe()}", style="dim"))
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, StructuredOutputChanged):  # said once per move, as it happens
+            err.print(Text(f"note: {event.message}", style="yellow"))
+
+    job.add_sink(on_event)
 
     def on_outcome(outcome: object) -> None:
         if isinstance(outcome, DocumentError):

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
         "Tokens per minute allowed by the provider (else learned from its headers)."))
     max_output_tokens: int | None = Field(None, ge=16, description=(
         "Cap on each answer's tokens; an answer cut there is split and retried."))
+    structured_output: Literal["auto", "json_schema", "json_object", "tools", "prompt"] = Field(
+        "auto", description=(
+            "How JSON is asked for: 'auto' starts with json_schema and moves to json_object, "
+            "tools, then prompt when the server refuses one; or one of them, fixed."))
     prices: dict[str, tuple[float, float]] = Field(default_factory=dict, description=(
         "Extra or overriding prices: model = [USD per 1M input tokens, per 1M output]."))
 

@@ -21,6 +21,9 @@ Why it is built this way:
   tested against bytes on a socket.
 * Only the standard library is used, so it also runs as its own process for benchmarks:
   ``python tests/loopback.py --port 0 --latency 0.25`` prints ``READY <base_url>``.
+* ``profile=`` (``server_profiles.py``) makes it take and refuse structured output as one
+  real server does (OpenAI, vLLM, llama-server, llama-cpp-python, Ollama, LM Studio), with
+  that server's status codes and error bodies, and answer forced tool calls its way.
 
 Use::
 
@@ -44,6 +47,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any, Literal, TypeAlias
+
+from server_profiles import PROFILES, Profile, prompt_schema
 
 HOST = "127.0.0.1"
 MAX_HEADER_BYTES = 64 * 1024
@@ -252,11 +257,30 @@ def minimal_instance(schema: Mapping[str, Any], root: Mapping[str, Any] | None =
 
 
 def default_responder(body: Mapping[str, Any]) -> str:
-    """The minimal instance of a requested ``json_schema`` as JSON; ``{}`` or ``ok`` otherwise."""
+    """What a model that does as it is told answers: the minimal instance of the schema it
+    was given (``json_schema``, the ``schema`` of ``json_object``, a forced tool's
+    parameters, else one written in the prompt) as JSON; ``{}`` or ``ok`` without one."""
     fmt = body.get("response_format") or {}
+    tools = body.get("tools") or []
     if fmt.get("type") == "json_schema":
         return json.dumps(minimal_instance(fmt.get("json_schema", {}).get("schema", {})))
+    if fmt.get("type") == "json_object" and isinstance(fmt.get("schema"), dict):
+        return json.dumps(minimal_instance(fmt["schema"]))
+    if tools and isinstance(body.get("tool_choice"), dict):
+        return json.dumps(minimal_instance(tools[0]["function"].get("parameters", {})))
+    written = prompt_schema(body)
+    if written is not None:
+        return json.dumps(minimal_instance(written))
     return "{}" if fmt.get("type") == "json_object" else "ok"
+
+
+def profile_responder(profile: Profile) -> Responder:
+    """The answer of a model behind ``profile``: constrained by the schema that server
+    passes on, else following the schema written in its prompt."""
+    def respond(body: Mapping[str, Any]) -> str:
+        schema = profile.schema(body) or prompt_schema(body)
+        return json.dumps(minimal_instance(schema)) if schema is not None else "{}"
+    return respond
 
 
 def _prompt_chars(body: Mapping[str, Any]) -> int:
@@ -271,15 +295,23 @@ def _prompt_chars(body: Mapping[str, Any]) -> int:
 
 
 def completion_envelope(body: Mapping[str, Any], content: str, finish_reason: str,
-                        index: int, usage: Any = _DEFAULT_USAGE) -> dict[str, Any]:
+                        index: int, usage: Any = _DEFAULT_USAGE,
+                        tool_call: bool = False) -> dict[str, Any]:
     """A ``chat.completion`` object echoing the request's model, with rough token usage
-    (``usage`` replaces it with any value; None leaves it out, as some servers do)."""
+    (``usage`` replaces it with any value; None leaves it out, as some servers do); with
+    ``tool_call`` the content goes in the forced tool call's ``arguments``."""
     prompt, completion = max(1, _prompt_chars(body) // 4), max(1, len(content) // 4)
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    if tool_call:
+        name = str(body["tool_choice"]["function"]["name"])
+        message["content"] = None
+        message["tool_calls"] = [{"id": f"call_loopback_{index}", "type": "function",
+                                  "function": {"name": name, "arguments": content}}]
     envelope = {
         "id": f"chatcmpl-loopback-{index}", "object": "chat.completion",
         "created": int(time.time()), "model": str(body.get("model", "loopback")),
         "choices": [{"index": 0, "finish_reason": finish_reason, "logprobs": None,
-                     "message": {"role": "assistant", "content": content, "refusal": None}}],
+                     "message": message}],
         "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
                   "total_tokens": prompt + completion},
     }
@@ -372,6 +404,8 @@ class LoopbackServer:
     or, with ``limiter="quantised"``, beyond a bucket of one second of n per ``per_s``
     (checked before the script; a refused request does not consume a script entry). After
     ``max_requests`` requests every answer is 503; after ``max_lifetime_s`` the server closes.
+    ``profile`` (a ``server_profiles.PROFILES`` name) refuses what that server refuses,
+    before the script, and answers as a model behind it would unless ``responder`` is given.
     """
 
     def __init__(self, *, port: int = 0, script: Script | None = None,
@@ -379,12 +413,15 @@ class LoopbackServer:
                  rate_limit: tuple[int, float] | None = None, limiter: Limiter = "window",
                  models: Sequence[str] = ("loopback-1",), max_requests: int = 100_000,
                  max_lifetime_s: float = 300.0, idle_timeout_s: float = IDLE_TIMEOUT_S,
-                 record_bodies: bool = True) -> None:
+                 record_bodies: bool = True, profile: str | None = None) -> None:
         if not (0 < max_lifetime_s < math.inf and 0 < idle_timeout_s < math.inf):
             raise ValueError("max_lifetime_s and idle_timeout_s must be positive and finite")
         if max_requests < 1 or (rate_limit is not None and not (rate_limit[0] >= 1
                                                                  and rate_limit[1] > 0)):
             raise ValueError("max_requests and the rate limit must be positive")
+        self.profile = PROFILES[profile] if profile is not None else None
+        if self.profile is not None and responder is default_responder:
+            responder = profile_responder(self.profile)
         self._port, self._script, self._default, self._responder = port, script, default, responder
         self._window: _Window | _Quantised | None = None
         if rate_limit is not None:
@@ -578,6 +615,9 @@ class LoopbackServer:
             if not allowed:
                 payload = _error(*_ERRORS["rate_limited"])
                 return "server_rate_limit", immediate, 429, payload, limits
+        refusal = self.profile.refuse(info.body) if self.profile is not None else None
+        if refusal is not None:
+            return "refused", immediate, refusal.status, refusal.payload(), limits
         fault = self._next_fault(info)
         status, payload, extra = self._respond(fault, info.body, info.index)
         return fault.kind, fault, status, payload, {**limits, **extra}
@@ -610,7 +650,8 @@ class LoopbackServer:
             content = self._responder(body)
         except Exception as exc:  # a test's responder bug becomes a visible 500, not a hang
             return 500, _error(f"loopback responder raised {exc!r}", "server_error"), {}
-        finish = "stop"
+        tool_call = self._answers_with_a_call(body)
+        finish = self.profile.tool_finish if tool_call and self.profile is not None else "stop"
         if fault.kind == "malformed":
             content = MALFORMED_CONTENT
         elif fault.kind == "empty":
@@ -622,9 +663,14 @@ class LoopbackServer:
             head, _, tail = json.dumps(envelope).encode().partition(_PAD.encode())
             size = min(fault.body_bytes, MAX_SENT_BODY_BYTES)
             return 200, _Padded(head, max(0, size - len(head) - len(tail)), tail), {}
-        payload = json.dumps(completion_envelope(body, content, finish, index,
-                                                 fault.usage)).encode()
+        payload = json.dumps(completion_envelope(body, content, finish, index, fault.usage,
+                                                 tool_call)).encode()
         return 200, payload[: len(payload) // 2] if fault.kind == "broken_body" else payload, {}
+
+    def _answers_with_a_call(self, body: Mapping[str, Any]) -> bool:
+        """A forced tool call is answered in ``tool_calls`` unless the server ignores it."""
+        forced = bool(body.get("tools")) and isinstance(body.get("tool_choice"), dict)
+        return forced and (self.profile is None or self.profile.tools == "call")
 
     async def _reject(self, writer: asyncio.StreamWriter, status: int, message: str) -> bool:
         """Answer a request that cannot be framed, and end the connection."""
@@ -701,7 +747,8 @@ async def _serve(args: argparse.Namespace) -> None:
         script=_fault_picker(args.fault_rate, args.seed, args.latency, not args.no_429),
         rate_limit=_parse_rate(args.rate_limit) if args.rate_limit else None,
         limiter="quantised" if args.quantised else "window",
-        max_requests=args.max_requests, max_lifetime_s=args.lifetime, record_bodies=False)
+        max_requests=args.max_requests, max_lifetime_s=args.lifetime, record_bodies=False,
+        profile=args.profile)
     await server.start()
     print(f"READY {server.base_url}", flush=True)
     stop = asyncio.Event()
@@ -732,6 +779,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="leave 429s out of the --fault-rate mix")
     parser.add_argument("--lifetime", type=float, default=300.0)
     parser.add_argument("--max-requests", type=int, default=100_000)
+    parser.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                        help="take and refuse structured output as this server does")
     asyncio.run(_serve(parser.parse_args(argv)))
     return 0
 

@@ -55,11 +55,13 @@ from extractor_tui.core.events import (
     RunResumed,
     RunStarted,
     Sink,
+    StructuredOutputChanged,
 )
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.llm.base import Client, LLMRequest, LLMResponse
 from extractor_tui.core.llm.headers import RateLimitInfo
 from extractor_tui.core.prompts import make_request, parse_output, repair_messages
+from extractor_tui.core.structured import ModeSwitch, Negotiation
 from extractor_tui.core.work import ChunkOutcome, EngineConfig, RunResult, WorkItem, split_point
 from extractor_tui.errors import (
     ErrorKind,
@@ -160,6 +162,9 @@ class Engine:
         self._count_tokens = count_tokens
         self.gate = Gate(GateConfig(maximum=config.concurrency, rpm=config.rpm,
                                     tpm=config.tpm), self._clock, self._on_gate_event)
+        self.negotiation = Negotiation(config.structured_output, client.endpoint,
+                                       start=config.structured_start,
+                                       on_switch=self._on_mode_switch)
         self._states: dict[ChunkId, _State] = {}
         self._run: _Run | None = None
 
@@ -306,9 +311,12 @@ class Engine:
         if state.first_start is None:
             state.first_start = start
         self._sink(AttemptStarted(item.id, attempt, start))
+        mode = self.negotiation.mode
+        if state.repair is not None and state.repair.mode != mode.value:
+            state.repair = None  # a re-ask built for a mode the endpoint no longer takes
         request = state.repair or make_request(fields=self.fields, chunk_text=item.text,
                                                model=self.model, key=item.key,
-                                               max_tokens=self.config.max_tokens)
+                                               max_tokens=self.config.max_tokens, mode=mode)
         released = False
         try:
             try:
@@ -380,6 +388,14 @@ class Engine:
                 permit: Permit) -> None:
         item, now = state.item, self._clock.now()
         state.last_error = exc
+        if self.negotiation.refused(request.mode, exc):
+            # The server refused the kind of request, not the chunk: send it again in the
+            # endpoint's next mode, without counting this against the chunk's attempts.
+            state.repair = None
+            self._sink(ChunkRetrying(item.id, exc.kind, f"{exc.message} (sent again as "
+                                     f"{self.negotiation.mode.value})", now, now))
+            self._enqueue(run, item, front=True)
+            return
         if isinstance(exc, RateLimited):
             wait = self.gate.rate_limited(exc.retry_after, permit,
                                           RateLimitInfo.from_headers(exc.headers))
@@ -476,6 +492,11 @@ class Engine:
             halves.append(WorkItem(chunk_id, item.document, text, start, end, item.page_starts,
                                    tokens, key))
         return halves[0], halves[1]
+
+    def _on_mode_switch(self, switch: ModeSwitch) -> None:
+        self._sink(StructuredOutputChanged(switch.endpoint, switch.previous.value,
+                                           switch.mode.value, switch.message,
+                                           switch.reason[:300], self._clock.now()))
 
     # -- gate events -> public events ----------------------------------------------------------
 

@@ -34,6 +34,7 @@ __all__ = [
     "RunResumed",
     "RunStarted",
     "Sink",
+    "StructuredOutputChanged",
 ]
 
 
@@ -207,9 +208,24 @@ class RunFinished:
     fatal: str | None = None
 
 
+@dataclass(frozen=True)
+class StructuredOutputChanged:
+    """The endpoint refused a structured-output mode; it is asked in ``mode`` from now on.
+
+    ``message`` is the one line shown to the user; ``reason`` is the server's own words.
+    """
+
+    endpoint: str
+    previous: str
+    mode: str
+    message: str
+    reason: str
+    at: float
+
+
 Event = (RequestPlanned | RunStarted | AttemptStarted | AttemptFinished | ChunkRetrying
          | ChunkCompleted | ChunkFailed | ChunkSplit | ChunkCancelled | CoolDownStarted
          | ConcurrencyChanged | CircuitOpened | CircuitClosed | RunPaused | RunResumed
-         | RunFinished)
+         | RunFinished | StructuredOutputChanged)
 
 Sink = Callable[[Event], None]

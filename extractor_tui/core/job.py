@@ -43,6 +43,7 @@ from extractor_tui.core.events import (
     ChunkRetrying,
     Event,
     Sink,
+    StructuredOutputChanged,
 )
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.llm.base import Client
@@ -63,6 +64,7 @@ from extractor_tui.core.report import (
     document_report,
     failed_document,
 )
+from extractor_tui.core._session_schema import redact_url
 from extractor_tui.core.run_settings import session_settings
 from extractor_tui.core.session import Session
 from extractor_tui.errors import DocumentError, InvalidOutput, SessionWriteError
@@ -84,12 +86,24 @@ def make_client(settings: Settings) -> Client:
                         max_body_bytes=settings.max_response_bytes)
 
 
-def engine_config(settings: Settings) -> EngineConfig:
+def engine_config(settings: Settings, structured_start: str | None = None) -> EngineConfig:
     return EngineConfig(concurrency=settings.concurrency, retries=settings.retries,
                         invalid_retries=settings.invalid_retries, timeout=settings.timeout_s,
                         max_rate_limit_wait=settings.max_rate_limit_wait_s,
                         max_tokens=settings.max_output_tokens, rpm=settings.rpm,
-                        tpm=settings.tpm)
+                        tpm=settings.tpm, structured_output=settings.structured_output,
+                        structured_start=structured_start)
+
+
+_MODES_META = "structured_output"  # JSON: {endpoint without credentials: negotiated mode}
+
+
+def _negotiated(session: Session) -> dict[str, str]:
+    try:
+        stored = json.loads(session.meta(_MODES_META) or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -146,8 +160,9 @@ class Job:
         self.clock = clock or SystemClock()
         self.chunker, self.encoding = make_chunker(settings.model, settings.chunk_tokens,
                                                    settings.overlap_tokens)
+        start = _negotiated(session).get(redact_url(self.client.endpoint))
         self.engine = Engine(self.client, fields, model=settings.model,
-                             config=engine_config(settings), sink=self._emit,
+                             config=engine_config(settings, start), sink=self._emit,
                              clock=self.clock, rng=rng, count_tokens=self.count_tokens)
         self.outcomes: dict[ChunkId, ChunkOutcome] = {}
         self.requests = 0
@@ -178,6 +193,11 @@ class Job:
             self.requests += 1
         elif isinstance(event, ChunkRetrying):
             self.retries += 1
+        elif isinstance(event, StructuredOutputChanged):
+            # Kept, so a resumed run starts in the mode this endpoint takes.
+            modes = _negotiated(self.session)
+            modes[redact_url(event.endpoint)] = event.mode
+            self.session.set_meta(_MODES_META, json.dumps(modes))
         for sink in self._sinks:
             sink(event)
 
@@ -212,7 +232,7 @@ class Job:
         items = [WorkItem(ChunkId(doc_id, chunk.index), str(document.path), chunk.text,
                           chunk.start, chunk.end, document.page_starts, chunk.token_count,
                           chunk_key(text_sha, chunk.start, chunk.end, self.fields,
-                                    self.settings.model))
+                                    self.settings.model, self.settings.structured_output))
                  for chunk in chunks]
         self.session.add_chunks(doc_id, items)
         return doc_id

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from extractor_tui.core.events import ChunkId
 from extractor_tui.core.prompts import RawCandidate
+from extractor_tui.core.structured import StructuredOutput
 from extractor_tui.errors import ErrorKind
 
 __all__ = ["ChunkOutcome", "EngineConfig", "RunResult", "WorkItem", "split_point"]
@@ -56,6 +57,8 @@ class EngineConfig:
     max_tokens: int | None = None
     rpm: int | None = None
     tpm: int | None = None
+    structured_output: StructuredOutput = "auto"
+    structured_start: str | None = None  # the mode a previous run negotiated (session)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from extractor_tui.config import Settings
 from extractor_tui.core.clock import Clock, SystemClock
 from extractor_tui.core.engine import ChunkOutcome, RunResult, WorkItem
 from extractor_tui.core.documents import Skipped
-from extractor_tui.core.events import ChunkId
+from extractor_tui.core.events import ChunkId, Event, StructuredOutputChanged
 from extractor_tui.core.export import export
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.job import DocumentEntry, Job, Plan
@@ -109,8 +109,15 @@ class Controller:
         recent.add(session.path)
 
     def _make_job(self, settings: Settings, fields: FieldSet, session: Session) -> Job:
-        return Job(settings, fields, session, client=self._client, sink=self.events,
-                   clock=self.clock)
+        job = Job(settings, fields, session, client=self._client, sink=self.events,
+                  clock=self.clock)
+        job.add_sink(self._on_event)
+        return job
+
+    def _on_event(self, event: Event) -> None:
+        """The few facts said at once, not only in the table: an endpoint's new mode."""
+        if isinstance(event, StructuredOutputChanged):
+            self._app.notify(event.message, title="Structured output", markup=False)
 
     # -- what the views read ------------------------------------------------------------------
 

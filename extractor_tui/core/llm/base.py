@@ -3,6 +3,8 @@
 A request carries both the chat messages (what an HTTP provider sends) and the chunk text
 and fields they were built from (what the in-process ``offline`` provider reads directly),
 so both providers answer the same request object and the engine cannot tell them apart.
+``mode`` is the structured-output mode the request was built in (``structured.Mode``): the
+engine reads it back when a server refuses the request, to move the endpoint on.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ class LLMRequest:
     key: str
     model: str
     messages: tuple[Mapping[str, str], ...]
-    response_format: Mapping[str, Any]
+    response_format: Mapping[str, Any] | None
     chunk_text: str
     fields: FieldSet
     max_tokens: int | None = None
+    mode: str = "json_schema"
+    tools: tuple[Mapping[str, Any], ...] = ()
+    tool_choice: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

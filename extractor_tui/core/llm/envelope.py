@@ -58,6 +58,21 @@ def _usage(data: Mapping[str, Any]) -> tuple[int, int] | None:
     return prompt, completion
 
 
+def _tool_arguments(message: Mapping[str, Any]) -> str:
+    """The first tool call's arguments, or ``""``; a server that ignores ``tool_choice``
+    (Ollama, llama-server) answers in ``content`` instead, read as usual."""
+    calls = message.get("tool_calls")
+    if isinstance(calls, list) and calls and isinstance(calls[0], dict):
+        function = calls[0].get("function")
+        if isinstance(function, dict):
+            arguments = function.get("arguments")
+            if isinstance(arguments, str):
+                return arguments
+            if isinstance(arguments, dict):  # some servers send the object itself
+                return json.dumps(arguments)
+    return ""
+
+
 def _content(data: Any) -> tuple[str, str]:
     """(content, finish_reason) of the first choice, each field's type checked."""
     if not isinstance(data, dict):
@@ -72,6 +87,8 @@ def _content(data: Any) -> tuple[str, str]:
     content = message.get("content")
     if content is not None and not isinstance(content, str):
         raise InvalidOutput("the message content is not text", raw=str(content)[:2000])
+    if not content:  # tools mode: the answer is the forced call's arguments
+        content = _tool_arguments(message)
     finish = choice.get("finish_reason")
     if finish is not None and not isinstance(finish, str):
         raise InvalidOutput("the answer's finish_reason is not text")

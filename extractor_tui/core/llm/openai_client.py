@@ -22,6 +22,10 @@ Why these choices:
   ``raise … from exc``. Nothing else in the code base imports ``openai``. A failure to
   connect (refused, DNS, TLS) and a 5xx carry a ``fingerprint``: the engine stops a run
   whose first attempts fail the same way twice, with the server's own words.
+* The body carries what the request's structured-output mode asks for (``response_format``,
+  or ``tools`` and ``tool_choice``) and nothing it does not: servers refuse fields they do
+  not know. OpenAI's own endpoint is not sent the ``schema`` key of a ``json_object``
+  format, which only llama.cpp-based servers read.
 * ``timeout`` bounds the whole call, body included (``asyncio.timeout`` around it, on
   either transport): a server that drips its answer byte by byte cannot hold a request
   longer. The answer is read by ``envelope.read_envelope``, which checks every field.
@@ -32,6 +36,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx2
 import openai
@@ -48,7 +53,7 @@ from extractor_tui.errors import (
     TransientError,
 )
 
-__all__ = ["OpenAIClient", "Transport", "map_error"]
+__all__ = ["OpenAIClient", "Transport", "map_error", "request_body"]
 
 Transport = Literal["aiohttp", "httpx2"]
 
@@ -71,11 +76,32 @@ def _code(exc: openai.APIStatusError) -> str:
 
 
 def _message(exc: openai.APIStatusError) -> str:
+    if isinstance(exc.body, str) and exc.body:
+        return exc.body  # the SDK unwraps {"error": "<the reason>"} (LM Studio) to the string
     body = exc.body if isinstance(exc.body, dict) else {}
     error = body.get("error", body)
     if isinstance(error, dict) and isinstance(error.get("message"), str):
         return str(error["message"])
+    if isinstance(error, str) and error:  # LM Studio: {"error": "<the reason>"}
+        return error
     return str(exc.message)
+
+
+def request_body(request: LLMRequest, *, openai_endpoint: bool = False) -> dict[str, Any]:
+    """The JSON body of a chat completion for ``request``, in its structured-output mode."""
+    body: dict[str, Any] = {"model": request.model, "messages": list(request.messages)}
+    if request.response_format is not None:
+        fmt = dict(request.response_format)
+        if openai_endpoint and fmt.get("type") == "json_object":
+            fmt.pop("schema", None)
+        body["response_format"] = fmt
+    if request.tools:
+        body["tools"] = [dict(tool) for tool in request.tools]
+    if request.tool_choice is not None:
+        body["tool_choice"] = dict(request.tool_choice)
+    if request.max_tokens is not None:
+        body["max_tokens"] = request.max_tokens
+    return body
 
 
 def _connect_message(cause: BaseException) -> str:
@@ -139,16 +165,14 @@ class OpenAIClient:
             base_url=base_url or None, api_key=api_key or "not-needed", max_retries=0,
             timeout=timeout, default_headers=dict(extra_headers or {}), http_client=http_client)
         self._endpoint = str(self._sdk.base_url)
+        self._openai = urlsplit(self._endpoint).hostname == "api.openai.com"
 
     @property
     def endpoint(self) -> str:
         return self._endpoint
 
     async def complete(self, request: LLMRequest, timeout: float) -> LLMResponse:
-        body: dict[str, Any] = {"model": request.model, "messages": list(request.messages),
-                                "response_format": dict(request.response_format)}
-        if request.max_tokens is not None:
-            body["max_tokens"] = request.max_tokens
+        body = request_body(request, openai_endpoint=self._openai)
         try:
             async with asyncio.timeout(timeout):
                 raw = await self._sdk.post("/chat/completions", cast_to=httpx2.Response,

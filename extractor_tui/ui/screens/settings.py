@@ -1,4 +1,5 @@
-"""Settings: provider, endpoint, model and key; concurrency, chunk sizes, timeout, retries.
+"""Settings: provider, endpoint, model and key; structured output; concurrency, chunk sizes,
+timeout, retries.
 
 The form is checked by the ``Settings`` class itself (the same pydantic rules as flags, env
 and the config file), on every keystroke, with each message under its own field; Apply is
@@ -39,6 +40,12 @@ FORM: tuple[tuple[str, str, str], ...] = (
 PROVIDERS = (("auto: offline unless a key or base URL is set", "auto"),
              ("OpenAI-compatible endpoint", "openai"),
              ("offline: built-in heuristic, no LLM", "offline"))
+STRUCTURED = (("auto: json_schema, then what the server takes", "auto"),
+              ("json_schema (strict response_format)", "json_schema"),
+              ("json_object + the schema", "json_object"),
+              ("tools: one forced function", "tools"),
+              ("prompt: the schema in the prompt only", "prompt"))
+SELECTS = ("provider", "structured_output")
 KEY_VARIABLES = ("EXTRACTOR_API_KEY", "OPENAI_API_KEY")
 
 
@@ -83,6 +90,9 @@ class SettingsView(VerticalScroll):
             yield Label("Provider")
             yield Select(PROVIDERS, allow_blank=False, id="provider", compact=True)
             yield Static("", id="problem-provider", classes="problem")
+            yield Label("Structured output")
+            yield Select(STRUCTURED, allow_blank=False, id="structured_output", compact=True)
+            yield Static("", id="problem-structured_output", classes="problem")
             for name, label, kind in FORM:
                 yield Label(label)
                 if kind == "password":
@@ -109,14 +119,16 @@ class SettingsView(VerticalScroll):
         key = settings.api_key.get_secret_value() if settings.api_key else ""
         values: dict[str, Any] = {name: getattr(settings, name) for name, _, _ in FORM}
         values["api_key"] = key
-        self.query_one("#provider", Select).value = settings.provider
+        for name in SELECTS:
+            self.query_one(f"#{name}", Select).value = getattr(settings, name)
         for name, value in values.items():
             self.query_one(f"#{name}", Input).value = "" if value is None else str(value)
         self._check()
 
     def _form(self) -> dict[str, Any]:
         data: dict[str, Any] = self.controller.settings.model_dump()
-        data["provider"] = self.query_one("#provider", Select).value
+        for name in SELECTS:
+            data[name] = self.query_one(f"#{name}", Select).value
         for name, _, _ in FORM:
             text = self.query_one(f"#{name}", Input).value.strip()
             data[name] = text or None if name in ("base_url", "api_key") else text
@@ -130,7 +142,7 @@ class SettingsView(VerticalScroll):
             settings = Settings(**self._form())
         except ValidationError as exc:
             problems = settings_problems(exc)
-        for name in ("provider", *(n for n, _, _ in FORM)):
+        for name in (*SELECTS, *(n for n, _, _ in FORM)):
             self.query_one(f"#problem-{name}", Static).update(Text(problems.get(name, "")))
         self.query_one("#apply", Button).disabled = settings is None
         self._dirty = settings != self.controller.settings
