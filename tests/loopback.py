@@ -296,11 +296,14 @@ def _prompt_chars(body: Mapping[str, Any]) -> int:
 
 def completion_envelope(body: Mapping[str, Any], content: str, finish_reason: str,
                         index: int, usage: Any = _DEFAULT_USAGE,
-                        tool_call: bool = False) -> dict[str, Any]:
+                        tool_call: bool = False,
+                        completion_tokens: int | None = None) -> dict[str, Any]:
     """A ``chat.completion`` object echoing the request's model, with rough token usage
-    (``usage`` replaces it with any value; None leaves it out, as some servers do); with
-    ``tool_call`` the content goes in the forced tool call's ``arguments``."""
-    prompt, completion = max(1, _prompt_chars(body) // 4), max(1, len(content) // 4)
+    (``completion_tokens`` when given; ``usage`` replaces it with any value, None leaves it
+    out, as some servers do); with ``tool_call`` the content goes in the forced tool call's
+    ``arguments``."""
+    prompt = max(1, _prompt_chars(body) // 4)
+    completion = completion_tokens or max(1, len(content) // 4)
     message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if tool_call:
         name = str(body["tool_choice"]["function"]["name"])
@@ -656,15 +659,20 @@ class LoopbackServer:
             content = MALFORMED_CONTENT
         elif fault.kind == "empty":
             content = ""
-        elif fault.kind == "truncated":
+        used: int | None = None
+        if fault.kind == "truncated":
             content, finish = content[: len(content) // 2], "length"
+            if tool_call and self.profile is not None:
+                finish = self.profile.cut_tool_finish
+            cap = body.get("max_completion_tokens", body.get("max_tokens"))
+            used = cap if isinstance(cap, int) and cap > 0 else None  # cut at the cap
         if fault.body_bytes > 0:  # padded with spaces: still valid JSON, sent in pieces
             envelope = completion_envelope(body, content + _PAD, finish, index, fault.usage)
             head, _, tail = json.dumps(envelope).encode().partition(_PAD.encode())
             size = min(fault.body_bytes, MAX_SENT_BODY_BYTES)
             return 200, _Padded(head, max(0, size - len(head) - len(tail)), tail), {}
         payload = json.dumps(completion_envelope(body, content, finish, index, fault.usage,
-                                                 tool_call)).encode()
+                                                 tool_call, used)).encode()
         return 200, payload[: len(payload) // 2] if fault.kind == "broken_body" else payload, {}
 
     def _answers_with_a_call(self, body: Mapping[str, Any]) -> bool:

@@ -41,7 +41,8 @@ class Profile:
     is the JSON schema the server constrains the answer with (None: the model only has the
     prompt). ``tools`` says what a forced tool call gets: a ``call`` (the arguments in
     ``tool_calls``, finish reason ``tool_finish``) or plain ``content`` (the server ignores
-    ``tool_choice`` and the model answers in text).
+    ``tool_choice`` and the model answers in text). ``cut_tool_finish`` is what a tool call
+    cut at the cap reports (llama-cpp-python: still "tool_calls").
     """
 
     name: str
@@ -50,6 +51,7 @@ class Profile:
     schema: Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
     tools: ToolAnswer
     tool_finish: str = "tool_calls"
+    cut_tool_finish: str = "length"  # the finish reason of a tool call cut at max_tokens
 
 
 # --------------------------------------------------------------------------- helpers
@@ -260,10 +262,12 @@ def _llama_cpp_python_refuse(body: Mapping[str, Any]) -> Refusal | None:
     if kind is not None and kind not in ("text", "json_object"):
         # A pydantic validation error raised inside the route, which RouteErrorHandler turns
         # into a 500 with str(error) as the message (llama_cpp/server/errors.py).
+        # Word for word what llama-cpp-python 0.3.36 sent (bench/real_server.py).
         message = ("1 validation error:\n  {'type': 'literal_error', 'loc': ('body', "
                    "'response_format', 'type'), 'msg': \"Input should be 'text' or "
                    f"'json_object'\", 'input': '{kind}', 'ctx': {{'expected': \"'text' or "
-                   "'json_object'\"}}}")
+                   "'json_object'\"}}}\n\n  File \"llama_cpp/server/app.py\", line 376, in "
+                   "create_chat_completion\n    POST /v1/chat/completions")
         return Refusal(500, {"error": {"message": message, "type": "internal_server_error",
                                        "param": None, "code": None}})
     return None
@@ -283,7 +287,8 @@ LLAMA_CPP_PYTHON = Profile(
     "type 'text' | 'json_object', optional 'schema'), llama_cpp/server/errors.py "
     "(RouteErrorHandler: any exception -> 500 internal_server_error), llama_chat_format.py "
     "(a named tool_choice -> grammar from its parameters, finish_reason 'tool_calls')",
-    _llama_cpp_python_refuse, _llama_cpp_python_schema, "call", tool_finish="tool_calls")
+    _llama_cpp_python_refuse, _llama_cpp_python_schema, "call", tool_finish="tool_calls",
+    cut_tool_finish="tool_calls")
 
 # --------------------------------------------------------------------------- Ollama
 

@@ -60,7 +60,12 @@ from extractor_tui.core.events import (
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.llm.base import Client, LLMRequest, LLMResponse
 from extractor_tui.core.llm.headers import RateLimitInfo
-from extractor_tui.core.prompts import make_request, parse_output, repair_messages
+from extractor_tui.core.prompts import (
+    answer_token_cap,
+    make_request,
+    parse_output,
+    repair_messages,
+)
 from extractor_tui.core.structured import ModeSwitch, Negotiation
 from extractor_tui.core.work import ChunkOutcome, EngineConfig, RunResult, WorkItem, split_point
 from extractor_tui.errors import (
@@ -167,6 +172,8 @@ class Engine:
                                        on_switch=self._on_mode_switch)
         self._states: dict[ChunkId, _State] = {}
         self._run: _Run | None = None
+        # Every request carries a cap: the configured one, else what the fields need.
+        self.max_tokens = config.max_tokens or answer_token_cap(fields, model)
 
     # -- controls ----------------------------------------------------------------------------
 
@@ -316,7 +323,7 @@ class Engine:
             state.repair = None  # a re-ask built for a mode the endpoint no longer takes
         request = state.repair or make_request(fields=self.fields, chunk_text=item.text,
                                                model=self.model, key=item.key,
-                                               max_tokens=self.config.max_tokens, mode=mode)
+                                               max_tokens=self.max_tokens, mode=mode)
         released = False
         try:
             try:
@@ -417,12 +424,14 @@ class Engine:
                 self._fail(run, state, exc, "the answer was cut at the token limit and the "
                            "chunk is too small to split further")
                 return
-            self._finish(run, state, None)
             planned = []
             for half in halves:
                 self._states[half.id] = _State(half)
                 run.open_chunks += 1
                 planned.append(_planned(half, now))
+            # Only now: finishing the parent first would let a run whose last open chunk was
+            # cut end there, with both halves cancelled before they were sent.
+            self._finish(run, state, None)
             self._sink(ChunkSplit(item.id, (planned[0], planned[1]), now))
             self._enqueue(run, halves[1], front=True)
             self._enqueue(run, halves[0], front=True)

@@ -54,10 +54,12 @@ __all__ = [
     "RawCandidate",
     "TOOL_NAME",
     "answer_schema",
+    "answer_token_cap",
     "build_messages",
     "chunk_key",
     "document_delimiters",
     "document_digest",
+    "is_reasoning_model",
     "make_request",
     "parse_output",
     "repair_messages",
@@ -71,6 +73,22 @@ PROMPT_VERSION = "2"
 
 TOOL_NAME = "extraction"
 """The one function of ``tools`` mode, and the schema's name in ``json_schema`` mode."""
+
+# The answer cap (``answer_token_cap``): what one candidate costs at most in a sound answer,
+# a value of up to ~16 tokens, a quote of up to ~36 and ~12 of keys, quotes and confidence;
+# two candidates for a single-value field, eight for a list; ~8 tokens per field name; and a
+# quarter more as headroom. On sample_docs the largest offline answer is 556 tokens against
+# a cap of 2,496 for the same 9 medical fields: the cap stops a model that runs on (one ran
+# to its 6,848-token context), it does not shape a sound answer.
+_CANDIDATE_TOKENS = 64
+_CANDIDATES_SINGLE, _CANDIDATES_LIST = 2, 8
+_FIELD_KEY_TOKENS = 8
+_CAP_HEADROOM = 1.25
+_CAP_FLOOR = 256
+# OpenAI's reasoning models spend hidden reasoning tokens out of the same cap; its reasoning
+# guide recommends reserving at least 25,000 tokens for reasoning and output.
+_REASONING_ALLOWANCE = 25_000
+_REASONING = re.compile(r"(?:^|/)(?:o[1-9]|gpt-5)(?:$|[-.:])", re.IGNORECASE)
 
 _MAX_BAD_OUTPUT = 4000  # characters of a bad answer echoed back in a repair request
 _MAX_DELIMITER_TRIES = 1000
@@ -381,6 +399,21 @@ def parse_output(content: str, fields: FieldSet) -> tuple[RawCandidate, ...]:
 
 
 # --------------------------------------------------------------------------- requests
+
+
+def is_reasoning_model(model: str) -> bool:
+    """OpenAI's reasoning models (o1, o3, o4, gpt-5 families), a provider prefix allowed."""
+    return _REASONING.search(model) is not None
+
+
+def answer_token_cap(fields: FieldSet, model: str = "") -> int:
+    """The most tokens a sound answer for ``fields`` needs, with headroom; sent on every
+    request so a model that runs on stops there (and the chunk is split, as for any
+    answer cut at the limit)."""
+    candidates = sum(_CANDIDATES_LIST if spec.many else _CANDIDATES_SINGLE for spec in fields)
+    need = candidates * _CANDIDATE_TOKENS + len(fields) * _FIELD_KEY_TOKENS
+    cap = max(_CAP_FLOOR, -(-int(need * _CAP_HEADROOM) // 64) * 64)
+    return cap + (_REASONING_ALLOWANCE if is_reasoning_model(model) else 0)
 
 
 def document_digest(document_text: str) -> str:

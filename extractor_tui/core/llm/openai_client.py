@@ -25,7 +25,10 @@ Why these choices:
 * The body carries what the request's structured-output mode asks for (``response_format``,
   or ``tools`` and ``tool_choice``) and nothing it does not: servers refuse fields they do
   not know. OpenAI's own endpoint is not sent the ``schema`` key of a ``json_object``
-  format, which only llama.cpp-based servers read.
+  format, which only llama.cpp-based servers read. The answer cap goes in
+  ``max_completion_tokens`` for OpenAI's reasoning models (o1, o3, o4, gpt-5 families),
+  which refuse ``max_tokens`` with a 400, and in ``max_tokens`` everywhere else (vLLM,
+  Ollama, llama.cpp and LM Studio read that one).
 * ``timeout`` bounds the whole call, body included (``asyncio.timeout`` around it, on
   either transport): a server that drips its answer byte by byte cannot hold a request
   longer. The answer is read by ``envelope.read_envelope``, which checks every field.
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -45,6 +49,7 @@ from extractor_tui.core.llm.base import LLMRequest, LLMResponse
 from extractor_tui.core.llm.envelope import DEFAULT_MAX_BODY_BYTES, read_envelope
 from extractor_tui.core.llm.headers import retry_after
 from extractor_tui.core.llm.transport import AnswerTooLarge, aiohttp_http_client
+from extractor_tui.core.prompts import is_reasoning_model
 from extractor_tui.errors import (
     FatalProviderError,
     InvalidOutput,
@@ -53,7 +58,7 @@ from extractor_tui.errors import (
     TransientError,
 )
 
-__all__ = ["OpenAIClient", "Transport", "map_error", "request_body"]
+__all__ = ["OpenAIClient", "Transport", "cap_parameter", "map_error", "request_body"]
 
 Transport = Literal["aiohttp", "httpx2"]
 
@@ -87,6 +92,12 @@ def _message(exc: openai.APIStatusError) -> str:
     return str(exc.message)
 
 
+def cap_parameter(model: str) -> str:
+    """The body field that caps the answer's tokens for ``model``: OpenAI's reasoning models
+    take only ``max_completion_tokens``."""
+    return "max_completion_tokens" if is_reasoning_model(model) else "max_tokens"
+
+
 def request_body(request: LLMRequest, *, openai_endpoint: bool = False) -> dict[str, Any]:
     """The JSON body of a chat completion for ``request``, in its structured-output mode."""
     body: dict[str, Any] = {"model": request.model, "messages": list(request.messages)}
@@ -100,7 +111,7 @@ def request_body(request: LLMRequest, *, openai_endpoint: bool = False) -> dict[
     if request.tool_choice is not None:
         body["tool_choice"] = dict(request.tool_choice)
     if request.max_tokens is not None:
-        body["max_tokens"] = request.max_tokens
+        body[cap_parameter(request.model)] = request.max_tokens
     return body
 
 
@@ -182,7 +193,15 @@ class OpenAIClient:
             raise TransientError(f"no answer within {timeout:g} s") from exc
         except openai.OpenAIError as exc:
             raise map_error(exc, timeout) from exc
-        return read_envelope(content, dict(raw.headers), raw.status_code, self._max_body_bytes)
+        response = read_envelope(content, dict(raw.headers), raw.status_code,
+                                 self._max_body_bytes)
+        cap = request.max_tokens
+        if cap is not None and response.finish_reason != "length" \
+                and response.completion_tokens >= cap:
+            # Cut at the cap but not labelled so: llama-cpp-python ends a forced tool call
+            # with "tool_calls" whatever stopped it. Treated as any answer cut at the limit.
+            response = replace(response, finish_reason="length")
+        return response
 
     async def list_models(self, timeout: float = 10.0) -> list[str]:
         """One small call, for "test connection"."""
