@@ -283,27 +283,38 @@ def profile_responder(profile: Profile) -> Responder:
     return respond
 
 
-def _prompt_chars(body: Mapping[str, Any]) -> int:
-    total = 0
+TokenCounter: TypeAlias = Callable[[str], int]
+
+
+def _chars_over_4(text: str) -> int:
+    return len(text) // 4
+
+
+def _prompt_tokens(body: Mapping[str, Any], count: TokenCounter | None) -> int:
+    """Characters / 4 of the messages; with a tokenizer's ``count``, what a chat server
+    reports: each message's tokens plus 3, and 3 for the reply (OpenAI's chat format)."""
+    texts = []
     for message in body.get("messages") or []:
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, str):
-            total += len(content)
+            texts.append(content)
         elif isinstance(content, list):
-            total += sum(len(p.get("text", "")) for p in content if isinstance(p, dict))
-    return total
+            texts.append("".join(p.get("text", "") for p in content if isinstance(p, dict)))
+    if count is None:
+        return max(1, _chars_over_4("".join(texts)))
+    return sum(count(text) + 3 for text in texts) + 3
 
 
 def completion_envelope(body: Mapping[str, Any], content: str, finish_reason: str,
                         index: int, usage: Any = _DEFAULT_USAGE,
-                        tool_call: bool = False,
-                        completion_tokens: int | None = None) -> dict[str, Any]:
-    """A ``chat.completion`` object echoing the request's model, with rough token usage
-    (``completion_tokens`` when given; ``usage`` replaces it with any value, None leaves it
-    out, as some servers do); with ``tool_call`` the content goes in the forced tool call's
-    ``arguments``."""
-    prompt = max(1, _prompt_chars(body) // 4)
-    completion = completion_tokens or max(1, len(content) // 4)
+                        tool_call: bool = False, completion_tokens: int | None = None,
+                        count: TokenCounter | None = None) -> dict[str, Any]:
+    """A ``chat.completion`` object echoing the request's model, with token usage counted by
+    ``count`` (else characters / 4), or ``completion_tokens`` when given (``usage`` replaces
+    it with any value; None leaves it out, as some servers do); with ``tool_call`` the
+    content goes in the forced tool call's ``arguments``."""
+    prompt = _prompt_tokens(body, count)
+    completion = completion_tokens or max(1, (count or _chars_over_4)(content))
     message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if tool_call:
         name = str(body["tool_choice"]["function"]["name"])
@@ -409,6 +420,7 @@ class LoopbackServer:
     ``max_requests`` requests every answer is 503; after ``max_lifetime_s`` the server closes.
     ``profile`` (a ``server_profiles.PROFILES`` name) refuses what that server refuses,
     before the script, and answers as a model behind it would unless ``responder`` is given.
+    ``token_counter`` counts usage as a server with that tokenizer would (else chars / 4).
     """
 
     def __init__(self, *, port: int = 0, script: Script | None = None,
@@ -416,13 +428,15 @@ class LoopbackServer:
                  rate_limit: tuple[int, float] | None = None, limiter: Limiter = "window",
                  models: Sequence[str] = ("loopback-1",), max_requests: int = 100_000,
                  max_lifetime_s: float = 300.0, idle_timeout_s: float = IDLE_TIMEOUT_S,
-                 record_bodies: bool = True, profile: str | None = None) -> None:
+                 record_bodies: bool = True, profile: str | None = None,
+                 token_counter: TokenCounter | None = None) -> None:
         if not (0 < max_lifetime_s < math.inf and 0 < idle_timeout_s < math.inf):
             raise ValueError("max_lifetime_s and idle_timeout_s must be positive and finite")
         if max_requests < 1 or (rate_limit is not None and not (rate_limit[0] >= 1
                                                                  and rate_limit[1] > 0)):
             raise ValueError("max_requests and the rate limit must be positive")
         self.profile = PROFILES[profile] if profile is not None else None
+        self._count = token_counter
         if self.profile is not None and responder is default_responder:
             responder = profile_responder(self.profile)
         self._port, self._script, self._default, self._responder = port, script, default, responder
@@ -672,7 +686,7 @@ class LoopbackServer:
             size = min(fault.body_bytes, MAX_SENT_BODY_BYTES)
             return 200, _Padded(head, max(0, size - len(head) - len(tail)), tail), {}
         payload = json.dumps(completion_envelope(body, content, finish, index, fault.usage,
-                                                 tool_call, used)).encode()
+                                                 tool_call, used, self._count)).encode()
         return 200, payload[: len(payload) // 2] if fault.kind == "broken_body" else payload, {}
 
     def _answers_with_a_call(self, body: Mapping[str, Any]) -> bool:
