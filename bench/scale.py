@@ -383,7 +383,7 @@ async def _app_switching(session_path: Path) -> tuple[dict[str, float], float, i
     ticker = Ticker()
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
-        app.controller.session._db.set_trace_callback(trace)  # noqa: SLF001 - bench probe
+        app.controller.job.session._db.set_trace_callback(trace)  # noqa: SLF001 - bench probe
         ticker.start()
         for key, tab in (("6", "Results"), ("2", "Documents"), ("5", "Failed"),
                          ("6", "Results again"), ("2", "Documents again")):
@@ -393,7 +393,7 @@ async def _app_switching(session_path: Path) -> tuple[dict[str, float], float, i
             await pilot.pause()
             timings[tab] = time.perf_counter() - started
         stall = await ticker.stop()
-        app.controller.session._db.set_trace_callback(None)  # noqa: SLF001
+        app.controller.job.session._db.set_trace_callback(None)  # noqa: SLF001
         await pilot.press("ctrl+q")
     return timings, stall, text_reads
 
