@@ -21,6 +21,7 @@ from extractor_tui.core.merge import (
     apply_validation,
     candidates_from,
     chunk_order,
+    fold,
     merge_document,
     merge_field,
     validate_record,
@@ -321,3 +322,34 @@ def test_the_chosen_scalar_has_the_most_grounded_support(data: st.DataObject) ->
 def test_a_blank_quote_never_grounds(text: str) -> None:
     [found] = candidates_from(item("some text"), [raw("party", "x", text)], FieldSet((NAME,)))
     assert not found.grounded
+
+
+def _fold_per_character(text: str) -> tuple[str, list[int]]:
+    """The definition ``merge.fold`` must agree with: one source index per folded char."""
+    out: list[str] = []
+    index: list[int] = []
+    pending_space = -1
+    for i, char in enumerate(text):
+        if char.isspace():
+            if out and pending_space < 0:
+                pending_space = i
+            continue
+        if pending_space >= 0:
+            out.append(" ")
+            index.append(pending_space)
+            pending_space = -1
+        for folded in char.casefold():
+            out.append(folded)
+            index.append(i)
+    return "".join(out), index
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=st.sampled_from("aB ß\tİ\u00a0\nﬁZ.\u2003ǅ"), max_size=60)
+       | st.text(max_size=60))
+def test_fold_maps_every_folded_character_back_like_the_per_character_definition(
+        text: str) -> None:
+    expected_text, expected_index = _fold_per_character(text)
+    folded = fold(text)
+    assert folded.text == expected_text
+    assert [folded.source(i) for i in range(len(folded.text))] == expected_index
