@@ -14,6 +14,7 @@ import pytest
 from extractor_tui.core.engine import ChunkOutcome, WorkItem
 from extractor_tui.core.events import ChunkId
 from extractor_tui.core.export import (
+    PRETTY_DOCUMENTS,
     csv_cell,
     export,
     neutralise,
@@ -283,3 +284,27 @@ def test_a_crash_before_the_rename_leaves_the_old_file_untouched(
         write_csv(report(good_document()), target)
     assert target.read_text(encoding="utf-8") == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv"]
+
+
+def test_a_large_report_is_one_document_per_line_and_reads_back_the_same(
+        tmp_path: Path) -> None:
+    documents = [{"path": f"doc-{n}.txt", "status": "complete", "fields": {"total": {
+        "value": n, "quote": "Total: \u202e€ \\ \"x\""}}} for n in range(PRETTY_DOCUMENTS + 1)]
+    data = {"version": 2, "documents": documents, "skipped": [], "summary": {"documents": 101}}
+    target = tmp_path / "big.json"
+    write_json(data, target)
+    text = target.read_text(encoding="utf-8")
+    assert json.loads(text) == data
+    lines = text.splitlines()
+    count = PRETTY_DOCUMENTS + 1
+    assert lines[:2] == ['{"version": 2,', '"documents": [']
+    assert [json.loads(line.rstrip(",")) for line in lines[2:2 + count]] == documents
+    assert lines[2 + count:] == ["],", '"skipped": [],', '"summary": {"documents": 101}}']
+    assert "\u202e" not in text  # still escaped for terminals
+
+
+def test_a_small_report_stays_indented(tmp_path: Path) -> None:
+    data = {"documents": [{"path": "a.txt"}], "summary": {"documents": 1}}
+    target = tmp_path / "small.json"
+    write_json(data, target)
+    assert target.read_text(encoding="utf-8") == json.dumps(data, indent=2) + "\n"
