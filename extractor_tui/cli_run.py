@@ -164,7 +164,7 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
             # session's error as one line (exit 1), also when --output cannot be written.
             refresher.cancel()
             try:
-                _write(job, output, err, job.report(store=False))
+                _write(job, output, err, job.report())
             except ConfigError as exc:
                 err.print(Text(f"error: {exc}", style="red"))
             raise

@@ -81,3 +81,32 @@ async def test_a_session_that_cannot_be_written_stops_the_run_with_one_clear_err
             await job.run()
     with Session.open(path) as session:  # answers stored before the disk filled are kept
         assert pending >= 6 and 0 < len(session.pending_items()) <= pending
+
+
+async def test_reads_never_write_and_results_are_kept_after_what_changes_them(
+        settings: Settings, tmp_path: Path) -> None:
+    """A report, a document's results or a screen showing them commit nothing; a run, an
+    edit and chunks marked empty keep the merged results in the file for other readers."""
+    import sqlite3
+
+    path = tmp_path / "s.sqlite"
+    watcher = sqlite3.connect(path)  # PRAGMA data_version moves when another connection commits
+
+    def version() -> int:
+        return int(watcher.execute("PRAGMA data_version").fetchone()[0])
+
+    with Session.open(path) as session:
+        job = Job(settings, preset("invoice"), session)
+        await job.add_paths([SAMPLES / "acme-2024-0117.txt", SAMPLES / "kestrel-kp-24-1009.txt"])
+        await job.run()
+        first, second = job.documents()
+        assert session.load_results(first.doc_id)["total"]["value"] is not None
+        before = version()
+        job.report()
+        job.results(first.doc_id)
+        job.chunk_outcomes(second.doc_id)
+        assert version() == before
+        job.edit(first.doc_id, "total", "12.50")
+        assert version() != before
+        assert session.load_results(first.doc_id)["total"]["value"] == 12.5
+    watcher.close()

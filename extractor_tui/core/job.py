@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -351,16 +351,19 @@ class Job:
             self.outcomes[outcome.item.id] = outcome
         self.elapsed += result.elapsed
         self.last_run = result
+        self._store_results({outcome.item.id.doc for outcome in result.outcomes})
         return result
 
     def mark_empty(self, chunks: Sequence[ChunkId]) -> None:
         """The user says these chunks hold nothing: store an empty answer for each."""
         empty = json.dumps({spec.name: [] for spec in self.fields})
-        for item in self._chosen(chunks):
+        chosen = self._chosen(chunks)
+        for item in chosen:
             # Recorded like any answer, so the cache, resume and the report all agree.
             self._emit(ChunkCompleted(item.id, 0, self.clock.now(), 0.0, 0, 0,
                                       "(marked empty by the user)", (), empty))
             self.outcomes[item.id] = ChunkOutcome(item, "completed", 0, (), empty)
+        self._store_results({item.id.doc for item in chosen})
 
     # -- results -----------------------------------------------------------------------------
 
@@ -387,9 +390,12 @@ class Job:
         items = self.session.work_items(doc_id)
         return [self.outcomes[item.id] for item in items if item.id in self.outcomes]
 
-    def results(self, doc_id: int, *, store: bool = True) -> dict[str, FieldResult]:
-        """Merged, grounded, validated fields, with the user's edits applied on top; kept in
-        the session unless ``store`` is false (a session that cannot be written)."""
+    def results(self, doc_id: int) -> dict[str, FieldResult]:
+        """Merged, grounded, validated fields, with the user's edits applied on top.
+
+        Computed, never written: a read (a screen showing a row, an export of a session
+        that is full or read-only) must not write. ``_store_results`` keeps them in the
+        session after what changes them: a run, a retry, an edit, chunks marked empty."""
         completed = [(o.item, o.candidates) for o in self.chunk_outcomes(doc_id)
                      if o.status == "completed"]
         results = merge_document(self.fields, completed)
@@ -398,9 +404,14 @@ class Job:
             if spec is not None and name in results:
                 results[name] = apply_edit(results[name], spec, edit.value, by=edit.by,
                                            at=edit.at)
-        if store:
-            self.session.save_results(doc_id, results)
         return results
+
+    def _store_results(self, doc_ids: Iterable[int]) -> None:
+        """Keep the merged results of these documents in the session, for other readers of
+        the file (a document removed meanwhile is skipped)."""
+        known = {doc.id for doc in self.session.documents()}
+        for doc_id in sorted(set(doc_ids) & known):
+            self.session.save_results(doc_id, self.results(doc_id))
 
     def edit(self, doc_id: int, field: str, value: object, *, by: str = "user") -> FieldResult:
         """Store a hand edit (who and when kept) and return the field with it applied."""
@@ -409,15 +420,16 @@ class Job:
             raise KeyError(field)
         at = datetime.now(UTC).isoformat(timespec="seconds")
         self.session.add_edit(doc_id, field, value, by=by, at=at)
+        self._store_results([doc_id])
         return self.results(doc_id)[field]
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
         return cost_usd(self.settings.model, prompt_tokens, completion_tokens,
                         provider=self.provider, overrides=self.settings.prices)
 
-    def report(self, *, store: bool = True) -> dict[str, Any]:
-        """The JSON result (the contract in the README), documents in session order;
-        ``store=False`` writes nothing to the session (it may be full or locked)."""
+    def report(self) -> dict[str, Any]:
+        """The JSON result (the contract in the README), documents in session order.
+        Writes nothing: the session may be full, locked or opened read-only."""
         reports: list[DocumentReport] = []
         for doc in self.documents():
             if doc.error is not None:
@@ -432,7 +444,7 @@ class Job:
             prompt = sum(o.prompt_tokens for o in outcomes if not o.cached)
             completion = sum(o.completion_tokens for o in outcomes if not o.cached)
             reports.append(document_report(doc.path, self.fields, outcomes,
-                                           self.results(doc.doc_id, store=store),
+                                           self.results(doc.doc_id),
                                            self.cost(prompt, completion)))
         fatal = self.last_run.fatal if self.last_run else None
         cancelled = self.last_run.cancelled if self.last_run else False
