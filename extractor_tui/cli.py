@@ -6,8 +6,10 @@
 * ``extractor export SESSION --output FILE`` re-exports a saved session.
 
 Every user error is an ``ExtractorError`` and becomes one red line and exit code 2 (usage)
-or 1; anything else is a bug: its traceback goes to a log file, never at the user, unless
-``--debug`` is given. Exit codes are listed in ``cli_run.py`` and the README.
+or 1; anything else is a bug: its traceback goes to a private log file (``crashlog.py``),
+never at the user, unless ``--debug`` is given. Everything printed passes through
+``scrub.printable`` (no secret, no escape sequence). Exit codes are listed in
+``cli_run.py`` and the README.
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ import argparse
 import asyncio
 import os
 import sys
-import tempfile
-import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +28,7 @@ from rich.text import Text
 from extractor_tui import __version__
 from extractor_tui.cli_run import add_run_arguments, run_command
 from extractor_tui.core.scrub import printable, redact
+from extractor_tui.crashlog import CrashLogUnavailable, write_crash_log
 from extractor_tui.errors import ConfigError, ExtractorError, FieldSpecError
 
 __all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "main"]
@@ -104,11 +105,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PARTIAL
     except Exception:  # noqa: BLE001 - last resort: a bug must not print a traceback at users
         if getattr(args, "debug", False):
-            err.print(Text(traceback.format_exc()))
+            err.print(Text(redact(traceback.format_exc())))
             return EXIT_INTERNAL
-        log = Path(tempfile.gettempdir()) / f"extractor-crash-{int(time.time())}.log"
-        log.write_text(traceback.format_exc(), encoding="utf-8")
-        err.print(Text(f"internal error (a bug): details in {log}", style="red"))
+        try:
+            log = write_crash_log(traceback.format_exc())
+        except CrashLogUnavailable as exc:
+            err.print(Text(f"internal error (a bug); no log was written: {printable(exc)}; "
+                           "run again with --debug to see the details", style="red"))
+            return EXIT_INTERNAL
+        err.print(Text(f"internal error (a bug): details in {printable(log)}", style="red"))
         return EXIT_INTERNAL
 
 

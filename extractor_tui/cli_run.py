@@ -29,14 +29,16 @@ from extractor_tui.core.export import check_output, export
 from extractor_tui.core.fields import FieldSet, fields_from_args, load_schema, preset
 from extractor_tui.core.job import Job, Plan
 from extractor_tui.core.report import exit_code
-from extractor_tui.core.scrub import printable
+from extractor_tui.core.scrub import printable, redact_url
 from extractor_tui.core.session import Session
 from extractor_tui.core.tracker import RequestTracker
 from extractor_tui.errors import ConfigError, DocumentError, FieldSpecError, SessionWriteError
 
-__all__ = ["add_run_arguments", "fields_from", "run_command", "settings_from"]
+__all__ = ["add_run_arguments", "fields_from", "run_command", "settings_from",
+           "warn_about_flags"]
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 _SETTING_FLAGS: tuple[tuple[str, str, type], ...] = (
     ("model", "--model", str), ("base_url", "--base-url", str), ("api_key", "--api-key", str),
@@ -73,6 +75,13 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
                          help=f"{info.description}{default}")
 
 
+def warn_about_flags(args: argparse.Namespace, err: Console) -> None:
+    """A key given as ``--api-key`` is in the process list (``ps``) and the shell history."""
+    if getattr(args, "api_key", None):
+        err.print(Text("warning: --api-key is visible to other users of this machine (ps, "
+                       "shell history); set OPENAI_API_KEY instead", style="yellow"))
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     flags: dict[str, Any] = {name: getattr(args, name) for name, _, _ in _SETTING_FLAGS}
     if args.offline:
@@ -100,6 +109,7 @@ async def run_command(args: argparse.Namespace, err: Console) -> int:
     """The whole of ``extractor run``; returns the exit code."""
     if not args.paths:
         raise ConfigError("no documents: give at least one file or folder")
+    warn_about_flags(args, err)
     settings = settings_from(args)
     fields = fields_from(args)
     assert fields is not None
@@ -118,9 +128,9 @@ async def run_command(args: argparse.Namespace, err: Console) -> int:
 async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: RequestTracker,
                    output: str) -> int:
     label = ("offline (built-in heuristic provider, no LLM)" if job.provider == "offline"
-             else f"{job.provider} {job.settings.base_url or 'https://api.openai.com/v1'}")
-    err.print(Text(f"provider: {label} · model: {job.settings.model} · tokenizer: "
-                   f"{job.encoding.describe()}", style="dim"))
+             else f"{job.provider} {redact_url(job.settings.base_url or DEFAULT_BASE_URL)}")
+    err.print(Text(f"provider: {printable(label)} · model: {printable(job.settings.model)} · "
+                   f"tokenizer: {job.encoding.describe()}", style="dim"))
 
     def on_event(event: Event) -> None:
         if isinstance(event, StructuredOutputChanged):  # said once per move, as it happens

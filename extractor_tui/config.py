@@ -13,10 +13,18 @@ import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,7 +32,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from extractor_tui.core.scrub import register_secret
 from extractor_tui.errors import ConfigError
+from extractor_tui.paths import config_dir
 
 __all__ = ["Settings", "default_config_path", "load_settings"]
 
@@ -36,8 +46,7 @@ def default_config_path() -> Path:
     explicit = os.environ.get("EXTRACTOR_CONFIG")
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "extractor" / "config.toml"
+    return config_dir() / "config.toml"
 
 
 class Settings(BaseSettings):
@@ -93,6 +102,17 @@ class Settings(BaseSettings):
     prices: dict[str, tuple[float, float]] = Field(default_factory=dict, description=(
         "Extra or overriding prices: model = [USD per 1M input tokens, per 1M output]."))
 
+    @field_validator("base_url")
+    @classmethod
+    def _no_password_in_url(cls, value: str | None) -> str | None:
+        # Refused rather than redacted: the SDK would send it on as basic auth beside the
+        # bearer key, and every error message that names the URL would carry it.
+        if value and (urlsplit(value).username is not None
+                      or urlsplit(value).password is not None):
+            raise ValueError("a user name or password in the URL is not supported (it would "
+                             "show in logs and on screen); give the key in OPENAI_API_KEY")
+        return value
+
     @model_validator(mode="after")
     def _overlap_fits(self) -> Settings:
         if self.overlap_tokens > self.chunk_tokens // 2:
@@ -142,7 +162,7 @@ def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
     given = {key: value for key, value in flags.items() if value is not None}
     token = _config_file.set(path if path.is_file() else None)
     try:
-        return Settings(**given)
+        settings = Settings(**given)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
     except ValidationError as exc:
@@ -152,3 +172,6 @@ def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
         raise ConfigError(f"invalid settings: {problems}") from exc
     finally:
         _config_file.reset(token)
+    if settings.api_key is not None:  # from here on, redacted wherever it would show
+        register_secret(settings.api_key.get_secret_value())
+    return settings

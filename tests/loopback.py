@@ -90,10 +90,11 @@ class Fault:
 
     ``latency`` (seconds, capped at 60) passes before anything is sent. ``wait_s`` is the wait
     a ``rate_limited`` fault advertises in ``header``; ``hang_s`` is how long a ``hang`` fault
-    stays silent (capped at 60) before closing the connection. The last four are the hostile
+    stays silent (capped at 60) before closing the connection. Four are the hostile
     server's (``Fault.hostile``): ``headers`` sent verbatim, ``usage`` put in the envelope
     as given (None leaves it out), the body sent over ``drip_s`` seconds, and an answer's
-    content padded to ``body_bytes``.
+    content padded to ``body_bytes``. ``message`` replaces an error's message (an escape
+    sequence, an echoed key).
     """
 
     kind: FaultKind
@@ -106,6 +107,7 @@ class Fault:
     usage: Any = _DEFAULT_USAGE
     drip_s: float = 0.0
     body_bytes: int = 0
+    message: str | None = None
 
     @classmethod
     def ok(cls, latency: float = 0.0) -> Fault:
@@ -119,9 +121,10 @@ class Fault:
         return cls("rate_limited", latency, 429, header=header, wait_s=wait)
 
     @classmethod
-    def server_error(cls, status: int = 500, latency: float = 0.0) -> Fault:
-        """A 5xx with a JSON error body."""
-        return cls("server_error", latency, status)
+    def server_error(cls, status: int = 500, latency: float = 0.0,
+                     message: str | None = None) -> Fault:
+        """A 5xx with a JSON error body (its message replaced by ``message`` when given)."""
+        return cls("server_error", latency, status, message=message)
 
     @classmethod
     def hang(cls, seconds: float = MAX_DELAY_S, latency: float = 0.0) -> Fault:
@@ -149,9 +152,10 @@ class Fault:
         return cls("truncated", latency)
 
     @classmethod
-    def auth_failed(cls, latency: float = 0.0) -> Fault:
-        """401 ``invalid_api_key``."""
-        return cls("auth_failed", latency, 401)
+    def auth_failed(cls, latency: float = 0.0, message: str | None = None) -> Fault:
+        """401 ``invalid_api_key`` (its message replaced by ``message`` when given: some
+        servers echo the key they were sent)."""
+        return cls("auth_failed", latency, 401, message=message)
 
     @classmethod
     def insufficient_quota(cls, latency: float = 0.0) -> Fault:
@@ -661,6 +665,7 @@ class LoopbackServer:
             message, type_, code = _ERRORS.get(fault.kind, _ERRORS["server_error"])
             if fault.kind == "model_not_found":
                 message = message.replace("The model", f"The model `{body.get('model')}`")
+            message = fault.message if fault.message is not None else message
             headers = _wait_headers(fault.header, fault.wait_s)
             return fault.status, _error(message, type_, code), headers
         try:

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -146,7 +145,7 @@ def test_exit_70_on_a_bug_keeps_the_traceback_in_a_log(cli_env: Path,
         raise RuntimeError("boom in plan")
 
     monkeypatch.setattr(Job, "plan", broken)
-    monkeypatch.setattr(tempfile, "tempdir", str(cli_env))
+    monkeypatch.setenv("XDG_STATE_HOME", str(cli_env / "state"))
     args = ["run", f"{INVOICES}/acme-2024-0117.txt", "--preset", "invoice", "--offline"]
     result = run_cli(args, capsys)
     assert result.code == EXIT_INTERNAL
@@ -154,7 +153,7 @@ def test_exit_70_on_a_bug_keeps_the_traceback_in_a_log(cli_env: Path,
     logged = re.search(r"internal error \(a bug\): details in (\S+)", result.err)
     assert logged is not None, result.err
     log = Path(logged[1])
-    assert log.parent == cli_env
+    assert log.parent == cli_env / "state" / "extractor"
     assert "Traceback" in log.read_text(encoding="utf-8")
     assert "RuntimeError: boom in plan" in log.read_text(encoding="utf-8")
 

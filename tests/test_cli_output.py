@@ -48,10 +48,11 @@ def server() -> Iterator[ServerThread]:
 ])
 def test_an_output_that_cannot_be_written_is_refused_before_any_call(
         target: str, message: str, cli_env: Path, server: ServerThread,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     (cli_env / "folder.json").mkdir()
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-123")
     result = run_cli(["run", INVOICES, "--preset", "invoice", "--base-url", server.base_url,
-                      "--api-key", "sk-test-123", "--output", cli_env / target], capsys)
+                      "--output", cli_env / target], capsys)
     assert result.code == EXIT_USAGE, result.err
     assert result.err.strip().splitlines() == [f"error: {message.format(tmp=cli_env)}"]
     assert server.chats() == []  # nothing was paid for

@@ -29,7 +29,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from extractor_tui.core.engine import WorkItem
 from extractor_tui.core.events import (
@@ -43,6 +42,7 @@ from extractor_tui.core.events import (
     Event,
 )
 from extractor_tui.core.fields import FieldSet, FieldSpec, FieldType
+from extractor_tui.core.scrub import SECRET_WORDS, redact_url
 from extractor_tui.errors import ErrorKind, SessionWriteError
 
 __all__ = [
@@ -123,7 +123,6 @@ of its work the way it began. A closed list: nothing else (never a key) is writt
 # SQLite result codes (and their extended forms) that mean the file cannot be written now.
 _CANNOT_WRITE = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_BUSY",
                  "SQLITE_CANTOPEN")
-_SECRET_WORDS = ("key", "token", "secret", "password", "credential", "auth")
 
 
 def db_path(path: str) -> str | bytes:
@@ -145,22 +144,10 @@ def read_path(value: str | bytes) -> str:
 def check_meta_name(name: str) -> None:
     """Refuse a meta entry whose name suggests a credential: the session never holds one."""
     lowered = name.lower()
-    for word in _SECRET_WORDS:
+    for word in SECRET_WORDS:
         if word in lowered:
             raise ValueError(f"refusing to store {name!r} in a session: names containing "
                              f"{word!r} may hold a credential, and sessions never do")
-
-
-def redact_url(url: str) -> str:
-    """``url`` without user info or credential-like query parameters (``?api-key=…``)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port is not None else host
-    query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)
-             if not any(word in name.lower() for word in _SECRET_WORDS)]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
 
 
 def fields_to_json(fields: FieldSet) -> str:

@@ -11,6 +11,8 @@ redacts every message, raw body and answer) and where it is written (stderr, cra
   echoes never reaches the session, an export, the terminal or a crash log. Secrets shorter
   than ``MIN_SECRET`` characters are not registered: redacting "abc" everywhere would
   mangle ordinary text, and such a value is no real credential.
+* ``redact_url(url)`` drops user info and credential-like query parameters from a URL
+  before it is stored or shown.
 * ``printable(text)`` is for the terminal: control characters (C0, DEL, C1: ``ESC [31m``
   would recolour the terminal, ``ESC ]0;…`` retitle it, ``\\r`` overwrite a line), the
   invisible bidi and zero-width format characters (which can make a name read backwards),
@@ -22,11 +24,15 @@ redacts every message, raw body and answer) and where it is written (stderr, cra
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["MIN_SECRET", "REDACTED", "printable", "redact", "register_secret", "secrets"]
+__all__ = ["MIN_SECRET", "REDACTED", "SECRET_WORDS", "printable", "redact", "redact_url",
+           "register_secret", "secrets"]
 
 MIN_SECRET = 8
 REDACTED = "[redacted]"
+SECRET_WORDS = ("key", "token", "secret", "password", "credential", "auth")
+"""Names (of query parameters, of session meta entries) that may hold a credential."""
 
 _secrets: set[str] = set()
 
@@ -65,3 +71,15 @@ def _escape(match: re.Match[str]) -> str:
 def printable(text: object) -> str:
     """``str(text)`` with secrets redacted and nothing left that a terminal would act on."""
     return _UNSAFE.sub(_escape, redact(str(text)))
+
+
+def redact_url(url: str) -> str:
+    """``url`` without user info or credential-like query parameters (``?api-key=…``)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port is not None else host
+    query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)
+             if not any(word in name.lower() for word in SECRET_WORDS)]
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))

@@ -13,8 +13,6 @@ Build it with ``launch.build_app``, as the CLI and the tests do.
 
 from __future__ import annotations
 
-import tempfile
-import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -33,7 +31,9 @@ from extractor_tui.config import Settings
 from extractor_tui.core.clock import Clock
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.llm.base import Client
+from extractor_tui.core.scrub import redact
 from extractor_tui.core.session import Session
+from extractor_tui.crashlog import CrashLogUnavailable, write_crash_log
 from extractor_tui.errors import ExtractorError
 from extractor_tui.ui.controller import (
     Controller,
@@ -238,11 +238,14 @@ class ExtractorApp(App[int]):
         if event.state is not WorkerState.ERROR or error is None:
             return
         if isinstance(error, ExtractorError):
-            message = str(error)
+            message = redact(str(error))
         else:
-            log = Path(tempfile.gettempdir()) / f"extractor-ui-{int(time.time())}.log"
-            log.write_text("".join(traceback.format_exception(error)), encoding="utf-8")
-            message = f"{type(error).__name__}: {error} (a bug; details in {log})"
+            try:
+                log = write_crash_log("".join(traceback.format_exception(error)))
+                where = f"details in {log}"
+            except CrashLogUnavailable as exc:
+                where = f"no log was written: {exc}"
+            message = redact(f"{type(error).__name__}: {error} (a bug; {where})")
         self.notify(message, title=f"{event.worker.name} failed", severity="error",
                     timeout=15, markup=False)
         self._reload()

@@ -32,6 +32,7 @@ from extractor_tui.core.fields import FieldSet, preset
 from extractor_tui.core.llm.base import Client
 from extractor_tui.core.run_settings import restore
 from extractor_tui.core.session import Session
+from extractor_tui.paths import data_dir
 
 if TYPE_CHECKING:
     from extractor_tui.ui.app import ExtractorApp
@@ -44,10 +45,6 @@ DEFAULT_PRESET = "invoice"
 _KEEP = 20
 
 
-def data_dir() -> Path:
-    """``$XDG_DATA_HOME/extractor``, else ``~/.local/share/extractor``."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "extractor"
 
 
 @dataclass(frozen=True)
@@ -140,8 +137,9 @@ set in ``settings`` explicitly, which the plan then lists as differing.
 
 def launch_app(args: argparse.Namespace, err: Console) -> int:
     """``extractor [PATH...]``: open the app with those documents; returns the exit code."""
-    from extractor_tui.cli_run import fields_from, settings_from
+    from extractor_tui.cli_run import fields_from, settings_from, warn_about_flags
 
+    warn_about_flags(args, err)
     settings = settings_from(args)
     fields = fields_from(args, required=False)
     app = build_app(settings, fields, args.session, list(args.paths))

@@ -18,6 +18,8 @@ Why these choices:
   concurrency; the engine's CPU per request on it is 0.63-0.75x what it is on httpx2
   (bench/dispatch.py). ``transport="httpx2"`` keeps the SDK's default, for comparison in
   bench/dispatch.py and the transport tests.
+* What the server sends (answers, error messages, raw bodies) has the API key redacted
+  (``scrub.redact``) before it leaves this class: some servers echo the key back.
 * Every ``openai.*Error`` is mapped to our ``ProviderError`` tree here, and only here, with
   ``raise … from exc``. Nothing else in the code base imports ``openai``. A failure to
   connect (refused, DNS, TLS) and a 5xx carry a ``fingerprint``: the engine stops a run
@@ -50,6 +52,7 @@ from extractor_tui.core.llm.envelope import DEFAULT_MAX_BODY_BYTES, read_envelop
 from extractor_tui.core.llm.headers import retry_after
 from extractor_tui.core.llm.transport import AnswerTooLarge, aiohttp_http_client
 from extractor_tui.core.prompts import is_reasoning_model
+from extractor_tui.core.scrub import redact, register_secret
 from extractor_tui.errors import (
     FatalProviderError,
     InvalidOutput,
@@ -160,6 +163,22 @@ def map_error(exc: openai.OpenAIError, timeout: float) -> ProviderError:
     return TransientError(f"{type(exc).__name__}: {exc}"[:300])
 
 
+def _redacted(error: ProviderError) -> ProviderError:
+    """``error`` with the key taken out of what the server sent (message, raw output, request
+    id): some servers echo the key they were given, and these texts reach the session, the
+    exports and the terminal. The SDK error it came from stays as ``__cause__`` only for
+    tracebacks, which are redacted when written (crashlog.py)."""
+    error.message = redact(error.message)
+    error.args = (error.message, *error.args[1:])
+    if error.raw is not None:
+        error.raw = redact(error.raw)
+    if error.request_id is not None:
+        error.request_id = redact(error.request_id)
+    if error.fingerprint is not None:
+        error.fingerprint = redact(error.fingerprint)
+    return error
+
+
 class OpenAIClient:
     """Any OpenAI-compatible chat-completions endpoint: OpenAI, vLLM, Ollama, llama.cpp."""
 
@@ -170,6 +189,7 @@ class OpenAIClient:
                  transport: Transport = "aiohttp",
                  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
         self._max_body_bytes = max_body_bytes
+        register_secret(api_key)  # a server may echo it back: see _redacted
         http_client = (aiohttp_http_client(timeout, max_body_bytes) if transport == "aiohttp"
                        else None)
         self._sdk = openai.AsyncOpenAI(
@@ -183,6 +203,14 @@ class OpenAIClient:
         return self._endpoint
 
     async def complete(self, request: LLMRequest, timeout: float) -> LLMResponse:
+        """One chat completion; what the server sent comes back with the key redacted."""
+        try:
+            response = await self._complete(request, timeout)
+        except ProviderError as exc:
+            raise _redacted(exc)
+        return replace(response, content=redact(response.content))
+
+    async def _complete(self, request: LLMRequest, timeout: float) -> LLMResponse:
         body = request_body(request, openai_endpoint=self._openai)
         try:
             async with asyncio.timeout(timeout):
@@ -208,7 +236,7 @@ class OpenAIClient:
         try:
             page = await self._sdk.models.list(timeout=timeout)
         except openai.OpenAIError as exc:
-            raise map_error(exc, timeout) from exc
+            raise _redacted(map_error(exc, timeout)) from exc
         return [model.id for model in page.data]
 
     async def aclose(self) -> None:
