@@ -237,15 +237,19 @@ def test_the_record_model_flags_what_merge_let_through() -> None:
 # --------------------------------------------------------------------------- edits, round trip
 
 
-def test_apply_edit_coerces_and_drops_sources_but_keeps_candidates() -> None:
+def test_apply_edit_coerces_and_keeps_the_offered_candidates_source() -> None:
     merged = merge_field(DATE, [cand(DATE, "1 May 2024", chunk="1"),
                                 cand(DATE, "2 May 2024", chunk="2")])
     assert merged.value == "2024-05-01" and len(merged.conflicts) == 1
     edited = apply_edit(merged, DATE, "May 2, 2024", by="ana", at="2024-06-01T10:00:00Z")
     assert edited.value == "2024-05-02" and edited.valid and edited.edited
     assert (edited.edited_by, edited.edited_at) == ("ana", "2024-06-01T10:00:00Z")
-    assert edited.sources == () and edited.candidates == merged.candidates
+    # the value a candidate offered (issue 12 item 14): its source and grounding stay
+    assert [s.chunk for s in edited.sources] == ["2"] and edited.grounded
+    assert edited.candidates == merged.candidates
     assert [c.value for c in edited.conflicts] == ["1 May 2024"]
+    typed = apply_edit(merged, DATE, "3 May 2024", by="ana", at="t")
+    assert typed.sources == () and not typed.grounded, "no candidate offered it"
     bad = apply_edit(merged, DATE, "whenever", by="ana", at="t")
     assert bad.value == "whenever" and not bad.valid and bad.errors == (
         "not a date: 'whenever'",)

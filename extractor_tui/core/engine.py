@@ -367,9 +367,10 @@ class Engine:
             except InvalidOutput as exc:
                 exc.status = response.status
                 raise
-        except ProviderError as exc:
+        except ProviderError as exc:  # an HTTP 200 with bad output: its tokens were spent
             self._attempt_failed(run, state, attempt, start, exc, answered.request,
-                                 answered.permit)
+                                 answered.permit, (response.prompt_tokens,
+                                                   response.completion_tokens))
             return
         end = self._clock.now()
         self._sink(AttemptFinished(item.id, attempt, end, end - start, "ok",
@@ -385,10 +386,11 @@ class Engine:
                                   candidates, response.content, response.cached))
 
     def _attempt_failed(self, run: _Run, state: _State, attempt: int, start: float,
-                        exc: ProviderError, request: LLMRequest, permit: Permit) -> None:
+                        exc: ProviderError, request: LLMRequest, permit: Permit,
+                        tokens: tuple[int, int] = (0, 0)) -> None:
         end = self._clock.now()
         self._sink(AttemptFinished(state.item.id, attempt, end, end - start, exc.kind.value,
-                                   exc.status, exc.message))
+                                   exc.status, exc.message, *tokens))
         self._failed(run, state, exc, request, permit)
 
     def _failed(self, run: _Run, state: _State, exc: ProviderError, request: LLMRequest,
@@ -448,8 +450,8 @@ class Engine:
             self.gate.failed(permit)
             state.transient += 1
             if state.transient >= self.config.retries:
-                self._fail(run, state, exc, f"{exc.message} (gave up after "
-                           f"{state.transient} attempts)")
+                tries = "1 attempt" if state.transient == 1 else f"{state.transient} attempts"
+                self._fail(run, state, exc, f"{exc.message} (gave up after {tries})")
                 return
             delay = self._backoff(state.transient)
             self._sink(ChunkRetrying(item.id, exc.kind, exc.message, now + delay, now))

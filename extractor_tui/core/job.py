@@ -42,7 +42,9 @@ from extractor_tui.core.events import (
     ChunkCompleted,
     ChunkId,
     ChunkRetrying,
+    ChunkSplit,
     Event,
+    RequestPlanned,
     Sink,
     StructuredOutputChanged,
 )
@@ -72,7 +74,7 @@ from extractor_tui.core.run_settings import session_settings
 from extractor_tui.core.session import Session
 from extractor_tui.errors import DocumentError, InvalidOutput, SessionWriteError
 
-__all__ = ["DocumentEntry", "Job", "Plan", "make_client"]
+__all__ = ["MARKED_EMPTY", "DocumentEntry", "Job", "Plan", "make_client"]
 
 # The dry-run estimate of the answers' size reads at most this many pending chunks (spread
 # evenly) with the built-in extractor and scales up: under a millisecond each.
@@ -108,6 +110,15 @@ def _negotiated(session: Session) -> dict[str, str]:
     except ValueError:
         return {}
     return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+
+
+MARKED_EMPTY = "(marked empty by the user)"
+"""The model name a chunk the user marked empty is answered by (Run shows it so)."""
+
+
+def _planned(item: WorkItem, at: float) -> RequestPlanned:
+    return RequestPlanned(item.id, item.document, item.pages, item.tokens, at,
+                          (item.start, item.end), item.key)
 
 
 @dataclass(frozen=True)
@@ -327,7 +338,11 @@ class Job:
             if pair is None:
                 halves.append(item)
                 continue
-            self.session.add_split(item.id, pair)
+            # An event, not a direct write: the session stores the halves from it, and the
+            # Run screen's tracker marks the parent split instead of leaving it failed.
+            now = self.clock.now()
+            self._emit(ChunkSplit(item.id, (_planned(pair[0], now), _planned(pair[1], now)),
+                                  now))
             self.outcomes.pop(item.id, None)
             halves.extend(pair)
         return await self._send(halves)
@@ -359,9 +374,11 @@ class Job:
         empty = json.dumps({spec.name: [] for spec in self.fields})
         chosen = self._chosen(chunks)
         for item in chosen:
-            # Recorded like any answer, so the cache, resume and the report all agree.
-            self._emit(ChunkCompleted(item.id, 0, self.clock.now(), 0.0, 0, 0,
-                                      "(marked empty by the user)", (), empty))
+            # Recorded like any answer, so the cache, resume and the report all agree. Planned
+            # first: a failure restored from the session has no row on the Run screen yet.
+            now = self.clock.now()
+            self._emit(_planned(item, now))
+            self._emit(ChunkCompleted(item.id, 0, now, 0.0, 0, 0, MARKED_EMPTY, (), empty))
             self.outcomes[item.id] = ChunkOutcome(item, "completed", 0, (), empty)
         self._store_results({item.id.doc for item in chosen})
 

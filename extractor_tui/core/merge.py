@@ -456,12 +456,14 @@ def apply_edit(result: FieldResult, spec: FieldSpec, value: object, *, by: str,
 
     The value may be typed or a raw string; for a list field a string is split on ``;``
     (the CSV export joins with ``"; "``). Empty means no value. Candidates stay for the
-    record; ``sources`` become ``()`` and ``grounded`` False because a hand edit was not
-    read from the document; ``conflicts`` are recomputed against the new value, so a
-    conflict the reviewer resolved no longer shows.
+    record. A value some candidate offered (a conflict candidate the reviewer picked)
+    keeps that candidate's sources and grounding; any other value has no source and is
+    not grounded, because it was not read from the document. ``conflicts`` are
+    recomputed against the new value, so a conflict the reviewer resolved no longer shows.
     """
     errors: list[str] = []
     conflicts: tuple[Candidate, ...] = ()
+    keys: list[_Key] = []
     if spec.many:
         if isinstance(value, str):
             items: list[object] = [p.strip() for p in value.split(";") if p.strip()]
@@ -473,6 +475,8 @@ def apply_edit(result: FieldResult, spec: FieldSpec, value: object, *, by: str,
             coerced, error = _coerce(spec, raw)
             values.append(raw if error is not None else coerced)
             errors.extend([f"item {n}: {error}"] if error is not None else [])
+            keys.append(_value_key(Candidate(spec.name, str(raw), coerced, error, "", "0",
+                                             None, False, None)))
         new_value: object = values
     elif value is None or (isinstance(value, str) and not value.strip()):
         new_value = None
@@ -482,9 +486,14 @@ def apply_edit(result: FieldResult, spec: FieldSpec, value: object, *, by: str,
         new_value = value if error is not None else coerced
         errors.extend([error] if error is not None else [])
         probe = Candidate(spec.name, str(value), coerced, error, "", "0", None, False, None)
-        conflicts = _conflicts(result.candidates, _value_key(probe))
+        keys.append(_value_key(probe))
+        conflicts = _conflicts(result.candidates, keys[0])
     if spec.required and (new_value is None or new_value == []):
         errors.append(MISSING)
+    offered = [c for c in result.candidates if _value_key(c) in keys]
     return replace(result, value=new_value, valid=not errors, errors=tuple(errors),
-                   grounded=False, sources=(), conflicts=conflicts, edited=True,
+                   grounded=bool(offered) and all(
+                       any(c.grounded and _value_key(c) == key for c in offered)
+                       for key in keys),
+                   sources=tuple(_sources(offered)), conflicts=conflicts, edited=True,
                    edited_by=by, edited_at=at)

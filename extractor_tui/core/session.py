@@ -352,6 +352,14 @@ class Session:
                             join="JOIN responses r ON r.key = c.key")
         return [(chunk_row(r), str(r[10])) for r in rows]
 
+    def answered_counts(self) -> dict[int, int]:
+        """Document id → how many of its leaf chunks have a stored answer (one query, so a
+        screen can ask often while a run writes)."""
+        rows = self._db.execute(
+            "SELECT c.doc_id, count(*) FROM chunks c WHERE c.split = 0 AND EXISTS "
+            "(SELECT 1 FROM responses r WHERE r.key = c.key) GROUP BY c.doc_id")
+        return {int(doc): int(n) for doc, n in rows}
+
     def failed_chunks(self, doc_id: int | None = None) -> list[StoredRequest]:
         """Leaf chunks whose last request failed and that have no answer, with attempts."""
         rows = self._select(

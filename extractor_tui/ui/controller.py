@@ -167,6 +167,10 @@ class Controller:
         return [self.job.outcomes[key] for key in sorted(self.job.outcomes)
                 if self.job.outcomes[key].status != "completed"]
 
+    def answered(self) -> dict[int, int]:
+        """Chunks answered per document as the session has them, also mid-run."""
+        return self.job.session.answered_counts()
+
     def attempts(self, chunk: ChunkId) -> list[StoredAttempt]:
         return self.job.session.attempts(chunk.doc, chunk.label)
 

@@ -6,6 +6,7 @@ controller, so the screen that opened one decides what the answer means.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar, TypeVar
 
 from rich.text import Text
@@ -64,3 +65,19 @@ class FormDialog(Dialog[ResultT]):
 
     def _submit(self) -> None:
         raise NotImplementedError
+
+    def dismiss_replacing(self, path: Path, answer: ResultT) -> None:
+        """Dismiss with ``answer``; when ``path`` exists, only after the user agrees to
+        replace it (no: the dialog stays, to choose another name)."""
+        if not path.exists():
+            self.dismiss(answer)
+            return
+        from extractor_tui.ui.dialogs.confirm import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(answer)
+
+        self.app.push_screen(ConfirmDialog(
+            "Replace the file?", Text.assemble((str(path), "bold"), " exists. Replace it?"),
+            yes="Replace", danger=True), answered)

@@ -83,4 +83,5 @@ class ExportDialog(FormDialog[Path]):
         if problem is not None:
             self.show_problem(problem)
             return
-        self.dismiss(Path(text).expanduser())
+        path = Path(text).expanduser()
+        self.dismiss_replacing(path, path)

@@ -6,6 +6,7 @@ so the screen that asked gets something it can use or nothing at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import ComposeResult
@@ -22,10 +23,15 @@ class PathDialog(FormDialog[Path]):
 
     def __init__(self, title: str, *, value: str = "", hint: str = "",
                  must_exist: bool = True, file_only: bool = False,
-                 suffixes: tuple[str, ...] = ()) -> None:
+                 suffixes: tuple[str, ...] = (), check: Callable[[Path], str | None] | None
+                 = None, ask_to_replace: bool = False) -> None:
+        """``check`` reads the chosen file and says what is wrong with it (the dialog then
+        stays open with that message); ``ask_to_replace`` asks before an existing file is
+        chosen to be written over."""
         super().__init__()
         self._title, self._value, self._hint = title, value, hint
         self._must_exist, self._file_only, self._suffixes = must_exist, file_only, suffixes
+        self._check, self._ask_to_replace = check, ask_to_replace
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -62,4 +68,11 @@ class PathDialog(FormDialog[Path]):
         if problem is not None:
             self.show_problem(problem)
             return
-        self.dismiss(Path(text.strip()).expanduser())
+        path = Path(text.strip()).expanduser()
+        problem = self._check(path) if self._check is not None else None
+        if problem is not None:
+            self.show_problem(problem)
+        elif self._ask_to_replace:
+            self.dismiss_replacing(path, path)
+        else:
+            self.dismiss(path)

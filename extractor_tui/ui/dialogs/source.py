@@ -94,17 +94,37 @@ class SourceDialog(Dialog[Candidate]):
             return header + literal("(the chunk is no longer in the session)")
         return header + highlight(item.text, [(s.quote, self._near(s, item)) for s in sources])
 
-    def on_mount(self) -> None:
-        """Bring the first quote into view: it may sit far down a long chunk."""
-        if not self._result.sources:
-            return
-        source = self._result.sources[0]
+    def _sources_text(self) -> Text:
+        """Every source chunk of the value, one after another."""
+        result = self._result
+        if not result.sources:
+            return Text("No source: " + ("the value was typed by hand." if result.edited
+                                         else "nothing was found."))
+        return Text("\n\n").join(self._chunk(label, sources)
+                                  for label, sources in self._by_chunk().items())
+
+    def _scroll_to_quote(self, source: Source, before: int = 0) -> None:
+        """Bring ``source``'s quote into view: it may sit far down a long chunk."""
         item = self._chunks.get(source.chunk)
         span = find_quote(item.text, source.quote, self._near(source, item)) if item else None
         if item is not None and span is not None:
-            line = item.text.count("\n", 0, span[0]) + 1  # + the header line
+            line = before + item.text.count("\n", 0, span[0]) + 1  # + the header line
             self.call_after_refresh(self.query_one("#sources").scroll_to,
                                     y=max(0, line - 3), animate=False)
+
+    def on_mount(self) -> None:
+        if self._result.sources:
+            self._scroll_to_quote(self._result.sources[0])
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        """Show the highlighted candidate's chunk, its quote marked and in view."""
+        candidate = self._result.candidates[event.option_index]
+        source = Source(candidate.chunk, candidate.page, candidate.quote)
+        shown = Text.assemble(("Candidate ", "dim"), literal(candidate.value or "(empty)",
+                                                             "bold"), ": ")
+        shown.append_text(self._chunk(candidate.chunk, [source]))
+        self.query_one("#source-text", Static).update(shown)
+        self._scroll_to_quote(source)
 
     def compose(self) -> ComposeResult:
         result = self._result
@@ -113,11 +133,7 @@ class SourceDialog(Dialog[Candidate]):
                          classes="title")
             yield Static(self._summary())
             with VerticalScroll(id="sources"):
-                if not result.sources:
-                    yield Static("No source: " + ("the value was typed by hand."
-                                                  if result.edited else "nothing was found."))
-                for label, sources in self._by_chunk().items():
-                    yield Static(self._chunk(label, sources), classes="source")
+                yield Static(self._sources_text(), id="source-text")
             if result.candidates:
                 yield Static(Text(f"{len(result.candidates)} candidate(s), "
                                   f"{len(result.conflicts)} conflict(s). Pick one to use it "

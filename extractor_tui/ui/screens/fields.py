@@ -175,8 +175,15 @@ class FieldsView(Vertical):
                 return
             self._use(fields)
 
+        def check(path: Path) -> str | None:
+            try:
+                load_schema(path)
+            except FieldSpecError as exc:
+                return str(exc)
+            return None
+
         self.app.push_screen(PathDialog("Load a JSON Schema", file_only=True,
-                                        suffixes=(".json",)), chosen)
+                                        suffixes=(".json",), check=check), chosen)
 
     def action_save_schema(self) -> None:
         def chosen(path: Path | None) -> None:
@@ -193,4 +200,5 @@ class FieldsView(Vertical):
 
         default = f"{self.fields.name}.schema.json"
         self.app.push_screen(PathDialog("Save the fields as a JSON Schema", value=default,
-                                        must_exist=False, suffixes=(".json",)), chosen)
+                                        must_exist=False, suffixes=(".json",),
+                                        ask_to_replace=True), chosen)

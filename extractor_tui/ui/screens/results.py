@@ -29,6 +29,7 @@ __all__ = ["COLUMNS", "ResultsView", "result_cells"]
 
 COLUMNS = ("Field", "Value", "Valid", "Grounded", "Page", "Quote", "Notes")
 _QUOTE_WIDTH = 48
+_VALUE_WIDTH = 40
 _LABEL_WIDTH = 38
 
 
@@ -37,7 +38,7 @@ def result_cells(result: FieldResult) -> tuple[Text, ...]:
     empty = result.value is None or result.value == []
     valid = (Text("✓", style="green") if result.valid
              else Text.assemble(("✗ ", "bold red"), literal("; ".join(result.errors), "red")))
-    grounded = (Text(NO_VALUE, style="dim") if empty or result.edited
+    grounded = (Text(NO_VALUE, style="dim") if empty or (result.edited and not result.sources)
                 else Text("✓", style="green") if result.grounded else Text("✗", style="yellow"))
     pages = sorted({s.page for s in result.sources if s.page is not None})
     quote = result.sources[0].quote if result.sources else ""
@@ -49,8 +50,13 @@ def result_cells(result: FieldResult) -> tuple[Text, ...]:
     if result.conflicts:
         notes.append((" · " if notes else "") + f"⚠ {len(result.conflicts)} conflict(s)",
                      style="bold yellow")
-    return (literal(result.name, "bold"),
-            literal(value_text(result.value), "" if result.valid else "red"), valid, grounded,
+    name = literal(result.name, "bold")
+    if result.conflicts:  # in the first column, which a long value never pushes away
+        name.append(" ⚠", style="bold yellow")
+    value = value_text(result.value)
+    if len(value) > _VALUE_WIDTH:  # whole in the detail line below the table
+        value = value[:_VALUE_WIDTH - 1] + "…"
+    return (name, literal(value, "" if result.valid else "red"), valid, grounded,
             Text(", ".join(map(str, pages)) or NO_VALUE), literal(quote, "italic"), notes)
 
 
@@ -77,6 +83,7 @@ class ResultsView(Horizontal):
         self.doc_id: int | None = None
         self._docs: list[DocumentEntry] = []
         self._results: dict[str, FieldResult] = {}
+        self._answered: dict[int, int] = {}
 
     def compose(self) -> ComposeResult:
         yield OptionList(id="result-docs")
@@ -87,6 +94,18 @@ class ResultsView(Horizontal):
 
     def on_mount(self) -> None:
         self.reload()
+        self.set_interval(0.5, self._follow_run, name="results-follow-run")
+
+    def _follow_run(self) -> None:
+        """While a run writes answers, keep the answered counts moving (values merge when
+        it ends; the counts come from the session in one query)."""
+        if not self.controller.running or self.controller.closed:
+            return
+        self._answered = self.controller.answered()
+        docs = self.query_one("#result-docs", OptionList)
+        for index, entry in enumerate(self._docs):
+            docs.replace_option_prompt_at_index(index, self._doc_label(entry))
+        self._title()
 
     @property
     def table(self) -> DataTable[Text]:
@@ -94,6 +113,7 @@ class ResultsView(Horizontal):
 
     def reload(self) -> None:
         self._docs = self.controller.documents()
+        self._answered = self.controller.answered()
         docs = self.query_one("#result-docs", OptionList)
         docs.clear_options()
         docs.add_options([Option(self._doc_label(d), id=str(d.doc_id)) for d in self._docs])
@@ -111,8 +131,7 @@ class ResultsView(Horizontal):
         if entry.error is not None:
             label = Text.assemble(("✗ ", "red"), literal(path, "dim"))
         else:
-            done = sum(1 for o in self.controller.outcomes(entry.doc_id)
-                       if o.status == "completed")
+            done = self._answered.get(entry.doc_id, 0)
             mark = ("● ", "green") if done == len(entry.items) and done else ("○ ", "dim")
             label = Text.assemble(mark, literal(path))
         label.no_wrap = True
@@ -126,24 +145,28 @@ class ResultsView(Horizontal):
         for column in COLUMNS:
             table.add_column(column, key=column)
         entry = next((d for d in self._docs if d.doc_id == self.doc_id), None)
-        title = self.query_one("#result-title", Static)
         self._results = {}
+        self._title()
+        if entry is not None and entry.error is None:
+            self._results = self.controller.results(entry.doc_id)
+            for name, result in self._results.items():
+                table.add_row(*result_cells(result), key=name)
+            if table.row_count:
+                table.move_cursor(row=min(row, table.row_count - 1))
+        self._detail()
+
+    def _title(self) -> None:
+        entry = next((d for d in self._docs if d.doc_id == self.doc_id), None)
+        title = self.query_one("#result-title", Static)
         if entry is None:
             title.update(Text("No documents yet: add some on the Documents screen."))
         elif entry.error is not None:
             title.update(Text.assemble(literal(display_path(entry.path), "bold"),
                                        ": could not be read: ", literal(entry.error, "red")))
         else:
-            self._results = self.controller.results(entry.doc_id)
-            done = sum(1 for o in self.controller.outcomes(entry.doc_id)
-                       if o.status == "completed")
+            done = self._answered.get(entry.doc_id, 0)
             title.update(Text.assemble(literal(display_path(entry.path), "bold"),
                                        f" · {done}/{len(entry.items)} chunk(s) answered"))
-            for name, result in self._results.items():
-                table.add_row(*result_cells(result), key=name)
-            if table.row_count:
-                table.move_cursor(row=min(row, table.row_count - 1))
-        self._detail()
 
     def _current(self) -> FieldResult | None:
         table = self.table

@@ -37,6 +37,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from extractor_tui.core.events import ChunkId
+from extractor_tui.core.job import MARKED_EMPTY
 from extractor_tui.core.tracker import RequestRow, RequestTracker, Status
 from extractor_tui.ui.widgets.literal import CONTROL_NO_NEWLINE, display_path
 
@@ -98,9 +99,12 @@ def row_cells(row: RequestRow, now: float,
         elapsed = ""
     spent = (f"{row.prompt_tokens:,}/{row.completion_tokens:,}"
              if row.prompt_tokens or row.completion_tokens else "")
+    status, note = status_label(row.status), row.reason or ""
+    if row.status is Status.COMPLETED and row.model_name == MARKED_EMPTY:
+        status, note = "empty", "marked empty"  # no answer came: the user said so
     return (row.id.label, str(first) if first == last else f"{first}–{last}",
-            status_label(row.status), str(row.attempt_count) if row.attempts else "",
-            row.reason or "", retry, elapsed, f"{row.token_count:,}", spent)
+            status, str(row.attempt_count) if row.attempts else "",
+            note, retry, elapsed, f"{row.token_count:,}", spent)
 
 
 @dataclass(frozen=True)
