@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, cast
 
 from textual.app import App, ComposeResult, SystemCommand
+from textual.notifications import SeverityLevel
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widget import Widget
@@ -59,7 +60,10 @@ from extractor_tui.ui.widgets.literal import display_path
 from extractor_tui.ui.widgets.request_table import RequestTable
 from extractor_tui.ui.widgets.run_bar import RunBar, RunRequested
 
-__all__ = ["TABS", "VIEWS", "ExtractorApp"]
+__all__ = ["ERROR_TIMEOUT_S", "TABS", "VIEWS", "ExtractorApp"]
+
+ERROR_TIMEOUT_S = 24 * 3600.0
+"""How long an error notification stays: until the user clicks it away, in practice."""
 
 TABS: tuple[tuple[str, str, str], ...] = (
     ("documents", "Documents", "Add files and folders; see pages, tokens, chunks, status."),
@@ -116,10 +120,12 @@ class ExtractorApp(App[int]):
     def __init__(self, settings: Settings, fields: FieldSet, session: Session,
                  recent: RecentSessions, *, paths: Iterable[Path] = (),
                  client: Client | None = None, clock: Clock | None = None,
-                 notes: Iterable[str] = (), differences: Iterable[str] = ()) -> None:
+                 notes: Iterable[str] = (), differences: Iterable[str] = (),
+                 created: bool = False) -> None:
         super().__init__()
         self.controller = Controller(self, settings, fields, session, recent, client=client,
-                                     clock=clock, differences=tuple(differences))
+                                     clock=clock, differences=tuple(differences),
+                                     created=created)
         self._paths = list(paths)
         self._notes = list(notes)
 
@@ -185,6 +191,14 @@ class ExtractorApp(App[int]):
         number = [tab for tab, _, _ in TABS].index("failed") + 1
         self.query_one(TabbedContent).get_tab("failed").label = (
             f"{number} Failed ({unfinished})" if unfinished else f"{number} Failed")
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification; an error stays until it is clicked away, so it is read."""
+        if severity == "error":
+            timeout = ERROR_TIMEOUT_S
+        super().notify(message, title=title, severity=severity, timeout=timeout,
+                       markup=markup)
 
     # -- controller messages ------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ keeps showing every request across runs, retries and reconfigurations.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,12 @@ from extractor_tui.ui.widgets.literal import display_path
 
 if TYPE_CHECKING:
     from extractor_tui.ui.launch import RecentSessions
+
+def _remove_files(path: Path) -> None:
+    """A session file with the WAL files SQLite keeps beside it."""
+    for suffix in ("-wal", "-shm", ""):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
 
 __all__ = ["Controller", "DocumentsChanged", "JobReplaced", "RunBegan", "RunEnded",
            "ValueEdited"]
@@ -93,8 +100,11 @@ class Controller:
 
     def __init__(self, app: App[Any], settings: Settings, fields: FieldSet, session: Session,
                  recent: RecentSessions, *, client: Client | None = None,
-                 clock: Clock | None = None, differences: Sequence[str] = ()) -> None:
+                 clock: Clock | None = None, differences: Sequence[str] = (),
+                 created: bool = False) -> None:
         self._app = app
+        self._created: set[Path] = {session.path.resolve()} if created else set()
+        """Session files this app made: one it leaves holding nothing is removed."""
         self.differences: tuple[str, ...] = tuple(differences)
         """Settings the user set that differ from how the session was made; the plan
         lists them before anything is sent."""
@@ -235,7 +245,10 @@ class Controller:
     def add_paths(self, paths: Sequence[Path]) -> Worker[object]:
         """Load, chunk and register files and folders (a failed file keeps its reason)."""
         self._loading += 1
-        return self._work(self._add(list(paths)), name=f"load {len(paths)} path(s)",
+        # One spelling per file: typed relative paths, the tree's absolute ones and a folder
+        # holding a file already added all name the same document, so it is listed once.
+        absolute = [Path(os.path.abspath(Path(path).expanduser())) for path in paths]
+        return self._work(self._add(absolute), name=f"load {len(paths)} path(s)",
                           group="load")
 
     async def _add(self, paths: list[Path], verb: str = "Added") -> None:
@@ -367,6 +380,67 @@ class Controller:
                    name="apply settings", group="configure", exclusive=True)
         return True
 
+    def new_session(self) -> None:
+        """Switch to a fresh session file (removed again if nothing is added to it)."""
+        path = self.recent.new_path()
+        self._created.add(path.resolve())
+        self.open_session(path)
+
+    def _leave(self, session: Session) -> None:
+        """Close a session the app no longer uses; one it made and left empty goes."""
+        path = session.path.resolve()
+        empty = path in self._created and session.stats().documents == 0
+        session.close()
+        if empty:
+            _remove_files(path)
+            self.recent.remove(path)
+
+    def delete_session(self, path: Path) -> bool:
+        """Delete a session file (not the one in use); False when refused."""
+        if path.resolve() == self.session_path.resolve():
+            self._app.notify("This is the session in use: open another before you delete "
+                             "it.", severity="warning", markup=False)
+            return False
+        try:
+            _remove_files(path)
+        except OSError as exc:
+            self._app.notify(f"{display_path(path)}: {exc.strerror or exc}",
+                             title="Not deleted", severity="error", markup=False)
+            return False
+        self.recent.remove(path)
+        self._app.notify(f"Deleted session {display_path(path)}.", markup=False)
+        return True
+
+    def rename_session(self, path: Path, name: str) -> Worker[object] | None:
+        """Give a session file a new name in its folder (the one in use too)."""
+        target = path.with_name(name if name.endswith(".sqlite") else f"{name}.sqlite")
+        if target.exists():
+            self._app.notify(f"{display_path(target)} exists already: choose another name.",
+                             severity="warning", markup=False)
+            return None
+        current = path.resolve() == self.session_path.resolve()
+        if current and not self._idle("rename the session", loads_too=True):
+            return None
+        return self._work(self._rename(path, target, current), name="rename session",
+                          group="session", exclusive=True)
+
+    async def _rename(self, path: Path, target: Path, current: bool) -> None:
+        old = self.job
+        if current:
+            old.session.close()  # renamed closed: SQLite names its -wal and -shm by path
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{path}{suffix}").exists():
+                os.replace(f"{path}{suffix}", f"{target}{suffix}")
+        self.recent.rename(path, target)
+        if path.resolve() in self._created:
+            self._created.add(target.resolve())
+        if current:
+            self.job = self._make_job(self.settings, self.fields, Session.open(target))
+            if self._client is None:
+                await old.aclose()
+        self._app.notify(f"Renamed to {display_path(target)}.", markup=False)
+        self._app.post_message(JobReplaced())
+
     def open_session(self, path: Path, *, resume: bool = False) -> None:
         """Switch to another session file; with ``resume``, then offer to send what is left."""
         if self._idle("open another session", loads_too=True):
@@ -421,7 +495,7 @@ class Controller:
         if self._client is None:
             await old.aclose()
         if old.session is not session:
-            old.session.close()
+            self._leave(old.session)
         if reread:
             await self._reread()
         self._app.post_message(JobReplaced())
@@ -450,4 +524,4 @@ class Controller:
             except Exception:  # noqa: BLE001 - the error handler has reported it already
                 pass
         await self.job.aclose()
-        self.job.session.close()
+        self._leave(self.job.session)

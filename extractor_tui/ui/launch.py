@@ -68,18 +68,33 @@ class RecentSessions:
 
     def entries(self) -> list[RecentSession]:
         """The remembered sessions whose files still exist."""
+        return [row for row in self._rows() if row.path.is_file()]
+
+    def _rows(self) -> list[RecentSession]:
         try:
             data = json.loads(self._file.read_text(encoding="utf-8"))
-            rows = [RecentSession(Path(d["path"]), str(d["opened_at"])) for d in data]
+            return [RecentSession(Path(d["path"]), str(d["opened_at"])) for d in data]
         except (OSError, ValueError, TypeError, KeyError):
             return []
-        return [row for row in rows if row.path.is_file()]
 
     def add(self, path: Path) -> None:
         """Put ``path`` first, stamped with the time it was opened."""
         path = path.resolve()
         stamp = self._now().strftime("%Y-%m-%d %H:%M")
-        rows = [RecentSession(path, stamp)] + [r for r in self.entries() if r.path != path]
+        self._write([RecentSession(path, stamp)]
+                    + [r for r in self.entries() if r.path != path])
+
+    def remove(self, path: Path) -> None:
+        """Forget ``path`` (deleted, or left empty)."""
+        self._write([r for r in self.entries() if r.path != path.resolve()])
+
+    def rename(self, old: Path, new: Path) -> None:
+        """``old`` is now called ``new``; it keeps its place and time."""
+        old, new = old.resolve(), new.resolve()
+        self._write([RecentSession(new, r.opened_at) if r.path == old else r
+                     for r in self._rows() if r.path == old or r.path.is_file()])
+
+    def _write(self, rows: list[RecentSession]) -> None:
         data = [{"path": str(r.path), "opened_at": r.opened_at} for r in rows[:_KEEP]]
         temp = self._file.with_suffix(".tmp")
         try:
@@ -119,6 +134,7 @@ set in ``settings`` explicitly, which the plan then lists as differing.
 
     recent = recent or RecentSessions(now=now)
     session = Session.open(session_path or recent.new_path(), now=now)
+    created = session_path is None  # removed again if the app leaves it empty
     notes: list[str] = []
     info = session.run_info()
     # A reopened session goes on as it was made; what was set this time (flags, env, the
@@ -132,7 +148,8 @@ set in ``settings`` explicitly, which the plan then lists as differing.
             notes.append(f"No fields were given, so the “{DEFAULT_PRESET}” preset is used. "
                          "Choose a preset or edit the fields here before you run.")
     return ExtractorApp(settings, fields, session, recent, paths=paths, client=client,
-                        clock=clock, notes=notes, differences=differences)
+                        clock=clock, notes=notes, differences=differences,
+                        created=created)
 
 
 def launch_app(args: argparse.Namespace, err: Console) -> int:

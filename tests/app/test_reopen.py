@@ -121,3 +121,71 @@ async def test_resume_from_sessions_screen_uses_the_sessions_provider(
             await pilot.press("enter")
             await settle(pilot)
         assert len([r for r in server.log if r.path.endswith("completions")]) == 2
+
+
+async def test_a_launch_that_adds_nothing_leaves_no_session_behind(
+        tmp_path: Path, settle: Settle) -> None:
+    """Item 21."""
+    from extractor_tui.core.fields import preset
+    from extractor_tui.ui.launch import RecentSessions, build_app
+
+    recent = RecentSessions(tmp_path / "data" / "extractor")
+    app = build_app(Settings(provider="offline"), preset("invoice"), None, [], recent=recent)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        created = app.controller.session_path
+        assert created.is_file()
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    assert not created.exists() and not list(created.parent.iterdir())
+    assert recent.entries() == []
+
+
+async def test_sessions_are_deleted_after_asking_and_renamed(
+        tmp_path: Path, make_app: MakeApp, settle: Settle, sample_docs: Path) -> None:
+    """Item 21."""
+    other = tmp_path / "other.sqlite"
+    first = make_app([sample_docs / "invoices" / ACME], session=other)
+    async with first.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+    app = make_app([sample_docs / "invoices" / ACME], session=tmp_path / "current.sqlite")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("7")
+        await settle(pilot)
+        view = app.query_one(SessionsView)
+        table = view.query_one("#sessions", DataTable)
+        keys = [k.value for k in table.rows]
+        table.move_cursor(row=keys.index(str(other.resolve())))
+        table.focus()
+        await pilot.press("e")  # rename
+        await pilot.pause()
+        assert isinstance(app.screen, PathDialog)
+        app.screen.query_one("#path", Input).value = "march-invoices"
+        await pilot.press("enter")
+        await settle(pilot)
+        renamed = tmp_path / "march-invoices.sqlite"
+        assert renamed.is_file() and not other.exists()
+        keys = [k.value for k in table.rows]
+        assert str(renamed.resolve()) in keys and str(other.resolve()) not in keys
+
+        table.move_cursor(row=keys.index(str(renamed.resolve())))
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog), "deleting asks first"
+        await pilot.press("n")
+        await pilot.pause()
+        assert renamed.is_file()
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        assert not renamed.exists()
+        assert str(renamed.resolve()) not in [k.value for k in table.rows]
+
+        current = str((tmp_path / "current.sqlite").resolve())
+        table.move_cursor(row=[k.value for k in table.rows].index(current))
+        await pilot.press("d")  # the session in use is not deleted
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert (tmp_path / "current.sqlite").is_file()

@@ -26,6 +26,7 @@ from extractor_tui.ui.dialogs.path_input import PathDialog
 from extractor_tui.ui.widgets.doc_tree import DocumentTree
 from extractor_tui.ui.widgets.literal import display_path, literal
 from extractor_tui.ui.widgets.page_preview import PagePreview, page_texts
+from extractor_tui.ui.widgets.row_table import RowTable
 
 __all__ = ["DocumentsView", "document_status"]
 
@@ -34,16 +35,22 @@ _SKIPPED = "skipped:"
 
 
 def document_status(entry: DocumentEntry, statuses: Counter[str]) -> Text:
-    """``not read: <reason>``, ``loaded``, ``done 3/3`` or ``2 failed · 5/7 done``."""
+    """``not read: <reason>``, ``loaded``, ``done 3/3`` or ``2 failed · 5/7 done``, then
+    what the loader noted (read as cp1252, pages without text …)."""
     if entry.error is not None:
         return Text.assemble(("not read: ", "bold red"), literal(entry.error, "red"))
     total = len(entry.items)
     done, failed = statuses["completed"], statuses["failed"] + statuses["cancelled"]
     if not done and not failed:
-        return Text("loaded, not run yet" if total else "loaded (no text)", style="dim")
-    if failed:
-        return Text(f"{failed} unfinished · {done}/{total} done", style="yellow")
-    return Text(f"done {done}/{total}", style="green" if done == total else "")
+        status = Text("loaded, not run yet" if total else "loaded (no text)", style="dim")
+    elif failed:
+        status = Text(f"{failed} unfinished · {done}/{total} done", style="yellow")
+    else:
+        status = Text(f"done {done}/{total}", style="green" if done == total else "")
+    for note in entry.notes:
+        status.append(" · ")
+        status.append_text(literal(note, "yellow"))
+    return status
 
 
 class DocumentsView(Vertical):
@@ -51,7 +58,7 @@ class DocumentsView(Vertical):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add_path", "Add path…", tooltip="Type a file or folder to add"),
-        Binding("b", "toggle_tree", "Browse", tooltip="Show or hide the folder tree"),
+        Binding("b", "toggle_tree", "Browse", tooltip="Go to the folder tree; again: hide it"),
         Binding("delete,x", "remove", "Remove", tooltip="Remove the selected document"),
         Binding("left_square_bracket", "page(-1)", "Prev page", key_display="["),
         Binding("right_square_bracket", "page(1)", "Next page", key_display="]"),
@@ -81,8 +88,7 @@ class DocumentsView(Vertical):
                 yield DocumentTree(Path.cwd(), id="tree")
                 yield Button("Add highlighted", id="add-tree")
             with Vertical():
-                table: DataTable[Text] = DataTable(id="docs", cursor_type="row", zebra_stripes=True)
-                yield table
+                yield RowTable(id="docs")
                 yield PagePreview(id="preview")
 
     def on_mount(self) -> None:
@@ -99,7 +105,7 @@ class DocumentsView(Vertical):
         """Redraw every row from the controller (a few hundred at most: documents, not
         requests), keeping the cursor on the same document."""
         table = self.table
-        keep = self._selected()
+        keep, row = self._selected(), table.cursor_row
         table.clear()
         for entry in self.controller.documents():
             statuses = Counter(o.status for o in self.controller.outcomes(entry.doc_id))
@@ -116,6 +122,8 @@ class DocumentsView(Vertical):
                           key=f"{_SKIPPED}{skipped.path}")
         if keep is not None and str(keep) in {k.value for k in table.rows}:
             table.move_cursor(row=table.get_row_index(str(keep)))
+        elif table.row_count:  # the row went away: stay where it was
+            table.move_cursor(row=min(row, table.row_count - 1))
         self._preview(force=True)
 
     def _selected(self) -> int | None:
@@ -139,12 +147,12 @@ class DocumentsView(Vertical):
         elif entry is None:
             preview.clear("No documents yet: type a path above, press a, or pick one in "
                           "the tree.")
-        elif entry.error is not None:
+        elif entry.error is not None:  # the whole reason, wrapped, however long
             preview.clear(Text.assemble(literal(display_path(entry.path)), " could not be "
-                                        "read: ", literal(entry.error, "red")))
+                                        "read"), literal(entry.error, "red", multiline=True))
         else:
             preview.show(display_path(entry.path), page_texts(entry.items),
-                         preview.page if same else 0)
+                         preview.page if same else 0, notes=entry.notes)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._preview()
@@ -189,7 +197,14 @@ class DocumentsView(Vertical):
                                         "recursively: .pdf, .txt and .md files."), chosen)
 
     def action_toggle_tree(self) -> None:
-        self.query_one("#tree-pane").toggle_class("-hidden")
+        """Show the tree and go to it; from the tree, hide it and go back to the list."""
+        pane, tree = self.query_one("#tree-pane"), self.query_one(DocumentTree)
+        if pane.has_class("-hidden") or not tree.has_focus:
+            pane.remove_class("-hidden")
+            tree.focus()
+        else:
+            pane.add_class("-hidden")
+            self.table.focus()
 
     # -- removing and reading ---------------------------------------------------------------
 

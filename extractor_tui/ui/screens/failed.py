@@ -22,6 +22,7 @@ from extractor_tui.ui.controller import Controller
 from extractor_tui.ui.dialogs.confirm import ConfirmDialog
 from extractor_tui.ui.widgets.chunk_detail import ChunkDetail
 from extractor_tui.ui.widgets.literal import display_path, literal
+from extractor_tui.ui.widgets.row_table import RowTable
 
 __all__ = ["FailedView"]
 
@@ -64,7 +65,7 @@ class FailedView(Vertical):
             yield Button("Retry all (A)", id="retry-all")
             yield Button("Split & retry (s)", id="split")
             yield Button("Mark empty (m)", id="empty")
-        yield DataTable(id="failed", cursor_type="row", zebra_stripes=True)
+        yield RowTable(id="failed")
         yield ChunkDetail()
 
     def on_mount(self) -> None:

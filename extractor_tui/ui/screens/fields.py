@@ -26,6 +26,7 @@ from extractor_tui.ui.dialogs.confirm import ConfirmDialog
 from extractor_tui.ui.dialogs.field_editor import FieldEditorDialog
 from extractor_tui.ui.dialogs.path_input import PathDialog
 from extractor_tui.ui.widgets.literal import literal
+from extractor_tui.ui.widgets.row_table import RowTable
 
 __all__ = ["FieldsView", "type_label"]
 
@@ -68,7 +69,7 @@ class FieldsView(Vertical):
             yield Button("Remove", id="remove")
             yield Button("Load schema…", id="load")
             yield Button("Save schema…", id="save")
-        yield DataTable(id="fields", cursor_type="row", zebra_stripes=True)
+        yield RowTable(id="fields")
         yield Static("", id="fields-note")
 
     def on_mount(self) -> None:
@@ -130,8 +131,29 @@ class FieldsView(Vertical):
     # -- actions -----------------------------------------------------------------------------
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        if isinstance(event.value, str) and event.value in PRESETS:
-            self._use(PRESETS[event.value])
+        if not (isinstance(event.value, str) and event.value in PRESETS):
+            return
+        chosen = PRESETS[event.value]
+        # Back to the table: the list has closed, so the next key is for this screen.
+        self.query_one("#fields", DataTable).focus()
+        if chosen == self.fields:
+            return
+        if self.fields in PRESETS.values():  # one preset for another: nothing is lost
+            self._use(chosen)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._use(chosen)
+            else:
+                self.reload()  # the list shows the fields in use again
+
+        self.app.push_screen(ConfirmDialog(
+            "Replace the fields?", Text.assemble(
+                "The fields in use (", literal(self.fields.name, "bold"),
+                f", {len(self.fields)} field(s)) were edited or loaded from a schema. "
+                "Replace them with the preset ", (event.value, "bold"), "? Save them as a "
+                "schema first (s) to keep them."), yes="Replace", danger=True), answered)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {"add": self.action_add_field, "edit": self.action_edit_field,

@@ -24,6 +24,7 @@ from extractor_tui.ui.controller import Controller
 from extractor_tui.ui.dialogs.edit_value import EditValueDialog
 from extractor_tui.ui.dialogs.source import SourceDialog
 from extractor_tui.ui.widgets.literal import NO_VALUE, display_path, literal, value_text
+from extractor_tui.ui.widgets.row_table import RowTable
 
 __all__ = ["COLUMNS", "ResultsView", "result_cells"]
 
@@ -89,7 +90,7 @@ class ResultsView(Horizontal):
         yield OptionList(id="result-docs")
         with Vertical():
             yield Static("", id="result-title")
-            yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
+            yield RowTable(id="results")
             yield Static("", id="result-detail")
 
     def on_mount(self) -> None:

@@ -1,5 +1,5 @@
 """Sessions: the session files this app opened, newest first, with how far each got;
-reopen one, resume its unfinished run, or start a new session.
+reopen one, resume its unfinished run, start a new session, rename or delete one.
 
 Each session is its own SQLite file, so the figures come from opening it for a moment
 (``Session.stats()``: documents, chunks answered, failed, still to send). Opening or
@@ -22,7 +22,10 @@ from textual.widgets import Button, DataTable, Static
 from extractor_tui.core.session import Session
 from extractor_tui.errors import ConfigError
 from extractor_tui.ui.controller import Controller
+from extractor_tui.ui.dialogs.confirm import ConfirmDialog
+from extractor_tui.ui.dialogs.path_input import PathDialog
 from extractor_tui.ui.widgets.literal import display_path, literal
+from extractor_tui.ui.widgets.row_table import RowTable
 
 __all__ = ["SessionRow", "SessionsView", "read_session"]
 
@@ -61,6 +64,8 @@ class SessionsView(Vertical):
         Binding("o", "open_session", "Open"),
         Binding("r", "resume_session", "Resume run"),
         Binding("n", "new_session", "New session"),
+        Binding("e", "rename_session", "Rename…"),
+        Binding("d,delete", "delete_session", "Delete…"),
     ]
     DEFAULT_CSS = """
     SessionsView #sessions-bar { height: 3; }
@@ -81,7 +86,7 @@ class SessionsView(Vertical):
             yield Button("Resume run (r)", id="resume")
             yield Button("New session (n)", id="new")
             yield Static("", id="sessions-note")
-        yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
+        yield RowTable(id="sessions")
 
     def on_mount(self) -> None:
         table = self.query_one("#sessions", DataTable)
@@ -156,4 +161,41 @@ class SessionsView(Vertical):
         self.controller.open_session(row.path, resume=resume)
 
     def action_new_session(self) -> None:
-        self.controller.open_session(self.controller.recent.new_path())
+        self.controller.new_session()
+
+    def action_rename_session(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+
+        def check(path: Path) -> str | None:
+            name = str(path)
+            if "/" in name or name.startswith("."):
+                return "Type a name only, without a folder (it stays where it is)."
+            return None
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.controller.rename_session(row.path, str(path))
+
+        self.app.push_screen(PathDialog(
+            "Rename the session", value=row.path.stem, must_exist=False, check=check,
+            hint=f"In {display_path(row.path.parent)}; .sqlite is added."), chosen)
+
+    def action_delete_session(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+        if row.path.resolve() == self.controller.session_path.resolve():
+            self.controller.delete_session(row.path)  # says why it will not
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.controller.delete_session(row.path):
+                self.reload()
+
+        self.app.push_screen(ConfirmDialog(
+            "Delete the session?", Text.assemble(
+                "Delete ", literal(display_path(row.path), "bold"), f" ({row.documents} "
+                "document(s), their answers, history and hand edits)? The documents "
+                "themselves are not touched."), yes="Delete", danger=True), answered)

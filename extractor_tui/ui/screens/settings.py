@@ -11,6 +11,7 @@ model list) with the values on screen, before they are applied.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, ClassVar
 
 from pydantic import ValidationError
@@ -23,7 +24,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from extractor_tui.config import Settings
 from extractor_tui.ui.controller import Controller
 
-__all__ = ["FORM", "SettingsView", "key_source"]
+__all__ = ["FORM", "WORDS", "SettingsView", "form_problems", "key_source"]
 
 FORM: tuple[tuple[str, str, str], ...] = (
     ("base_url", "Base URL", "text"),
@@ -54,12 +55,45 @@ def key_source(key: str | None) -> str | None:
     return next((name for name in KEY_VARIABLES if key and os.environ.get(name) == key), None)
 
 
+WORDS: dict[str, str] = {
+    "concurrency": "Concurrency must be a whole number from 1 to 100",
+    "chunk_tokens": "Chunk tokens must be a whole number from 16 to 200000",
+    "overlap_tokens": "Overlap tokens must be a whole number from 0 to half the chunk tokens",
+    "timeout_s": "Timeout must be a number of seconds above 0, at most 3600",
+    "retries": "Retries must be a whole number from 1 to 20",
+    "base_url": "Base URL must start with http:// or https://",
+}
+"""What to say about a value the form refuses, in the words of the form, not pydantic's."""
+_WHOLE = re.compile(r"[0-9]+")
+_NUMBER = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
+_URL = re.compile(r"https?://[^\s/?#]+\S*", re.IGNORECASE)
+
+
+def form_problems(form: dict[str, Any]) -> dict[str, str]:
+    """Values the form refuses before the settings see them: ``5.5`` for a whole number
+    (an ``integer`` input would have dropped the dot and read 55), a base URL that is not
+    one (``notaurl``)."""
+    problems: dict[str, str] = {}
+    for name, _, kind in FORM:
+        text = form.get(name)
+        if not isinstance(text, str) or not text:
+            continue
+        if (kind == "integer" and not _WHOLE.fullmatch(text)) or (
+                kind == "number" and not _NUMBER.fullmatch(text)):
+            problems[name] = WORDS[name]
+    url = form.get("base_url")
+    if isinstance(url, str) and url and not _URL.fullmatch(url):
+        problems["base_url"] = WORDS["base_url"]
+    return problems
+
+
 def settings_problems(exc: ValidationError) -> dict[str, str]:
     """Setting name → message; a whole-model rule (overlap vs chunk) lands on overlap."""
     problems: dict[str, str] = {}
     for error in exc.errors():
         name = str(error["loc"][0]) if error["loc"] else "overlap_tokens"
-        problems.setdefault(name, str(error["msg"]).removeprefix("Value error, "))
+        problems.setdefault(name, WORDS.get(name) or str(error["msg"]).removeprefix(
+            "Value error, "))
     return problems
 
 
@@ -95,12 +129,8 @@ class SettingsView(VerticalScroll):
             yield Static("", id="problem-structured_output", classes="problem")
             for name, label, kind in FORM:
                 yield Label(label)
-                if kind == "password":
-                    yield Input(id=name, password=True, compact=True)
-                elif kind == "text":
-                    yield Input(id=name, compact=True)
-                else:
-                    yield Input(id=name, type=kind, compact=True)  # type: ignore[arg-type]
+                # Every input takes text as typed; form_problems says what is wrong with it.
+                yield Input(id=name, password=kind == "password", compact=True)
                 yield Static("", id=f"problem-{name}", classes="problem")
         with Horizontal(id="settings-buttons"):
             yield Button("Apply (Ctrl+S)", id="apply", variant="primary")
@@ -136,12 +166,15 @@ class SettingsView(VerticalScroll):
 
     def _check(self) -> Settings | None:
         """The form as Settings, or None after showing each problem under its field."""
-        problems: dict[str, str] = {}
         settings: Settings | None = None
+        form = self._form()
+        problems = form_problems(form)
         try:
-            settings = Settings(**self._form())
+            checked = Settings(**form)
         except ValidationError as exc:
-            problems = settings_problems(exc)
+            problems = {**settings_problems(exc), **problems}
+        else:
+            settings = None if problems else checked
         for name in (*SELECTS, *(n for n, _, _ in FORM)):
             self.query_one(f"#problem-{name}", Static).update(Text(problems.get(name, "")))
         self.query_one("#apply", Button).disabled = settings is None

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import ClassVar
 
+from textual.binding import Binding, BindingType
 from textual.widgets import DirectoryTree
 
 from extractor_tui.core.documents import SUPPORTED_SUFFIXES
@@ -17,7 +19,17 @@ __all__ = ["DocumentTree"]
 
 
 class DocumentTree(DirectoryTree):
-    """Folders and supported documents, no hidden entries."""
+    """Folders and supported documents, no hidden entries; Backspace climbs a folder, so
+    the tree is not stuck below the folder the app started in."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("backspace", "up", "Up a folder", tooltip="Show the parent folder"),
+    ]
+
+    def action_up(self) -> None:
+        here = Path(self.path).resolve()
+        if here.parent != here:
+            self.path = here.parent
 
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
         return [path for path in paths if not path.name.startswith(".")

@@ -46,7 +46,8 @@ class PagePreview(Vertical):
 
     DEFAULT_CSS = """
     PagePreview { height: 1fr; border: round $panel; }
-    PagePreview > #page-title { height: 1; background: $boost; padding: 0 1; }
+    PagePreview > #page-title { height: auto; max-height: 6; background: $boost;
+                                padding: 0 1; }
     PagePreview > VerticalScroll { height: 1fr; padding: 0 1; }
     """
 
@@ -61,17 +62,22 @@ class PagePreview(Vertical):
         with VerticalScroll():
             yield Static("", id="page-text")
 
-    def show(self, title: str, pages: list[str], page: int = 0) -> None:
-        """Show a document's pages, starting at ``page`` (0-based)."""
+    def show(self, title: str, pages: list[str], page: int = 0,
+             notes: Sequence[str] = ()) -> None:
+        """Show a document's pages, starting at ``page`` (0-based), with the loader's
+        notes (how the text was read) in the title."""
         self._title, self._pages = literal(title), pages
+        for note in notes:
+            self._title.append(" · ")
+            self._title.append_text(literal(note, "yellow"))
         self._page = max(0, min(page, len(pages) - 1))
         self._draw()
 
-    def clear(self, message: str | Text) -> None:
+    def clear(self, message: str | Text, body: Text | None = None) -> None:
         self._title, self._pages, self._page = Text(""), [], 0
         self.query_one("#page-title", Static).update(
             message if isinstance(message, Text) else Text(message))
-        self.query_one("#page-text", Static).update("")
+        self.query_one("#page-text", Static).update(body or "")
 
     def turn(self, delta: int) -> None:
         if self._pages:
