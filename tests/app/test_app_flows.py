@@ -412,7 +412,8 @@ async def test_settings_help_palette_theme_and_mouse(make_app: MakeApp, settle: 
         assert "at most half" in _shown(view.query_one("#problem-overlap_tokens"))
         view.query_one("#concurrency", Input).value = "0"
         await pilot.pause()
-        assert "greater than or equal to 1" in _shown(view.query_one("#problem-concurrency"))
+        assert _shown(view.query_one("#problem-concurrency")) == (
+            "Concurrency must be a whole number from 1 to 100")
         assert view.query_one("#apply").disabled
         view.action_apply()
         await settle(pilot)
@@ -460,5 +461,8 @@ async def test_fields_are_validated_added_and_saved(
         saved = json.loads(target.read_text(encoding="utf-8"))
         assert "po_number" in saved["properties"]
         app.query_one(FieldsView).query_one("#preset", Select).value = "contract"
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog), "edited fields: ask before a preset"
+        await pilot.press("y")
         await settle(pilot)
         assert app.controller.fields == preset("contract")

@@ -91,9 +91,13 @@ def settings_problems(exc: ValidationError) -> dict[str, str]:
     """Setting name → message; a whole-model rule (overlap vs chunk) lands on overlap."""
     problems: dict[str, str] = {}
     for error in exc.errors():
-        name = str(error["loc"][0]) if error["loc"] else "overlap_tokens"
-        problems.setdefault(name, WORDS.get(name) or str(error["msg"]).removeprefix(
-            "Value error, "))
+        if not error["loc"]:  # the one rule between two fields, worded with both values
+            problems.setdefault("overlap_tokens", str(error["msg"]).removeprefix(
+                "Value error, ").replace("overlap_tokens", "Overlap tokens").replace(
+                "chunk_tokens", "chunk tokens"))
+            continue
+        name = str(error["loc"][0])
+        problems.setdefault(name, WORDS.get(name) or str(error["msg"]))
     return problems
 
 
