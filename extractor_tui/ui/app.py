@@ -24,7 +24,7 @@ from textual.notifications import SeverityLevel
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.containers import Vertical
+from textual.containers import ScrollableContainer, Vertical
 from textual.widgets import DataTable, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
@@ -279,7 +279,8 @@ class ExtractorApp(App[int]):
         pane = self.query_one(TabbedContent).get_pane(tab)
         target = (next(iter(pane.query(DataTable)), None)
                   or next(iter(pane.query(RequestTable)), None)
-                  or next((w for w in pane.query("*") if w.focusable), None))
+                  or next((w for w in pane.query("*") if w.focusable
+                           and not isinstance(w, ScrollableContainer)), None))
         if target is not None:
             target.focus()
 

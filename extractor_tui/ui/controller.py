@@ -308,6 +308,8 @@ class Controller:
         return self._work(self._send(label, again), name=label, group="run", exclusive=True)
 
     async def _send(self, label: str, start: Any) -> None:
+        if self.job.engine.gate.paused:  # a run cancelled while paused left the gate shut
+            self.job.engine.resume()
         self._app.post_message(RunBegan(label))
         result: RunResult | None = None
         try:

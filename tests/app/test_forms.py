@@ -215,3 +215,16 @@ async def test_a_settings_error_stays_until_dismissed(make_app: MakeApp,
         await settle(pilot)
         errors = [n for n in app._notifications if n.severity == "error"]
         assert errors and all(n.timeout >= 24 * 3600 for n in errors)
+
+
+async def test_the_settings_tab_puts_the_keys_in_the_form(make_app: MakeApp,
+                                                          settle: Settle) -> None:
+    """Found in the tmux walk-through: text typed on arrival went nowhere."""
+    app = make_app([])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        view = app.query_one(SettingsView)
+        assert app.focused is not None and app.focused is not view
+        assert view in app.focused.ancestors

@@ -254,3 +254,30 @@ async def test_answered_count_moves_during_a_run_and_conflicts_stay_flagged(
         await pilot.press("y")
         await settle(pilot)
         assert json.loads(target.read_text(encoding="utf-8"))["documents"]
+
+
+class Slow(OfflineClient):
+    async def complete(self, request: LLMRequest, timeout: float) -> LLMResponse:
+        await asyncio.sleep(0.2)
+        return await super().complete(request, timeout)
+
+
+async def test_a_run_cancelled_while_paused_does_not_leave_the_next_one_paused(
+        make_app: MakeApp, settle: Settle, sample_docs: Path) -> None:
+    """Found in the tmux walk-through: pause, cancel, then split & retry sent nothing."""
+    kestrel = sample_docs / "invoices" / "kestrel-kp-24-1009.txt"
+    app = make_app([kestrel], client=Slow(),
+                   settings=Settings(provider="offline", concurrency=1, chunk_tokens=200,
+                                     overlap_tokens=20))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.controller.run()
+        await pilot.pause(0.1)
+        app.controller.pause()
+        app.controller.cancel()
+        await settle(pilot)
+        unfinished = [o.item.id for o in app.controller.unfinished()]
+        assert unfinished, "the cancel left chunks to send"
+        app.controller.retry(unfinished[:1])
+        await asyncio.wait_for(settle(pilot), timeout=20)
+        assert unfinished[0] not in {o.item.id for o in app.controller.unfinished()}

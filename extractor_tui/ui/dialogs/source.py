@@ -115,6 +115,8 @@ class SourceDialog(Dialog[Candidate]):
     def on_mount(self) -> None:
         if self._result.sources:
             self._scroll_to_quote(self._result.sources[0])
+        for candidates in self.query("#candidates"):  # the arrows go through the candidates
+            candidates.focus()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         """Show the highlighted candidate's chunk, its quote marked and in view."""
