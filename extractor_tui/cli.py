@@ -26,14 +26,16 @@ from rich.console import Console
 from rich.text import Text
 
 from extractor_tui import __version__
-from extractor_tui.cli_run import add_run_arguments, run_command
+from extractor_tui.cli_run import Terminated, add_run_arguments, run_command
 from extractor_tui.core.scrub import printable, redact
 from extractor_tui.crashlog import CrashLogUnavailable, write_crash_log
 from extractor_tui.errors import ConfigError, ExtractorError, FieldSpecError
 
-__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PARTIAL", "EXIT_TERMINATED",
+           "EXIT_USAGE", "main"]
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process that SIGTERM ended
 _COMMANDS = ("run", "export")
 
 
@@ -93,6 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return EXIT_INTERRUPTED
+    except Terminated:
+        err.print("terminated")
+        return EXIT_TERMINATED
     except (ConfigError, FieldSpecError) as exc:
         err.print(Text(f"error: {printable(exc)}", style="red"))
         if getattr(args, "debug", False):

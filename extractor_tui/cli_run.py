@@ -8,14 +8,18 @@ stderr, so ``extractor run docs/ --preset invoice > out.json`` gives clean JSON.
 
 Exit codes (README): 0 every chunk completed and every field valid · 1 results were written
 but a document, chunk or field failed · 2 nothing could run (usage, schema, no readable
-document, a fatal provider error before any result) · 70 a bug · 130 interrupted.
+document, a fatal provider error before any result) · 70 a bug · 130 interrupted (Ctrl-C) ·
+143 terminated (SIGTERM); both write what finished to --output first.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +36,15 @@ from extractor_tui.core.report import exit_code
 from extractor_tui.core.scrub import printable, redact_url
 from extractor_tui.core.session import Session
 from extractor_tui.core.tracker import RequestTracker
-from extractor_tui.errors import ConfigError, DocumentError, FieldSpecError, SessionWriteError
+from extractor_tui.errors import (
+    ConfigError,
+    DocumentError,
+    FieldSpecError,
+    OutputError,
+    SessionWriteError,
+)
 
-__all__ = ["add_run_arguments", "fields_from", "run_command", "settings_from",
+__all__ = ["Terminated", "add_run_arguments", "fields_from", "run_command", "settings_from",
            "warn_about_flags"]
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
@@ -118,11 +128,44 @@ async def run_command(args: argparse.Namespace, err: Console) -> int:
     session = Session.open(args.session or ":memory:")
     tracker = RequestTracker()
     job = Job(settings, fields, session, sink=tracker.apply)
+    with _sigterm_cancels() as terminated:
+        try:
+            return await _run_job(job, args, err, tracker, output)
+        except asyncio.CancelledError:
+            if terminated.is_set():
+                raise Terminated from None
+            raise
+        finally:
+            await job.aclose()
+            session.close()
+
+
+class Terminated(Exception):
+    """SIGTERM ended the run; what finished was kept and written (exit 143)."""
+
+
+@contextmanager
+def _sigterm_cancels() -> Iterator[asyncio.Event]:
+    """SIGTERM (``kill``, ``timeout``, systemd) cancels the run as Ctrl-C does, so what
+    finished is written to --output; the event says it was SIGTERM, for exit 143."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    terminated = asyncio.Event()
+
+    def on_sigterm() -> None:
+        terminated.set()
+        if task is not None:
+            task.cancel()
+
     try:
-        return await _run_job(job, args, err, tracker, output)
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+        yield terminated
+        return
+    try:
+        yield terminated
     finally:
-        await job.aclose()
-        session.close()
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: RequestTracker,
@@ -134,7 +177,7 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
 
     def on_event(event: Event) -> None:
         if isinstance(event, StructuredOutputChanged):  # said once per move, as it happens
-            err.print(Text(f"note: {event.message}", style="yellow"))
+            err.print(Text(f"note: {printable(event.message)}", style="yellow"))
 
     job.add_sink(on_event)
 
@@ -165,9 +208,11 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
             result = await job.run()
         except asyncio.CancelledError:
             refresher.cancel()
-            _write(job, output, err)
+            report = job.report()
+            _write(job, output, err, report)
+            _summary(err, report, time.perf_counter() - started)
             err.print("interrupted: everything finished so far is kept"
-                      + (f" in {args.session}" if args.session else ""))
+                      + (f" in {printable(args.session)}" if args.session else ""))
             raise
         except SessionWriteError:
             # The answers the session holds still reach --output; the caller prints the
@@ -175,8 +220,8 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
             refresher.cancel()
             try:
                 _write(job, output, err, job.report())
-            except ConfigError as exc:
-                err.print(Text(f"error: {exc}", style="red"))
+            except (ConfigError, OutputError) as exc:
+                err.print(Text(f"error: {printable(exc)}", style="red"))
             raise
         finally:
             refresher.cancel()

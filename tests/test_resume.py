@@ -1,5 +1,5 @@
 """A real ``extractor run`` process killed mid-run: what it stored survives, and the next run
-sends only what has no stored answer; SIGINT ends it cleanly with exit 130.
+sends only what has no stored answer; SIGINT ends it cleanly with exit 130, SIGTERM with 143.
 
 The CLI runs as a subprocess (``python -m extractor_tui``) so it can be SIGKILLed; the
 loopback server runs on a thread of the test process, where the test can watch its log.
@@ -32,7 +32,7 @@ from clikit import (
 )
 from loopback import Fault, RequestInfo
 
-from extractor_tui.cli import EXIT_INTERRUPTED, EXIT_OK, main
+from extractor_tui.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, main
 from extractor_tui.core.session import Session
 
 ANSWERED = 12
@@ -138,7 +138,13 @@ def test_a_killed_run_resumes_and_resends_at_most_what_was_in_flight(
     assert fields_and_statuses(resumed) == fields_and_statuses(json.loads(capsys.readouterr().out))
 
 
-def test_sigint_stops_with_130_and_keeps_what_finished(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, EXIT_INTERRUPTED),
+                                      (signal.SIGTERM, EXIT_TERMINATED)],
+                         ids=["sigint", "sigterm"])
+def test_a_signal_stops_the_run_and_keeps_what_finished_with_its_real_cost(
+        sig: signal.Signals, code: int, tmp_path: Path) -> None:
+    """Ctrl-C and SIGTERM (what ``kill``, systemd and ``timeout`` send) end alike: what
+    finished is written to --output, with the tokens it really cost and the time spent."""
     session, out = tmp_path / "s.sqlite", tmp_path / "out.json"
     with ServerThread(responder=model_responder, script=PhasedScript(ANSWERED)) as srv:
         run = _start([*COMMAND, "--base-url", srv.base_url, "--api-key", "sk-test-123",
@@ -146,16 +152,23 @@ def test_sigint_stops_with_130_and_keeps_what_finished(tmp_path: Path) -> None:
         try:
             wait_for(lambda: _stored_answers(session) >= ANSWERED
                      and srv.server.in_flight >= CONCURRENCY, 30.0, "requests hanging")
-            run.send_signal(signal.SIGINT)
+            run.send_signal(sig)
             _, err = run.communicate(timeout=20)
         finally:
             run.kill()
             run.communicate()
-    assert run.returncode == EXIT_INTERRUPTED, err
+    assert run.returncode == code, err
     assert f"interrupted: everything finished so far is kept in {session}" in err
     assert "Traceback" not in err
     report = json.loads(out.read_text(encoding="utf-8"))
     chunks = [d["chunks"] for d in report["documents"]]
     assert sum(c["completed"] for c in chunks) == ANSWERED
     assert sum(c["cancelled"] for c in chunks) == sum(c["total"] for c in chunks) - ANSWERED
-    assert report["summary"]["cancelled"] is True
+    summary = report["summary"]
+    assert summary["cancelled"] is True
+    assert summary["prompt_tokens"] > 0 and summary["completion_tokens"] > 0
+    assert sum(d["tokens"]["prompt"] for d in report["documents"]) \
+        == summary["prompt_tokens"]
+    assert summary["cost_usd"] > 0  # gpt-4o-mini is priced: the answers were paid for
+    assert summary["elapsed_seconds"] > 0
+    assert f"tokens {summary['prompt_tokens']:,} prompt" in err  # the summary line too

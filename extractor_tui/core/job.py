@@ -19,7 +19,7 @@ import asyncio
 import json
 import random
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -184,6 +184,7 @@ class Job:
         self.retries = 0
         self.elapsed = 0.0
         self.last_run: RunResult | None = None
+        self._answered_now: dict[ChunkId, ChunkCompleted] = {}  # answers of the current run
         # Files skipped while walking folders (other types, links to folders): shown and
         # reported, never stored, as they are no part of the session.
         self.skipped: dict[str, Skipped] = {}
@@ -206,6 +207,8 @@ class Job:
     def _emit(self, event: Event) -> None:
         if isinstance(event, AttemptStarted):
             self.requests += 1
+        elif isinstance(event, ChunkCompleted) and not event.cached:
+            self._answered_now[event.id] = event
         elif isinstance(event, ChunkRetrying):
             self.retries += 1
         elif isinstance(event, StructuredOutputChanged):
@@ -353,14 +356,25 @@ class Job:
 
     async def _send(self, items: Sequence[WorkItem]) -> RunResult:
         """One engine run; its outcomes join the Job's, even when it is interrupted."""
+        started = self.clock.now()
+        self._answered_now.clear()
         try:
             result = await self.engine.run(items)
         except (asyncio.CancelledError, SessionWriteError):
             # Interrupted, or the session could not be written (a full disk, a locked file):
             # the engine's outcomes go down with it, but every answer committed in the
-            # session is taken back, so a report written now shows them.
+            # session is taken back, so a report written now shows them, with what the
+            # answers of this run cost (the session's cache keeps no cost) and its time.
             self._restore()
-            self.last_run = RunResult((), None, True, 0.0)
+            for chunk, done in self._answered_now.items():
+                outcome = self.outcomes.get(chunk)
+                if outcome is not None and outcome.status == "completed":
+                    self.outcomes[chunk] = replace(
+                        outcome, attempts=done.attempts, prompt_tokens=done.prompt_tokens,
+                        completion_tokens=done.completion_tokens, cached=False)
+            elapsed = max(0.0, self.clock.now() - started)
+            self.elapsed += elapsed
+            self.last_run = RunResult((), None, True, elapsed)
             raise
         for outcome in result.outcomes:
             self.outcomes[outcome.item.id] = outcome
