@@ -29,7 +29,7 @@ from extractor_tui import __version__
 from extractor_tui.cli_run import Terminated, add_run_arguments, run_command
 from extractor_tui.core.scrub import printable, redact
 from extractor_tui.crashlog import CrashLogUnavailable, write_crash_log
-from extractor_tui.errors import ConfigError, ExtractorError, FieldSpecError
+from extractor_tui.errors import ConfigError, ExtractorError, FieldSpecError, SessionBusy
 
 __all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PARTIAL", "EXIT_TERMINATED",
            "EXIT_USAGE", "main"]
@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:
         err.print("terminated")
         return EXIT_TERMINATED
-    except (ConfigError, FieldSpecError) as exc:
+    except (ConfigError, FieldSpecError, SessionBusy) as exc:
         err.print(Text(f"error: {printable(exc)}", style="red"))
         if getattr(args, "debug", False):
             err.print(Text(redact(traceback.format_exc())))
@@ -149,7 +149,7 @@ def _export(args: argparse.Namespace, err: Console) -> int:
     if not args.session.is_file():
         raise ConfigError(f"{args.session}: no such session file")
     check_output(args.output)
-    session = Session.open(args.session)
+    session = Session.open(args.session, read_only=True)  # a run may be writing it
     try:
         info = session.run_info()
         if info is None:

@@ -125,7 +125,7 @@ async def run_command(args: argparse.Namespace, err: Console) -> int:
     assert fields is not None
     output = args.output or "-"
     check_output(output)
-    session = Session.open(args.session or ":memory:")
+    session = Session.open(args.session or ":memory:", lock="extractor run")
     tracker = RequestTracker()
     job = Job(settings, fields, session, sink=tracker.apply)
     with _sigterm_cancels() as terminated:

@@ -19,6 +19,7 @@ is a bug. Each class carries the context needed to act on it (here: the path), a
           └── LoadTimedOut           the PDF worker exceeded its time limit
      ├── FieldSpecError              a schema file, --field or preset that cannot be used
      ├── SessionWriteError           the session file cannot be written (disk full, read-only)
+     ├── SessionBusy                 another extractor is writing the session (carries .holder)
      ├── OutputError                 the results could not all be written (a full disk, a
      │                               reader that closed stdout early)
      └── ProviderError               one call to an LLM endpoint failed (carries .kind,
@@ -61,6 +62,7 @@ __all__ = [
     "PathNotFound",
     "ProviderError",
     "RateLimited",
+    "SessionBusy",
     "SessionWriteError",
     "TransientError",
     "TruncatedOutput",
@@ -144,6 +146,17 @@ class FieldSpecError(ExtractorError):
 class SessionWriteError(ExtractorError):
     """The session file cannot be written: the disk is full, it is read-only, an I/O error.
     What was committed before stays in the file."""
+
+
+class SessionBusy(ExtractorError):
+    """Another extractor holds the session's lock: one session, one writer. ``holder``
+    says who ("extractor run (pid 4242, since 2026-12-06 18:10:03)")."""
+
+    def __init__(self, session: Path | str, holder: str) -> None:
+        self.session = Path(session)
+        self.holder = holder
+        super().__init__(f"{self.session} is in use by {holder}; wait for it to finish, or "
+                         "use another --session")
 
 
 class OutputError(ExtractorError):

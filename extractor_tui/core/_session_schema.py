@@ -317,9 +317,11 @@ def insert_chunk(db: sqlite3.Connection, item: WorkItem) -> None:
 class EventWriter:
     """Turns engine events into rows: one transaction per event, committed at once."""
 
-    def __init__(self, db: sqlite3.Connection, timestamp: Callable[[], str]) -> None:
+    def __init__(self, db: sqlite3.Connection, timestamp: Callable[[], str],
+                 read_only: str | None = None) -> None:
         self._db = db
         self._timestamp = timestamp
+        self._read_only = read_only  # why nothing may be written, when that is so
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -329,6 +331,8 @@ class EventWriter:
         problem with one clear line, not a bug); what was committed before stays.
         """
         db = self._db
+        if self._read_only is not None:
+            raise SessionWriteError(f"cannot write the session: {self._read_only}")
         if db.in_transaction:
             yield db
             return

@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
 from typing import Any, Protocol
 
 from extractor_tui.core._session_schema import (
@@ -59,6 +60,7 @@ from extractor_tui.core.engine import WorkItem
 from extractor_tui.core.events import ChunkId, Event
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.llm.base import LLMResponse
+from extractor_tui.core.session_lock import SessionLock
 from extractor_tui.errors import ConfigError
 
 __all__ = [
@@ -94,48 +96,71 @@ class Session:
     """An open session file. Build with ``Session.open(path)``; close it, or use ``with``."""
 
     def __init__(self, db: sqlite3.Connection, path: Path,
-                 now: Callable[[], datetime] = _utc_now) -> None:
+                 now: Callable[[], datetime] = _utc_now, *, read_only: bool = False,
+                 lock: SessionLock | None = None) -> None:
         self._db = db
         self.path = path
         self._now = now
-        self._writer = EventWriter(db, self._timestamp)
+        self.read_only = read_only
+        self._lock = lock
+        self._writer = EventWriter(db, self._timestamp,
+                                   f"{path} is open read-only" if read_only else None)
         self._write = self._writer.transaction
 
     # -- opening and closing -------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path | str, *, now: Callable[[], datetime] | None = None) -> Session:
+    def open(cls, path: Path | str, *, now: Callable[[], datetime] | None = None,
+             lock: str | None = None, read_only: bool = False) -> Session:
         """Open ``path``, creating a new session there if it does not exist or is empty.
 
-        Raises ``ConfigError`` for a file that is not an extractor session, one written by a
-        newer version, or one that cannot be opened. ``now`` gives wall-clock times (tests).
+        ``lock`` names the writer ("extractor run", "the app"): the session's lock is taken
+        for as long as it is open, and ``SessionBusy`` says who holds it if another process
+        does (``session_lock.py``). ``read_only`` opens an existing session for reading
+        only; every write then raises ``SessionWriteError``. Raises ``ConfigError`` for a
+        file that is not an extractor session, one written by a newer version, or one that
+        cannot be opened. ``now`` gives wall-clock times (tests).
         """
         path = Path(path)
         not_session = ConfigError(f"{path} is not an extractor session")
         if path.is_dir():
             raise not_session
+        if read_only and not path.is_file():
+            raise ConfigError(f"{path}: no such session file")
+        held = SessionLock.acquire(path, lock) if lock and str(path) != ":memory:" else None
         try:
-            db = sqlite3.connect(path, isolation_level=None, timeout=5.0)
+            if read_only:
+                db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True,
+                                     isolation_level=None, timeout=5.0)
+            else:
+                db = sqlite3.connect(path, isolation_level=None, timeout=5.0)
         except sqlite3.Error as exc:
+            if held is not None:
+                held.release()
             raise ConfigError(f"cannot open session {path}: {exc}") from exc
         try:
             db.execute("PRAGMA busy_timeout = 5000")
             app_id = int(db.execute("PRAGMA application_id").fetchone()[0])
             objects = int(db.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0])
-            if app_id != APPLICATION_ID and (app_id != 0 or objects != 0):
+            if app_id != APPLICATION_ID and (app_id != 0 or objects != 0 or read_only):
                 raise not_session
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
+            if not read_only:
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
-            session = cls(db, path, now or _utc_now)
+            session = cls(db, path, now or _utc_now, read_only=read_only, lock=held)
             if app_id == 0:
                 session._create()
             session._check_version(not_session)
         except sqlite3.DatabaseError as exc:  # "file is not a database" and the like
             db.close()
+            if held is not None:
+                held.release()
             raise not_session from exc
         except BaseException:
             db.close()
+            if held is not None:
+                held.release()
             raise
         return session
 
@@ -162,6 +187,8 @@ class Session:
 
     def close(self) -> None:
         self._db.close()
+        if self._lock is not None:
+            self._lock.release()
 
     def __enter__(self) -> Session:
         return self

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, cast
 
+from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.notifications import SeverityLevel
 from textual.binding import Binding, BindingType
@@ -56,7 +57,7 @@ from extractor_tui.ui.screens.run import CancelRequested, RunView
 from extractor_tui.ui.screens.sessions import SessionsView
 from extractor_tui.ui.screens.settings import SettingsView
 from extractor_tui.ui.widgets.footer import QuietFooter
-from extractor_tui.ui.widgets.literal import display_path
+from extractor_tui.ui.widgets.literal import display_path, literal
 from extractor_tui.ui.widgets.request_table import RequestTable
 from extractor_tui.ui.widgets.run_bar import RunBar, RunRequested
 
@@ -121,13 +122,14 @@ class ExtractorApp(App[int]):
                  recent: RecentSessions, *, paths: Iterable[Path] = (),
                  client: Client | None = None, clock: Clock | None = None,
                  notes: Iterable[str] = (), differences: Iterable[str] = (),
-                 created: bool = False) -> None:
+                 created: bool = False, busy: str | None = None) -> None:
         super().__init__()
         self.controller = Controller(self, settings, fields, session, recent, client=client,
                                      clock=clock, differences=tuple(differences),
                                      created=created)
         self._paths = list(paths)
         self._notes = list(notes)
+        self._busy = busy  # who writes the session, when this app may only read it
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -156,13 +158,33 @@ class ExtractorApp(App[int]):
         if not self._notes:
             self._focus_tab("documents")
         reopened = bool(self.controller.documents())  # a session with work in it
-        if self._paths:
+        if self._busy is not None:
+            self._offer_read_only(self._busy)
+        elif self._paths:
             self.controller.add_paths(self._paths)
         for line in self.controller.differences:
             self.notify(f"Not as the session was made: {line}.", severity="warning",
                         timeout=12, markup=False)
         if reopened:
             self.controller.ask_key()
+
+    def _offer_read_only(self, holder: str) -> None:
+        """One session, one writer: another extractor holds this one, so the app may look
+        at it (results, export) but not add, run or edit; or the user quits."""
+        session = self.controller.session_path
+        skipped = (f" The {len(self._paths)} path(s) given are not added." if self._paths
+                   else "")
+
+        def answered(read_only: bool | None) -> None:
+            if not read_only:
+                self.exit(0)
+
+        self.push_screen(ConfirmDialog(
+            "Session in use", Text.assemble(
+                literal(display_path(session), "bold"), " is in use by ", literal(holder),
+                ". Open it read-only? You can look at its documents and results and export "
+                f"them; adding, running and editing wait until it is free.{skipped}"),
+            yes="Open read-only", no="Quit"), answered)
 
     def _views(self) -> Iterator[_View]:
         """The views mounted so far (the others read everything when first shown)."""
@@ -184,7 +206,8 @@ class ExtractorApp(App[int]):
         offline = c.job.provider == "offline"
         self.sub_title = (("offline provider (built-in heuristic, no LLM)" if offline
                            else f"{c.job.provider} · {c.settings.model}")
-                          + f" · session {c.session_path.name}")
+                          + f" · session {c.session_path.name}"
+                          + (" (read-only)" if c.job.session.read_only else ""))
         for bar in self.query(RunBar):
             bar.show(c.job.provider, c.settings.model, c.settings.base_url, c.running)
         unfinished = len(c.unfinished())

@@ -44,7 +44,8 @@ from extractor_tui.core.llm.base import Client
 from extractor_tui.core.merge import FieldResult
 from extractor_tui.core.run_settings import needs_key, restore
 from extractor_tui.core.session import Session, StoredAttempt
-from extractor_tui.errors import ProviderError
+from extractor_tui.core.session_lock import SessionLock
+from extractor_tui.errors import ProviderError, SessionBusy
 from extractor_tui.ui.dialogs.key import KeyDialog
 from extractor_tui.ui.dialogs.plan import PlanDialog
 from extractor_tui.ui.event_buffer import EventBuffer
@@ -120,7 +121,7 @@ class Controller:
 
     def _make_job(self, settings: Settings, fields: FieldSet, session: Session) -> Job:
         job = Job(settings, fields, session, client=self._client, sink=self.events,
-                  clock=self.clock)
+                  clock=self.clock, record_info=not session.read_only)
         job.add_sink(self._on_event)
         return job
 
@@ -404,11 +405,18 @@ class Controller:
                              "it.", severity="warning", markup=False)
             return False
         try:
+            lock = SessionLock.acquire(path, "the app")  # not while another extractor writes
+        except SessionBusy as busy:
+            self._app.notify(str(busy), title="Not deleted", severity="error", markup=False)
+            return False
+        try:
             _remove_files(path)
         except OSError as exc:
             self._app.notify(f"{display_path(path)}: {exc.strerror or exc}",
                              title="Not deleted", severity="error", markup=False)
             return False
+        finally:
+            lock.release()
         self.recent.remove(path)
         self._app.notify(f"Deleted session {display_path(path)}.", markup=False)
         return True
@@ -423,6 +431,13 @@ class Controller:
         current = path.resolve() == self.session_path.resolve()
         if current and not self._idle("rename the session", loads_too=True):
             return None
+        if not current:
+            try:  # not while another extractor writes it
+                SessionLock.acquire(path, "the app").release()
+            except SessionBusy as busy:
+                self._app.notify(str(busy), title="Not renamed", severity="error",
+                                 markup=False)
+                return None
         return self._work(self._rename(path, target, current), name="rename session",
                           group="session", exclusive=True)
 
@@ -437,7 +452,8 @@ class Controller:
         if path.resolve() in self._created:
             self._created.add(target.resolve())
         if current:
-            self.job = self._make_job(self.settings, self.fields, Session.open(target))
+            self.job = self._make_job(self.settings, self.fields,
+                                      Session.open(target, lock="the app"))
             if self._client is None:
                 await old.aclose()
         self._app.notify(f"Renamed to {display_path(target)}.", markup=False)
@@ -450,7 +466,7 @@ class Controller:
                        exclusive=True)
 
     async def _open(self, path: Path, resume: bool) -> None:
-        session = Session.open(path)
+        session = Session.open(path, lock="the app")  # SessionBusy: said as any error
         info = session.run_info()
         fields = info.fields if info is not None else self.fields
         # The session's own settings come back whole (the key is the one in use: sessions

@@ -32,6 +32,7 @@ from extractor_tui.core.fields import FieldSet, preset
 from extractor_tui.core.llm.base import Client
 from extractor_tui.core.run_settings import restore
 from extractor_tui.core.session import Session
+from extractor_tui.errors import SessionBusy
 from extractor_tui.paths import data_dir
 
 if TYPE_CHECKING:
@@ -133,8 +134,14 @@ set in ``settings`` explicitly, which the plan then lists as differing.
     from extractor_tui.ui.app import ExtractorApp
 
     recent = recent or RecentSessions(now=now)
-    session = Session.open(session_path or recent.new_path(), now=now)
+    path = session_path or recent.new_path()
     created = session_path is None  # removed again if the app leaves it empty
+    busy: str | None = None
+    try:
+        session = Session.open(path, now=now, lock="the app")
+    except SessionBusy as exc:  # another extractor writes it: offered read-only
+        busy = exc.holder
+        session = Session.open(path, now=now, read_only=True)
     notes: list[str] = []
     info = session.run_info()
     # A reopened session goes on as it was made; what was set this time (flags, env, the
@@ -149,7 +156,7 @@ set in ``settings`` explicitly, which the plan then lists as differing.
                          "Choose a preset or edit the fields here before you run.")
     return ExtractorApp(settings, fields, session, recent, paths=paths, client=client,
                         clock=clock, notes=notes, differences=differences,
-                        created=created)
+                        created=created, busy=busy)
 
 
 def launch_app(args: argparse.Namespace, err: Console) -> int:

@@ -48,7 +48,7 @@ class SessionRow:
 def read_session(path: Path, opened_at: str) -> SessionRow:
     """Open ``path`` briefly for its figures; a broken file becomes a row with the reason."""
     try:
-        with Session.open(path) as session:
+        with Session.open(path, read_only=True) as session:  # never its writer's lock
             stats, info = session.stats(), session.run_info()
     except ConfigError as exc:
         return SessionRow(path, opened_at, problem=str(exc))
