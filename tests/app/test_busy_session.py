@@ -70,3 +70,20 @@ async def test_a_busy_session_can_be_left_at_once(
         assert app.return_value == 0
     finally:
         holder.close()
+
+
+async def test_a_session_another_extractor_writes_is_not_deleted(
+        tmp_path: Path, make_app: MakeApp, settle: Settle, sample_docs: Path) -> None:
+    busy = tmp_path / "busy.sqlite"
+    await _made(make_app, settle, busy, sample_docs / "invoices")
+    holder = Session.open(busy, lock="extractor run")
+    try:
+        app = make_app([], session=tmp_path / "mine.sqlite")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert app.controller.delete_session(busy) is False
+            assert app.controller.rename_session(busy, "other") is None
+            await pilot.press("ctrl+q")
+    finally:
+        holder.close()
+    assert busy.is_file() and not (tmp_path / "other.sqlite").exists()
