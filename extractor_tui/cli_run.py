@@ -35,7 +35,7 @@ from extractor_tui.core.job import Job, Plan
 from extractor_tui.core.report import exit_code
 from extractor_tui.core.scrub import printable, redact_url
 from extractor_tui.core.session import Session
-from extractor_tui.core.tracker import RequestTracker
+from extractor_tui.core.tracker import RequestTracker, describe_failures
 from extractor_tui.errors import (
     ConfigError,
     DocumentError,
@@ -211,6 +211,7 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
             report = job.report()
             _write(job, output, err, report)
             _summary(err, report, time.perf_counter() - started)
+            _failures(err, tracker)
             err.print("interrupted: everything finished so far is kept"
                       + (f" in {printable(args.session)}" if args.session else ""))
             raise
@@ -229,6 +230,7 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
     report = job.report()
     _write(job, output, err, report)
     _summary(err, report, time.perf_counter() - started)
+    _failures(err, tracker)
     if result.fatal:
         err.print(Text(f"stopped: {printable(result.fatal)}", style="red"))
         if not any(o.status == "completed" for o in job.outcomes.values()):
@@ -272,6 +274,13 @@ def _update(progress: Progress, task: Any, tracker: RequestTracker, job: Job) ->
               + ("cost ?" if cost is None else f"${cost:.4f}")
               + (" · cooling down" if summary.cooling_until else ""))
     progress.update(task, completed=summary.done, total=max(1, summary.total), detail=detail)
+
+
+def _failures(err: Console, tracker: RequestTracker) -> None:
+    """Why attempts failed, with counts: the first thing to read when a run went badly."""
+    failures = tracker.failure_reasons()
+    err.print(Text(f"failed attempts: {describe_failures(failures)}",
+                   style="yellow" if failures else "dim"))
 
 
 def _write(job: Job, output: str, err: Console, report: dict[str, Any] | None = None) -> None:

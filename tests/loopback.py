@@ -763,15 +763,36 @@ def _fault_picker(rate: float, seed: int, latency: float,
     return lambda _info: rng.choice(mix) if rng.random() < rate else Fault.ok(latency)
 
 
+def hostile_fault(spec: str) -> Fault:
+    """``--hostile`` on the command line: ``retry-after=0``, ``retry-after-ms=-5`` (429s with
+    that header verbatim), ``usage=JSON``, ``drip=SECONDS``, ``body-mb=N``, ``status=500:TEXT``
+    (that status with that error message on every request)."""
+    name, _, value = spec.partition("=")
+    if name in ("retry-after", "retry-after-ms"):
+        return Fault.hostile(Fault.rate_limited("none"), headers={name: value})
+    if name == "usage":
+        return Fault.hostile(usage=json.loads(value))
+    if name == "drip":
+        return Fault.hostile(drip_s=float(value))
+    if name == "body-mb":
+        return Fault.hostile(body_bytes=int(float(value) * 1024 * 1024))
+    if name == "status":
+        code, _, text = value.partition(":")
+        return Fault("server_error", status=int(code), message=text or None)
+    raise ValueError(f"unknown --hostile {spec!r}")
+
+
 def _parse_rate(text: str) -> tuple[int, float]:
     count, _, per = text.partition("/")
     return int(count), float(per or "1")
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    picker = _fault_picker(args.fault_rate, args.seed, args.latency, not args.no_429)
+    hostile = hostile_fault(args.hostile) if args.hostile else None
     server = LoopbackServer(
         port=args.port,
-        script=_fault_picker(args.fault_rate, args.seed, args.latency, not args.no_429),
+        script=(lambda _info: hostile) if hostile is not None else picker,
         rate_limit=_parse_rate(args.rate_limit) if args.rate_limit else None,
         limiter="quantised" if args.quantised else "window",
         max_requests=args.max_requests, max_lifetime_s=args.lifetime, record_bodies=False,
@@ -804,6 +825,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-429", action="store_true",
                         help="leave 429s out of the --fault-rate mix")
+    parser.add_argument("--hostile", default=None, metavar="KIND=VALUE",
+                        help="every answer hostile: retry-after=0, retry-after-ms=-5, "
+                             "usage=JSON, drip=SECONDS, body-mb=N, status=CODE:MESSAGE")
     parser.add_argument("--lifetime", type=float, default=300.0)
     parser.add_argument("--max-requests", type=int, default=100_000)
     parser.add_argument("--profile", choices=sorted(PROFILES), default=None,

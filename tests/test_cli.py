@@ -35,8 +35,11 @@ def server() -> Iterator[ServerThread]:
 
 
 def _acme_fails(info: RequestInfo) -> Fault:
-    """500 for the chunks of the two Acme invoices, normal answers for the others."""
-    return Fault.server_error(500) if "Acme Cloud" in chunk_text(info.body) else Fault.ok()
+    """500 for the chunks of the two Acme invoices, normal answers for the others. Each 500
+    says something else: the same 500 twice before any answer would end the run."""
+    if "Acme Cloud" in chunk_text(info.body):
+        return Fault.server_error(500, message=f"The server had an error ({info.index})")
+    return Fault.ok()
 
 
 # --------------------------------------------------------------------------- streams
@@ -128,11 +131,12 @@ def test_exit_2_when_the_provider_refuses_every_request(cli_env: Path,
                           refusing.base_url, "--api-key", "sk-test-wrong", "--concurrency",
                           "1"], capsys)
         sent = len(refusing.chats())
+        url = refusing.base_url
     assert result.code == EXIT_USAGE
     report = json.loads(result.out)
     assert "401" in report["summary"]["fatal"]
     assert {d["status"] for d in report["documents"]} == {"failed"}
-    assert "stopped: 401 the API key was refused" in result.err
+    assert f"stopped: {url}: 401 the API key was refused" in result.err
     assert "Traceback" not in result.err
     assert sent == 1  # the circuit opened for good: the other six were never sent
 

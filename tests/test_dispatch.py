@@ -26,10 +26,14 @@ BREAKER: dict[str, object] = {"breaker_window": 10, "breaker_min_calls": 6,
                               "breaker_open_cap": 30.0}
 
 
-def make_gate(**config: object) -> tuple[Gate, FakeClock, list[GateEvent]]:
+def make_gate(slow_start: bool = False,
+              **config: object) -> tuple[Gate, FakeClock, list[GateEvent]]:
+    """A gate on a fake clock; past its slow start (as if the endpoint had answered) unless
+    ``slow_start``."""
     clock = FakeClock()
     events: list[GateEvent] = []
     gate = Gate(GateConfig(**config), clock, events.append)  # type: ignore[arg-type]
+    gate.proven = not slow_start
     return gate, clock, events
 
 
@@ -682,6 +686,8 @@ class _Sim:
             self.violations.append("admitted while paused")
         if gate.in_flight > gate.limit:
             self.violations.append(f"in flight {gate.in_flight} > limit {gate.limit}")
+        if gate.in_flight > 1 and not gate.proven:
+            self.violations.append("two in flight before the endpoint's first answer")
         if gate.state is GateState.OPEN:
             self.violations.append("admitted while the circuit is open")
         self.seen.add("probe" if permit.probe else "admitted")

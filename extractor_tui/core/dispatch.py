@@ -13,6 +13,9 @@ One ``Gate`` per endpoint decides *when* a request may go out. It combines, in o
   A fatal error (bad key, no quota, unknown model) opens it for good.
 * **Budgets** (``budget.py``): configured RPM/TPM and what the headers say is left.
 * **Pause.** No new request leaves while paused; those in flight finish.
+* **Slow start.** Until the endpoint has answered once (``proven``), one request at a time:
+  a server that cannot work fails on its first request instead of on twenty, and the
+  first answer's ``x-ratelimit-*`` headers set the pace before the fan-out.
 
 Why a gate and not ``Semaphore`` + ``gather``: a semaphore cannot shrink while permits are
 out, cannot hold everyone back during a cool-down, and knows nothing of the provider.
@@ -118,6 +121,7 @@ class Gate:
         self._open_for = config.breaker_open_for
         self._probe_out = False
         self.fatal_message: str | None = None
+        self.proven = False  # the endpoint has answered (a cached answer does not count)
         self._wake = asyncio.Event()
 
     # -- admission ---------------------------------------------------------------------------
@@ -167,7 +171,7 @@ class Gate:
                          self._budget.ready_at(now, tokens))
         if wait_until > now:
             return wait_until
-        if (self.paused or self.in_flight >= self.limit
+        if (self.paused or self.in_flight >= (self.limit if self.proven else 1)
                 or (self.state is GateState.HALF_OPEN and self._probe_out)):
             return True
         return None
@@ -191,9 +195,14 @@ class Gate:
 
     # -- outcomes ----------------------------------------------------------------------------
 
-    def succeeded(self, info: RateLimitInfo | None, permit: Permit) -> None:
-        """The endpoint answered (even if the answer was unusable: that is not its health)."""
+    def succeeded(self, info: RateLimitInfo | None, permit: Permit, *,
+                  cached: bool = False) -> None:
+        """The endpoint answered (even if the answer was unusable: that is not its health).
+        A ``cached`` answer came from the session, so it proves nothing about the endpoint."""
         now, probe = self._clock.now(), permit.probe
+        if not cached and not self.proven:
+            self.proven = True
+            self._notify()  # slow start is over: the waiters may fan out
         if info is not None:
             self._budget.observe(info, permit.sent_at, permit.seq)
         self._consecutive_429 = 0

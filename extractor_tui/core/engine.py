@@ -8,7 +8,9 @@ has its own budget:
 back-pressure    429: the gate's shared cool-down and AIMD; costs no attempt; a total
                  wait cap per chunk ends it with a clear failure
 transient        5xx, timeout, dropped connection: jittered exponential backoff, up to
-                 ``retries`` attempts
+                 ``retries`` attempts; a breaker probe's failure spends none of them; the
+                 same refused connection or 5xx twice before anything succeeded ends the
+                 run at once (``failfast.py``)
 invalid output   not JSON, wrong shape, empty: re-ask with the error, ``invalid_retries`` times
 truncated        ``finish_reason == "length"``: split the chunk in two, dispatch both halves
 fatal            the circuit opens; nothing more is sent; in-flight calls finish and keep
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field, replace
 
 from extractor_tui.core.clock import Clock, SystemClock
 from extractor_tui.core.dispatch import CircuitOpen, Gate, GateConfig, GateEvent, Permit
+from extractor_tui.core.failfast import FailFast
 from extractor_tui.core.events import (
     AttemptFinished,
     AttemptStarted,
@@ -156,7 +159,8 @@ class Engine:
     def __init__(self, client: Client, fields: FieldSet, *, model: str,
                  config: EngineConfig = EngineConfig(), sink: Sink = lambda event: None,
                  clock: Clock | None = None, rng: random.Random | None = None,
-                 count_tokens: Callable[[str], int] | None = None) -> None:
+                 count_tokens: Callable[[str], int] | None = None,
+                 gate: GateConfig | None = None) -> None:
         self.client = client
         self.fields = fields
         self.model = model
@@ -165,8 +169,10 @@ class Engine:
         self._clock = clock or SystemClock()
         self._rng = rng or random.Random()
         self._count_tokens = count_tokens
-        self.gate = Gate(GateConfig(maximum=config.concurrency, rpm=config.rpm,
-                                    tpm=config.tpm), self._clock, self._on_gate_event)
+        gate_config = replace(gate or GateConfig(), maximum=config.concurrency,
+                              rpm=config.rpm, tpm=config.tpm)
+        self.gate = Gate(gate_config, self._clock, self._on_gate_event)
+        self._fail_fast = FailFast(client.endpoint)
         self.negotiation = Negotiation(config.structured_output, client.endpoint,
                                        start=config.structured_start,
                                        on_switch=self._on_mode_switch)
@@ -333,7 +339,7 @@ class Engine:
                 released = True
                 run.running -= 1
             info = RateLimitInfo.from_headers(response.headers) if response.headers else None
-            self.gate.succeeded(info, permit)
+            self.gate.succeeded(info, permit, cached=response.cached)
         except ProviderError as exc:
             self._attempt_failed(run, state, attempt, start, exc, request, permit)
             return None
@@ -418,8 +424,9 @@ class Engine:
                                      now))
             self._enqueue(run, item, front=True)
         elif isinstance(exc, FatalProviderError):
-            self.gate.fatal(exc.message)
-            self._fail(run, state, exc, exc.message)
+            reason = self._fail_fast.fatal_reason(exc)
+            self.gate.fatal(reason)
+            self._fail(run, state, exc, reason)
         elif isinstance(exc, TruncatedOutput):
             halves = self.split_item(item)
             if halves is None:
@@ -448,12 +455,18 @@ class Engine:
             self._enqueue(run, item, front=True)
         else:
             self.gate.failed(permit)
-            state.transient += 1
+            stop = self._fail_fast.stop_reason(exc, self.gate.proven)
+            if stop is not None:
+                self.gate.fatal(stop)
+                self._fail(run, state, exc, stop)
+                return
+            if not permit.probe:  # a probe tests the endpoint; it costs the chunk nothing
+                state.transient += 1
             if state.transient >= self.config.retries:
                 tries = "1 attempt" if state.transient == 1 else f"{state.transient} attempts"
                 self._fail(run, state, exc, f"{exc.message} (gave up after {tries})")
                 return
-            delay = self._backoff(state.transient)
+            delay = self._backoff(max(1, state.transient))
             self._sink(ChunkRetrying(item.id, exc.kind, exc.message, now + delay, now))
             run.spawn(self._retry_later(run, item, delay), f"extractor-retry-{item.id.label}")
 

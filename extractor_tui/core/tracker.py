@@ -7,7 +7,8 @@ changed since ``take_changed()`` was last called, so a UI can update just those 
 its timer instead of redrawing per event.
 
 Durations are kept sorted as they arrive (``insort``), so p50/p95/p99 cost a lookup, not a
-sort of 20,000 numbers on every refresh.
+sort of 20,000 numbers on every refresh. Failed attempts are counted by their error text, so
+the end of a run can say what went wrong and how often ("12× 500 server error: …").
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from extractor_tui.core.events import (
     RunStarted,
 )
 
-__all__ = ["Attempt", "RequestRow", "RequestTracker", "Status", "Summary"]
+__all__ = ["Attempt", "RequestRow", "RequestTracker", "Status", "Summary", "describe_failures"]
 
 
 class Status(StrEnum):
@@ -118,11 +119,22 @@ class Summary:
     model: str
     cancelled: int = 0
     """How many chunks the last finished run left cancelled (0 while one runs)."""
+    failures: tuple[tuple[str, int], ...] = ()
 
     @property
     def done(self) -> int:
         return sum(self.counts.get(status, 0)
                    for status in (Status.COMPLETED, Status.FAILED, Status.CANCELLED))
+
+
+def describe_failures(failures: tuple[tuple[str, int], ...], most: int = 5) -> str:
+    """``"12× 500 server error: …; 3× no answer within 5 s"``, or ``"none"``: the ``most``
+    frequent reasons, then how many others there were."""
+    if not failures:
+        return "none"
+    shown = "; ".join(f"{count}× {reason}" for reason, count in failures[:most])
+    rest = sum(count for _, count in failures[most:])
+    return shown + (f"; {rest}× for {len(failures) - most} other reason(s)" if rest else "")
 
 
 def _percentile(ordered: list[float], q: float) -> float | None:
@@ -141,6 +153,7 @@ class RequestTracker:
         self._counts: Counter[Status] = Counter()
         self._durations: list[float] = []
         self._retries: Counter[str] = Counter()
+        self._failures: Counter[str] = Counter()
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.calls = 0
@@ -186,6 +199,8 @@ class RequestTracker:
             row.completion_tokens += event.completion_tokens
             self.prompt_tokens += event.prompt_tokens
             self.completion_tokens += event.completion_tokens
+            if event.outcome != "ok":
+                self._failures[" ".join((event.error or event.outcome).split())] += 1
             self._touch(row)
         elif isinstance(event, ChunkRetrying):
             row = self._row(event.id)
@@ -332,4 +347,9 @@ class RequestTracker:
             limit=self.limit, maximum=self.maximum, in_flight=self.in_flight(),
             cooling_until=cooling, circuit=self.circuit, elapsed=elapsed,
             finished=self.finished_at is not None, paused=self.paused,
-            provider=self.provider, model=self.model, cancelled=self.cancelled)
+            provider=self.provider, model=self.model, cancelled=self.cancelled,
+            failures=self.failure_reasons())
+
+    def failure_reasons(self) -> tuple[tuple[str, int], ...]:
+        """Every failed attempt's reason with its count, most frequent first."""
+        return tuple(sorted(self._failures.items(), key=lambda item: (-item[1], item[0])))

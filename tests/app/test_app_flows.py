@@ -162,8 +162,10 @@ async def test_loopback_failures_are_reviewed_retried_and_complete(
     docs.mkdir()
     for name in ("acme-2024-0117.txt", "mueller-re-2024-0342.txt", "kestrel-kp-24-1009.txt"):
         shutil.copy(sample_docs / "invoices" / name, docs / name)
-    # The first two requests get a 500; with one attempt per chunk those chunks fail.
-    async with LoopbackServer(script=[Fault.server_error(500)] * 2) as server:
+    # The first two requests get a 500; with one attempt per chunk those chunks fail. Their
+    # messages differ: the same 500 twice before any answer would end the run (failfast.py).
+    script = [Fault.server_error(500, message=f"The server had an error ({n})") for n in (1, 2)]
+    async with LoopbackServer(script=script) as server:
         settings = Settings(provider="openai", base_url=server.base_url,
                             api_key=SecretStr("test"), retries=1, timeout_s=5, concurrency=2)
         app = make_app([docs], settings=settings)

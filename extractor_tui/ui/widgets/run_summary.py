@@ -2,7 +2,8 @@
 
 It renders a tracker ``Summary`` and nothing else: progress, counts by status, latency
 percentiles, tokens and cost, throughput, the adaptive concurrency limit, a cool-down
-countdown, the circuit breaker's message and whether the run is paused. The run view calls
+countdown, the circuit breaker's message, whether the run is paused, and (once an attempt
+has failed) the failure reasons with their counts. The run view calls
 ``show(summary, now)`` once per flush, never per event.
 
 Every line is assembled from literal parts (Textual ``Content``, never markup, so theme
@@ -21,7 +22,7 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 
-from extractor_tui.core.tracker import Status, Summary
+from extractor_tui.core.tracker import Status, Summary, describe_failures
 
 __all__ = ["OFFLINE_LABEL", "CostFn", "RunSummary", "provider_label"]
 
@@ -139,8 +140,18 @@ def _figures(summary: Summary, cost: CostFn | None) -> Content:
     return line.content()
 
 
+def _failures(summary: Summary) -> Content:
+    line = _Line()
+    if summary.failures:
+        line.append("failed attempts ", "$text-muted")
+        line.append(describe_failures(summary.failures, most=3).translate({10: " ", 13: " "}),
+                    "$warning")
+    return line.content()
+
+
 class RunSummary(Widget):
-    """Progress bar and three lines of figures; ``show()`` replaces all of them at once."""
+    """Progress bar and three lines of figures (four once an attempt failed); ``show()``
+    replaces all of them at once."""
 
     DEFAULT_CSS = """
     RunSummary {
@@ -167,6 +178,7 @@ class RunSummary(Widget):
         yield Static(id="state")
         yield Static(id="counts")
         yield Static(id="figures")
+        yield Static(id="failures")
 
     def show(self, summary: Summary, now: float) -> None:
         """Draw ``summary`` as of ``now`` (the engine's clock)."""
@@ -179,6 +191,9 @@ class RunSummary(Widget):
         self._set("state", _state(summary, now))
         self._set("counts", _counts(summary))
         self._set("figures", _figures(summary, self._cost))
+        failures = _failures(summary)
+        self.query_one("#failures", Static).display = bool(failures.plain)
+        self._set("failures", failures)
 
     def _set(self, name: str, content: Content) -> None:
         # Ten flushes a second mostly repeat the last line; skip those (and their layout).
