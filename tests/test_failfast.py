@@ -24,7 +24,7 @@ from extractor_tui.core.failfast import endpoint_label
 
 __all__ = ["cli_env"]
 
-REFUSAL = "Input should be 'text' or 'json_object'"
+REFUSAL = "llama_decode failed: KV cache is full"
 
 
 def closed_port() -> int:
