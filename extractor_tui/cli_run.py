@@ -279,7 +279,7 @@ def _update(progress: Progress, task: Any, tracker: RequestTracker, job: Job) ->
 def _failures(err: Console, tracker: RequestTracker) -> None:
     """Why attempts failed, with counts: the first thing to read when a run went badly."""
     failures = tracker.failure_reasons()
-    err.print(Text(f"failed attempts: {describe_failures(failures)}",
+    err.print(Text(f"failed attempts: {printable(describe_failures(failures))}",
                    style="yellow" if failures else "dim"))
 
 

@@ -34,8 +34,9 @@ def _echoing_server() -> ServerThread:
     def script(info: RequestInfo) -> Fault:
         seen.append(info.headers.get("authorization", ""))
         text = json.dumps(info.body)
-        if "Acme Cloud" in text:
-            return Fault.server_error(500, message=f"upstream refused {seen[-1]}")
+        if "Acme Cloud" in text:  # each 500 its own: the same twice at first ends the run
+            return Fault.server_error(500, message=f"upstream refused {seen[-1]} "
+                                                   f"({info.index})")
         return Fault.ok()
 
     def responder(body: dict[str, object]) -> str:

@@ -22,6 +22,7 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 
+from extractor_tui.core.scrub import printable
 from extractor_tui.core.tracker import Status, Summary, describe_failures
 
 __all__ = ["OFFLINE_LABEL", "CostFn", "RunSummary", "provider_label"]
@@ -144,8 +145,7 @@ def _failures(summary: Summary) -> Content:
     line = _Line()
     if summary.failures:
         line.append("failed attempts ", "$text-muted")
-        line.append(describe_failures(summary.failures, most=3).translate({10: " ", 13: " "}),
-                    "$warning")
+        line.append(printable(describe_failures(summary.failures, most=3)), "$warning")
     return line.content()
 
 
