@@ -6,7 +6,7 @@ benchmarked and reused on its own. The public surface is listed in ``__all__``.
 
 from __future__ import annotations
 
-from chunking.chunker import Chunk, ChunkConfig, Chunker, ChunkingError
+from chunking.chunker import Chunk, ChunkConfig, Chunker, ChunkingCancelled, ChunkingError
 from chunking.tokenizer import (
     ResolvedEncoding,
     TokenizerUnavailable,
@@ -20,6 +20,7 @@ __all__ = [
     "Chunk",
     "ChunkConfig",
     "Chunker",
+    "ChunkingCancelled",
     "ChunkingError",
     "ResolvedEncoding",
     "TokenizerUnavailable",

@@ -29,6 +29,7 @@ page start offsets the caller passes in (this package knows nothing of PDFs or d
 from __future__ import annotations
 
 import re
+import threading
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +39,7 @@ import tiktoken
 
 from chunking._meter import Measured, TokenMeter
 
-__all__ = ["Chunk", "ChunkConfig", "Chunker", "ChunkingError"]
+__all__ = ["Chunk", "ChunkConfig", "Chunker", "ChunkingCancelled", "ChunkingError"]
 
 _PARAGRAPH = re.compile(r"\n[^\S\n]*\n\s*")
 # A sentence end: terminal punctuation, optional closing quotes/brackets, whitespace, and not
@@ -54,6 +55,10 @@ _MAX_FIT_ATTEMPTS = 12
 
 class ChunkingError(ValueError):
     """The chunk configuration is impossible (e.g. overlap not smaller than half the size)."""
+
+
+class ChunkingCancelled(Exception):
+    """``split`` stopped because its ``cancel`` event was set (the caller went away)."""
 
 
 @dataclass(frozen=True)
@@ -103,11 +108,17 @@ class Chunker:
         """Exact token count; special-token text in documents is treated as plain text."""
         return len(self.encoding.encode_ordinary(text))
 
-    def split(self, text: str, page_starts: Sequence[int] = (0,)) -> list[Chunk]:
-        """Chunk ``text``. ``page_starts[i]`` is the offset where page ``i + 1`` begins."""
+    def split(self, text: str, page_starts: Sequence[int] = (0,),
+              cancel: threading.Event | None = None) -> list[Chunk]:
+        """Chunk ``text``. ``page_starts[i]`` is the offset where page ``i + 1`` begins.
+
+        ``cancel`` is checked before each chunk: a thread cannot be stopped from outside, so
+        a caller that no longer wants the result (Ctrl-C while a 16 MB file is chunked) sets
+        it and the work ends within one chunk, raising ``ChunkingCancelled``.
+        """
         if not page_starts or page_starts[0] != 0:
             raise ChunkingError("page_starts must begin with 0")
-        spans = _Splitter(self, text).spans()
+        spans = _Splitter(self, text, cancel).spans()
         return [
             Chunk(index=i, text=text[start:end], token_count=count, start=start, end=end,
                   page_start=bisect_right(page_starts, start),
@@ -116,23 +127,30 @@ class Chunker:
         ]
 
     def split_many(self, items: Iterable[tuple[str, Sequence[int]]],
-                   max_workers: int = 2) -> list[list[Chunk]]:
+                   max_workers: int = 2,
+                   cancel: threading.Event | None = None) -> list[list[Chunk]]:
         """Chunk several texts on a thread pool, results in input order.
 
         tiktoken releases the GIL while it encodes, which is most of the work, so threads
-        use both cores without the cost of shipping texts to other processes.
+        use both cores without the cost of shipping texts to other processes. ``cancel``
+        stops every text's work as in ``split``.
         """
         work = list(items)
         if max_workers <= 1 or len(work) <= 1:
-            return [self.split(text, pages) for text, pages in work]
+            return [self.split(text, pages, cancel) for text, pages in work]
         with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="chunk") as pool:
-            return list(pool.map(lambda item: self.split(*item), work))
+            try:
+                return list(pool.map(lambda item: self.split(item[0], item[1], cancel), work))
+            except ChunkingCancelled:
+                pool.shutdown(cancel_futures=True)
+                raise
 
 
 class _Splitter:
     """The state of one ``split`` call: the text, the estimate, the cursor."""
 
-    def __init__(self, chunker: Chunker, text: str) -> None:
+    def __init__(self, chunker: Chunker, text: str, cancel: threading.Event | None) -> None:
+        self.cancel = cancel
         self.enc = chunker.encoding
         self.meter = TokenMeter(chunker.encoding, text)
         self.max = chunker.config.max_tokens
@@ -146,6 +164,8 @@ class _Splitter:
         start, prev_end = 0, 0
         previous: Measured | None = None
         while prev_end < self.n:
+            if self.cancel is not None and self.cancel.is_set():
+                raise ChunkingCancelled
             chunk = self._fit(start, prev_end + 1, previous)
             if chunk is None:  # the overlap left no room: start this chunk fresh
                 start = prev_end

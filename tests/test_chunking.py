@@ -8,7 +8,9 @@ than a chunk is cut between tokens, and a 200,000-character line costs linear wo
 
 from __future__ import annotations
 
+import asyncio
 import random
+import threading
 from bisect import bisect_right
 
 import pytest
@@ -16,7 +18,14 @@ import tiktoken
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chunking import Chunk, ChunkConfig, Chunker, ChunkingError, resolve_encoding
+from chunking import (
+    Chunk,
+    ChunkConfig,
+    Chunker,
+    ChunkingCancelled,
+    ChunkingError,
+    resolve_encoding,
+)
 
 ENC = resolve_encoding().encoding
 
@@ -218,3 +227,78 @@ def test_impossible_configs_are_refused(size: int, overlap: int) -> None:
 def test_page_starts_must_begin_at_zero() -> None:
     with pytest.raises(ChunkingError):
         Chunker(ENC).split("text", (5,))
+
+
+class _GatedEncoding:
+    """tiktoken's encoding, but each ``encode_ordinary`` waits for a permit: the test decides
+    how far the chunker gets."""
+
+    def __init__(self) -> None:
+        self.permits = threading.Semaphore(0)
+        self.calls = 0
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        self.permits.acquire()
+        self.calls += 1
+        return list(ENC.encode_ordinary(text))
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(ENC, name)
+
+
+def test_a_cancelled_split_stops_within_one_chunk() -> None:
+    gated = _GatedEncoding()
+    chunker = Chunker(gated, ChunkConfig(64, 8))  # type: ignore[arg-type]
+    text = prose(400)
+    cancel = threading.Event()
+    outcome: list[object] = []
+
+    def work() -> None:
+        try:
+            outcome.append(chunker.split_many([(text, (0,)), (text, (0,))], 2, cancel))
+        except ChunkingCancelled as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    gated.permits.release(20)
+    for _ in range(500):  # until both threads have used the permits
+        if gated.calls == 20:
+            break
+        threading.Event().wait(0.01)
+    cancel.set()
+    gated.permits.release(100_000)
+    thread.join(10)
+    assert not thread.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], ChunkingCancelled)
+    assert gated.calls < 20 + 2 * 2 * 12  # at most one chunk's fitting more per thread
+    needed = len(Chunker(ENC, ChunkConfig(64, 8)).split(text))
+    assert needed > 100  # the whole job is much longer than what ran
+
+
+async def test_cancelling_chunk_documents_stops_its_threads() -> None:
+    from pathlib import Path
+
+    from extractor_tui.core.chunks import chunk_documents
+    from extractor_tui.core.documents import Document
+
+    gated = _GatedEncoding()
+    chunker = Chunker(gated, ChunkConfig(64, 8))  # type: ignore[arg-type]
+    document = Document.from_pages(Path("big.txt"), "text", [prose(400)])
+    task = asyncio.create_task(chunk_documents([document], chunker, 1))
+    gated.permits.release(10)
+    for _ in range(500):
+        if gated.calls == 10:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    gated.permits.release(100_000)
+    settled = -1
+    for _ in range(200):  # the thread notices the cancel before its next chunk
+        await asyncio.sleep(0.01)
+        if gated.calls == settled:
+            break
+        settled = gated.calls
+    assert gated.calls < 10 + 2 * 12

@@ -8,6 +8,7 @@ runs on a small thread pool instead of in the event loop.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -54,8 +55,18 @@ def make_chunker(model: str | None, max_tokens: int,
 
 async def chunk_documents(documents: Sequence[Document], chunker: Chunker,
                           workers: int = 2) -> list[ChunkedDocument]:
-    """Chunk every document on a thread pool; results in input order."""
+    """Chunk every document on a thread pool; results in input order.
+
+    Cancelling the caller stops the threads within one chunk: ``asyncio.run`` waits for its
+    executor's threads before it returns, so Ctrl-C during a 16 MB file took as long as the
+    rest of the chunking (about 1.7 s), and quitting the app waited likewise.
+    """
     items = [(doc.text, doc.page_starts) for doc in documents]
-    chunk_lists = await asyncio.to_thread(chunker.split_many, items, workers)
+    cancel = threading.Event()
+    try:
+        chunk_lists = await asyncio.to_thread(chunker.split_many, items, workers, cancel)
+    except asyncio.CancelledError:
+        cancel.set()
+        raise
     return [ChunkedDocument(doc, tuple(chunks))
             for doc, chunks in zip(documents, chunk_lists, strict=True)]
