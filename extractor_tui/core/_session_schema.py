@@ -279,10 +279,10 @@ def _page_starts(text: str) -> tuple[int, ...]:
 
 def chunk_row(row: Sequence[Any]) -> WorkItem:
     """A ``WorkItem`` from (doc_id, chunk, part, document, start, end, tokens, key, text,
-    page_starts)."""
+    page_starts), the last already a tuple of offsets (``Session._select``)."""
     return WorkItem(ChunkId(int(row[0]), int(row[1]), tuple(json.loads(row[2]))),
                     read_path(row[3]), str(row[8]), int(row[4]), int(row[5]),
-                    _page_starts(str(row[9])), int(row[6]), str(row[7]))
+                    tuple(row[9]), int(row[6]), str(row[7]))
 
 
 def delete_chunk(db: sqlite3.Connection, doc_id: int, label: str) -> None:
