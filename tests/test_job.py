@@ -110,3 +110,36 @@ async def test_reads_never_write_and_results_are_kept_after_what_changes_them(
         assert version() != before
         assert session.load_results(first.doc_id)["total"]["value"] == 12.5
     watcher.close()
+
+
+async def test_an_unchanged_file_is_not_read_again_unless_its_chunks_would_differ(
+        settings: Settings, tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    folder = tmp_path / "docs"
+    shutil.copytree(SAMPLES, folder)
+    path = tmp_path / "s.sqlite"
+    with Session.open(path) as session:
+        first = await Job(settings, preset("invoice"), session).add_paths([folder])
+        assert len(first.documents) == 6 and first.unchanged == ()
+        keys = {item.id: item.key for item in session.work_items()}
+
+        again = await Job(settings, preset("invoice"), session).add_paths([folder])
+        assert again.documents == [] and len(again.unchanged) == 6
+        assert {item.id: item.key for item in session.work_items()} == keys
+
+        touched = folder / "acme-2024-0117.txt"
+        stat = touched.stat()
+        os.utime(touched, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        third = await Job(settings, preset("invoice"), session).add_paths([folder])
+        assert [d.path for d in third.documents] == [touched] and len(third.unchanged) == 5
+
+        fewer = preset("invoice")
+        other_fields = Job(settings, type(fewer)(fewer.fields[:3], "three"), session)
+        assert len((await other_fields.add_paths([folder])).documents) == 6  # new keys
+
+        smaller = Settings(provider="offline", chunk_tokens=200, overlap_tokens=20)
+        rechunked = await Job(smaller, type(fewer)(fewer.fields[:3], "three"),
+                              session).add_paths([folder])
+        assert len(rechunked.documents) == 6 and rechunked.unchanged == ()

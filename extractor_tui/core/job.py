@@ -31,6 +31,7 @@ from extractor_tui.core.chunks import chunk_documents, make_chunker
 from extractor_tui.core.clock import Clock, SystemClock
 from extractor_tui.core.documents import (
     Document,
+    FileStamp,
     LoadOptions,
     LoadResult,
     Skipped,
@@ -228,16 +229,49 @@ class Job:
         options = LoadOptions(max_file_bytes=self.settings.max_file_bytes,
                               pdf_timeout_s=self.settings.pdf_timeout_s,
                               workers=self.settings.load_workers)
-        result = await load_documents([Path(p) for p in paths], options, on_outcome)
+        result = await load_documents([Path(p) for p in paths], options, on_outcome,
+                                      reuse=self._reuse_check())
         chunked = await chunk_documents(result.documents, self.chunker,
                                         self.settings.load_workers)
         for entry in chunked:
-            self._register(entry.document, entry.chunks)
+            doc_id = self._register(entry.document, entry.chunks)
+            if entry.document.stamp is not None:
+                self.session.set_file_stamp(doc_id, entry.document.stamp, self._chunking)
         for error in result.errors:
             self.session.add_failed_document(str(error.path), error.reason)
         for skipped in result.skipped:
             self.skipped[str(skipped.path)] = skipped
         return result
+
+    @property
+    def _chunking(self) -> str:
+        """What decides where chunks fall: the same file chunked the same way gives the same
+        spans."""
+        return json.dumps([self.settings.chunk_tokens, self.settings.overlap_tokens,
+                           self.encoding.name])
+
+    def _key(self, text_sha256: str, start: int, end: int) -> str:
+        """The request key of a chunk of this job (one definition for registering a file
+        and for telling whether a stored one is still current)."""
+        return chunk_key(text_sha256, start, end, self.fields, self.settings.model,
+                         self.settings.structured_output)
+
+    def _reuse_check(self) -> Callable[[Path, FileStamp], bool]:
+        """Whether a file is registered as it is now: same size and mtime, chunked the same
+        way, and its first chunk's request key unchanged (same fields, model and mode), so
+        neither reading nor chunking it again could change anything."""
+        known = self.session.reusable_files()
+        chunking = self._chunking
+
+        def reusable(path: Path, stamp: FileStamp) -> bool:
+            entry = known.get(str(path))
+            if entry is None:
+                return False
+            stored, stored_chunking, first = entry
+            return (stored == stamp and stored_chunking == chunking
+                    and self._key(first.text_sha256, first.start, first.end) == first.key)
+
+        return reusable
 
     def _register(self, document: Document, chunks: Sequence[Chunk]) -> int:
         text_sha = document_digest(document.text)
@@ -249,8 +283,7 @@ class Job:
         # fields, model or chunk sizes take effect while edits and the cache survive.
         items = [WorkItem(ChunkId(doc_id, chunk.index), str(document.path), chunk.text,
                           chunk.start, chunk.end, document.page_starts, chunk.token_count,
-                          chunk_key(text_sha, chunk.start, chunk.end, self.fields,
-                                    self.settings.model, self.settings.structured_output))
+                          self._key(text_sha, chunk.start, chunk.end))
                  for chunk in chunks]
         self.session.add_chunks(doc_id, items)
         return doc_id

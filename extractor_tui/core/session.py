@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -56,6 +57,7 @@ from extractor_tui.core._session_schema import (
     read_path,
     redact_url,
 )
+from extractor_tui.core.documents import FileStamp
 from extractor_tui.core.engine import WorkItem
 from extractor_tui.core.events import ChunkId, Event
 from extractor_tui.core.fields import FieldSet
@@ -64,6 +66,7 @@ from extractor_tui.core.session_lock import SessionLock
 from extractor_tui.errors import ConfigError
 
 __all__ = [
+    "ReusableChunk",
     "RunInfo",
     "Session",
     "SessionStats",
@@ -80,6 +83,17 @@ _CHUNKS = "chunks c"
 _DOC_COLUMNS = "id, path, status, error, pages, page_starts, text_sha256, notes, added_at"
 _ATTEMPT_COLUMNS = ("number, started, ended, outcome, http_status, error, prompt_tokens, "
                     "completion_tokens")
+
+
+@dataclass(frozen=True)
+class ReusableChunk:
+    """A document's first chunk as stored: enough to tell whether its request key would
+    still be the same (same fields, model, mode) without reading the file."""
+
+    text_sha256: str
+    start: int
+    end: int
+    key: str
 
 
 class SupportsToDict(Protocol):
@@ -288,6 +302,35 @@ class Session:
         return [StoredDocument(int(r[0]), read_path(r[1]), str(r[2]), r[3], int(r[4]),
                                tuple(json.loads(r[5])), r[6], tuple(json.loads(r[7])), str(r[8]))
                 for r in rows]
+
+    # -- file stamps: which files need not be read again -----------------------------------
+    #
+    # In a table of their own, created by the first write: files made before it existed, and
+    # readers that never use it (export, the Sessions list), need no migration.
+
+    def set_file_stamp(self, doc_id: int, stamp: FileStamp, chunking: str) -> None:
+        """Remember the file a loaded document was read from (size, mtime) and how it was
+        chunked, so an unchanged file is not read and chunked again."""
+        with self._write() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS file_stamps (doc_id INTEGER PRIMARY KEY "
+                       "REFERENCES documents(id) ON DELETE CASCADE, size INTEGER NOT NULL, "
+                       "mtime_ns INTEGER NOT NULL, chunking TEXT NOT NULL)")
+            db.execute("INSERT OR REPLACE INTO file_stamps(doc_id, size, mtime_ns, chunking) "
+                       "VALUES (?, ?, ?, ?)", (doc_id, stamp.size, stamp.mtime_ns, chunking))
+
+    def reusable_files(self) -> dict[str, tuple[FileStamp, str, ReusableChunk]]:
+        """Path → (stamp, chunking, first chunk) of every loaded document with a stamp."""
+        exists = self._db.execute("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND "
+                                  "name = 'file_stamps'").fetchone()
+        if exists is None:
+            return {}
+        rows = self._db.execute(
+            'SELECT d.path, f.size, f.mtime_ns, f.chunking, d.text_sha256, c.start, c."end", '
+            "c.key FROM file_stamps f JOIN documents d ON d.id = f.doc_id JOIN chunks c ON "
+            "c.doc_id = d.id AND c.chunk = 0 AND c.part = '[]' WHERE d.status = 'loaded'")
+        return {read_path(r[0]): (FileStamp(int(r[1]), int(r[2])), str(r[3]),
+                                  ReusableChunk(str(r[4]), int(r[5]), int(r[6]), str(r[7])))
+                for r in rows}
 
     def remove_document(self, doc_id: int) -> None:
         """Forget a document with its chunks, history, results and edits (not the cache)."""

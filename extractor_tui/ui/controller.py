@@ -263,7 +263,10 @@ class Controller:
             if result.errors else ""
         if result.skipped:
             failed += f", {len(result.skipped)} other file(s) skipped"
-        self._app.notify(f"{verb} {len(result.documents)} document(s){failed}.",
+        unchanged = f" ({len(result.unchanged)} unchanged since they were read)" \
+            if result.unchanged else ""
+        self._app.notify(f"{verb} {len(result.documents) + len(result.unchanged)} "
+                         f"document(s){unchanged}{failed}.",
                          severity="warning" if result.errors else "information", markup=False)
 
     def remove_documents(self, doc_ids: Sequence[int]) -> None:
