@@ -238,3 +238,20 @@ def test_the_flag_and_the_env_var_choose_the_mode(monkeypatch: pytest.MonkeyPatc
         assert {_mode_of(r.body) for r in thread.chats()} == {"tools"}
         bad = run_cli([*args, "--structured-output", "xml"], capsys)
         assert bad.code == 2 and "structured_output" in bad.err
+
+
+def test_grammar_modes_bound_each_field_and_strict_json_schema_does_not() -> None:
+    # llama.cpp-family servers turn the json_object schema (and a forced tool's parameters)
+    # into a grammar: maxItems ends a field's array where the answer cap assumes it ends,
+    # instead of a small model adding candidates until the cap (SmolLM2 did).
+    from extractor_tui.core.prompts import structured_parts
+    fields = preset("contract")
+    fmt, _, _ = structured_parts(fields, Mode.JSON_OBJECT)
+    _, tools, _ = structured_parts(fields, Mode.TOOLS)
+    strict, _, _ = structured_parts(fields, Mode.JSON_SCHEMA)
+    assert fmt is not None and strict is not None
+    for schema in (fmt["schema"], tools[0]["function"]["parameters"]):
+        bounds = {name: prop["maxItems"] for name, prop in schema["properties"].items()}
+        assert bounds == {spec.name: 8 if spec.many else 2 for spec in fields}
+    assert all("maxItems" not in prop
+               for prop in strict["json_schema"]["schema"]["properties"].values())

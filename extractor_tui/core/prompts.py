@@ -153,12 +153,17 @@ def _candidate(value: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def answer_schema(fields: FieldSet) -> dict[str, Any]:
+def answer_schema(fields: FieldSet, bounded: bool = False) -> dict[str, Any]:
     """The JSON Schema of an answer: one array of candidates per field (strict-mode valid).
 
     The candidate object is defined once under ``$defs`` and referenced by every field
     (enum fields excepted, their value is constrained): the schema is part of every prompt,
     and repeating it per field cost about 80 tokens a field on every request.
+
+    ``bounded`` adds ``maxItems`` to each field (the candidates ``answer_token_cap`` allows
+    for): llama.cpp-family servers turn a ``json_object`` schema or a tool's parameters into
+    a grammar, which then ends each array there, where SmolLM2 kept adding candidates until
+    the cap. Not in strict ``json_schema``, which OpenAI checks keyword by keyword.
     """
     properties: dict[str, Any] = {}
     for spec in fields:
@@ -169,6 +174,9 @@ def answer_schema(fields: FieldSet) -> dict[str, Any]:
             items = {"$ref": "#/$defs/candidate"}
         properties[spec.name] = {"type": "array", "description": _field_description(spec),
                                  "items": items}
+        if bounded:
+            properties[spec.name]["maxItems"] = (_CANDIDATES_LIST if spec.many
+                                                 else _CANDIDATES_SINGLE)
     return {"type": "object", "properties": properties, "required": list(fields.names),
             "additionalProperties": False,
             "$defs": {"candidate": _candidate({"type": "string", "description":
@@ -188,11 +196,11 @@ def structured_parts(fields: FieldSet, mode: Mode
     if mode is Mode.JSON_SCHEMA:
         return response_format(fields), (), None
     if mode is Mode.JSON_OBJECT:
-        return {"type": "json_object", "schema": answer_schema(fields)}, (), None
+        return {"type": "json_object", "schema": answer_schema(fields, True)}, (), None
     if mode is Mode.TOOLS:
         tool = {"type": "function", "function": {
             "name": TOOL_NAME, "description": "Record the values extracted from the chunk.",
-            "parameters": answer_schema(fields)}}
+            "parameters": answer_schema(fields, True)}}
         return None, (tool,), {"type": "function", "function": {"name": TOOL_NAME}}
     return None, (), None
 
@@ -247,7 +255,7 @@ def _mode_lines(fields: FieldSet, mode: Mode) -> list[str]:
         return ["", f"Answer by calling the function {TOOL_NAME}; its arguments are that "
                 "JSON object."]
     lines = ["", "The JSON object must match this JSON Schema:", "```json",
-             _compact(answer_schema(fields)), "```"]
+             _compact(answer_schema(fields, True)), "```"]
     if mode is Mode.PROMPT:
         lines += ["For example (the values here are placeholders):", "```json",
                   _compact(_example(fields)), "```"]
