@@ -308,7 +308,9 @@ def _summary(err: Console, report: dict[str, Any], elapsed: float) -> None:
         f"{summary['documents']} document(s), {summary['chunks']} chunk(s), "
         f"{summary['requests']} request(s), {summary['retries']} retries, "
         f"{summary['failed_chunks']} failed chunk(s); tokens {summary['prompt_tokens']:,} "
-        f"prompt + {summary['completion_tokens']:,} completion; "
+        f"prompt + {summary['completion_tokens']:,} completion"
+        + (" (partly estimated: some answers came without usage)" if summary["tokens_estimated"]
+           else "") + "; "
         + ("cost unknown" if cost is None else f"cost ${cost:.4f}")
         + f"; {elapsed:.1f} s; provider {summary['provider']}"))
 

@@ -94,14 +94,14 @@ def test_json_keys_are_exactly_the_contract(tmp_path: Path) -> None:
     assert set(data) == {"version", "documents", "skipped", "summary"}
     assert set(data["summary"]) == {"documents", "chunks", "requests", "retries",
                                     "failed_chunks", "prompt_tokens", "completion_tokens",
-                                    "cost_usd", "elapsed_seconds", "provider", "model",
-                                    "fatal", "cancelled", "skipped"}
+                                    "tokens_estimated", "cost_usd", "elapsed_seconds",
+                                    "provider", "model", "fatal", "cancelled", "skipped"}
     for document in data["documents"]:
         assert set(document) == {"path", "status", "error", "fields", "chunks",
                                  "failed_chunks", "tokens", "cost_usd"}
         assert list(document["fields"]) == ["party", "total", "signers"]
         assert set(document["chunks"]) == {"total", "completed", "failed", "cancelled"}
-        assert set(document["tokens"]) == {"prompt", "completion"}
+        assert set(document["tokens"]) == {"prompt", "completion", "estimated"}
         for field in document["fields"].values():
             assert {"value", "valid", "errors", "grounded", "sources", "candidates",
                     "conflicts", "edited", "edited_by", "edited_at"} <= set(field)
@@ -118,7 +118,7 @@ def test_json_keys_are_exactly_the_contract(tmp_path: Path) -> None:
     assert good["chunks"] == {"total": 2, "completed": 2, "failed": 0, "cancelled": 0}
     assert partial["status"] == "partial"
     assert partial["failed_chunks"][0]["reason"] == "invalid-output"
-    assert partial["tokens"] == {"prompt": 400, "completion": 29}
+    assert partial["tokens"] == {"prompt": 400, "completion": 29, "estimated": False}
     assert failed["status"] == "failed" and failed["chunks"]["total"] == 0
     assert failed["fields"]["party"]["errors"] == [NOT_LOADED]
     assert data["summary"]["cost_usd"] is None  # b.pdf's price is unknown

@@ -15,6 +15,12 @@ Why the tables look like this:
   engine; a resumed run appends to the history rather than overwriting it.
 * Engine times (``started``, ``ended``) are the engine clock's monotonic seconds, good for
   durations; wall-clock times (``created_at``, ``updated_at``, ``edited_at``) are ISO 8601 UTC.
+* Every attempt keeps what it cost, cut-off and invalid answers included (a cached answer
+  cost nothing and is stored as 0), with ``tokens_estimated`` when we counted the tokens
+  because the server did not; a request's tokens are the sum of its chunk's attempts. The
+  column came after schema 1 was out: ``add_missing_columns`` adds it to an older file
+  (``ALTER TABLE … ADD COLUMN`` with a default), and older versions, which name their
+  columns, read and write such a file as before, so the schema version stays 1.
 
 The file marks itself twice: ``PRAGMA application_id`` (readable by ``file`` and any SQLite
 tool) and a ``schema_version`` row in ``meta``, so an unrelated SQLite file is refused.
@@ -57,6 +63,7 @@ __all__ = [
     "StoredDocument",
     "StoredEdit",
     "StoredRequest",
+    "add_missing_columns",
     "check_meta_name",
     "chunk_row",
     "db_path",
@@ -91,14 +98,14 @@ CREATE TABLE requests (
     doc_id INTEGER NOT NULL, label TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL,
     reason TEXT, message TEXT, attempts INTEGER NOT NULL DEFAULT 0, http_status INTEGER,
     prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0,
-    raw TEXT, updated_at TEXT NOT NULL,
+    raw TEXT, updated_at TEXT NOT NULL, tokens_estimated INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (doc_id, label),
     FOREIGN KEY (doc_id, label) REFERENCES chunks(doc_id, label) ON DELETE CASCADE);
 CREATE TABLE attempts (
     id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL, label TEXT NOT NULL,
     number INTEGER NOT NULL, started REAL, ended REAL, outcome TEXT, http_status INTEGER,
     error TEXT, prompt_tokens INTEGER NOT NULL DEFAULT 0,
-    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0, tokens_estimated INTEGER NOT NULL DEFAULT 0,
     FOREIGN KEY (doc_id, label) REFERENCES chunks(doc_id, label) ON DELETE CASCADE);
 CREATE INDEX attempts_chunk ON attempts(doc_id, label);
 CREATE TABLE responses (
@@ -139,6 +146,25 @@ def db_path(path: str) -> str | bytes:
 def read_path(value: str | bytes) -> str:
     """The file name ``db_path`` stored, as Python names it (``os.fsencode`` gives its bytes)."""
     return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
+
+
+_ADDED_COLUMNS = (("attempts", "tokens_estimated", "INTEGER NOT NULL DEFAULT 0"),
+                  ("requests", "tokens_estimated", "INTEGER NOT NULL DEFAULT 0"))
+
+
+def add_missing_columns(db: sqlite3.Connection, writable: bool) -> bool:
+    """Add the columns later versions added to an older session file; False when some are
+    missing and the file is read-only (readers then use their defaults)."""
+    complete = True
+    for table, column, kind in _ADDED_COLUMNS:
+        present = {str(row[1]) for row in db.execute(f"PRAGMA table_info({table})")}
+        if column in present:
+            continue
+        if not writable:
+            complete = False
+            continue
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    return complete
 
 
 def check_meta_name(name: str) -> None:
@@ -217,6 +243,7 @@ class StoredAttempt:
     error: str | None
     prompt_tokens: int
     completion_tokens: int
+    tokens_estimated: bool = False
 
 
 @dataclass(frozen=True)
@@ -234,6 +261,7 @@ class StoredRequest:
     raw: str | None
     updated_at: str
     history: tuple[StoredAttempt, ...]
+    tokens_estimated: bool = False
 
     @property
     def id(self) -> ChunkId:
@@ -374,19 +402,21 @@ class EventWriter:
 
     def _attempt_finished(self, event: AttemptFinished) -> None:
         chunk = event.id
-        outcome = (event.at, event.outcome, event.status, event.error, event.prompt_tokens,
-                   event.completion_tokens)
+        spent = (0, 0, False) if event.cached else (
+            event.prompt_tokens, event.completion_tokens, event.tokens_estimated)
+        outcome = (event.at, event.outcome, event.status, event.error, *spent)
         with self.transaction() as db:
             self._key(db, chunk)
             updated = db.execute(
                 "UPDATE attempts SET ended = ?, outcome = ?, http_status = ?, error = ?, "
-                "prompt_tokens = ?, completion_tokens = ? WHERE id = (SELECT max(id) FROM "
+                "prompt_tokens = ?, completion_tokens = ?, tokens_estimated = ? "
+                "WHERE id = (SELECT max(id) FROM "
                 "attempts WHERE doc_id = ? AND label = ? AND number = ? AND ended IS NULL)",
                 (*outcome, chunk.doc, chunk.label, event.attempt)).rowcount
             if not updated:  # the start was not recorded (the sink was attached late)
                 db.execute("INSERT INTO attempts(doc_id, label, number, started, ended, "
-                           "outcome, http_status, error, prompt_tokens, completion_tokens) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           "outcome, http_status, error, prompt_tokens, completion_tokens, "
+                           "tokens_estimated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            (chunk.doc, chunk.label, event.attempt, event.at - event.duration,
                             *outcome))
 
@@ -404,8 +434,7 @@ class EventWriter:
                        "completion_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?) "
                        "ON CONFLICT(key) DO NOTHING",
                        (key, event.raw, event.model, *tokens, self._timestamp()))
-            self._set_request(db, chunk, "completed", None, None, event.attempts, None,
-                              event.prompt_tokens, event.completion_tokens)
+            self._set_request(db, chunk, "completed", None, None, event.attempts, None)
 
     def _split(self, event: ChunkSplit) -> None:
         parent = event.id
@@ -448,19 +477,26 @@ class EventWriter:
 
     def _set_request(self, db: sqlite3.Connection, chunk: ChunkId, status: str,
                      reason: str | None, message: str | None, attempts: int = 0,
-                     http_status: int | None = None, prompt_tokens: int = 0,
-                     completion_tokens: int = 0, raw: str | None = None) -> None:
+                     http_status: int | None = None, raw: str | None = None) -> None:
+        """The chunk's request row; its tokens are what every attempt of it cost."""
+        spent = db.execute("SELECT coalesce(sum(prompt_tokens), 0), "
+                           "coalesce(sum(completion_tokens), 0), "
+                           "coalesce(max(tokens_estimated), 0) FROM attempts "
+                           "WHERE doc_id = ? AND label = ?", (chunk.doc, chunk.label)).fetchone()
         db.execute(
             "INSERT INTO requests(doc_id, label, key, status, reason, message, attempts, "
-            "http_status, prompt_tokens, completion_tokens, raw, updated_at) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(doc_id, label) DO UPDATE SET "
-            "key = excluded.key, status = excluded.status, reason = excluded.reason, "
-            "message = excluded.message, attempts = excluded.attempts, "
-            "http_status = excluded.http_status, prompt_tokens = excluded.prompt_tokens, "
-            "completion_tokens = excluded.completion_tokens, raw = excluded.raw, "
+            "http_status, prompt_tokens, completion_tokens, tokens_estimated, raw, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(doc_id, label) DO "
+            "UPDATE SET key = excluded.key, status = excluded.status, "
+            "reason = excluded.reason, message = excluded.message, "
+            "attempts = excluded.attempts, http_status = excluded.http_status, "
+            "prompt_tokens = excluded.prompt_tokens, "
+            "completion_tokens = excluded.completion_tokens, "
+            "tokens_estimated = excluded.tokens_estimated, raw = excluded.raw, "
             "updated_at = excluded.updated_at",
             (chunk.doc, chunk.label, self._key(db, chunk), status, reason, message, attempts,
-             http_status, prompt_tokens, completion_tokens, raw, self._timestamp()))
+             http_status, int(spent[0]), int(spent[1]), int(spent[2]), raw,
+             self._timestamp()))
 
     def _key(self, db: sqlite3.Connection, chunk: ChunkId) -> str:
         row = db.execute("SELECT key FROM chunks WHERE doc_id = ? AND label = ?",

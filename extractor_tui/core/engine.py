@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from extractor_tui.core.clock import Clock, SystemClock
 from extractor_tui.core.dispatch import CircuitOpen, Gate, GateConfig, GateEvent, Permit
 from extractor_tui.core.failfast import FailFast
+from extractor_tui.core.llm.offline import count_tokens as _bundled_count
 from extractor_tui.core.events import (
     AttemptFinished,
     AttemptStarted,
@@ -70,6 +71,7 @@ from extractor_tui.core.prompts import (
     repair_messages,
 )
 from extractor_tui.core.structured import ModeSwitch, Negotiation
+from extractor_tui.core.usage import Usage, answer_usage, estimated_usage
 from extractor_tui.core.work import ChunkOutcome, EngineConfig, RunResult, WorkItem, split_point
 from extractor_tui.errors import (
     ErrorKind,
@@ -95,6 +97,7 @@ class _State:
     first_start: float | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    tokens_estimated: bool = False
     repair: LLMRequest | None = None
     last_error: ProviderError | None = None
     done: bool = False
@@ -253,7 +256,7 @@ class Engine:
         self._finish(run, state, ChunkOutcome(
             state.item, "cancelled", state.attempts, reason=ErrorKind.CANCELLED,
             message=reason, prompt_tokens=state.prompt_tokens,
-            completion_tokens=state.completion_tokens))
+            completion_tokens=state.completion_tokens, tokens_estimated=state.tokens_estimated))
         self._sink(ChunkCancelled(chunk, reason, self._clock.now()))
 
     async def _dispatch(self, run: _Run) -> None:
@@ -341,7 +344,11 @@ class Engine:
             info = RateLimitInfo.from_headers(response.headers) if response.headers else None
             self.gate.succeeded(info, permit, cached=response.cached)
         except ProviderError as exc:
-            self._attempt_failed(run, state, attempt, start, exc, request, permit)
+            # An answer we refused (malformed usage, fields of the wrong type, over the size
+            # cap) was still generated: count it, estimated.
+            usage = (self._spent(state, estimated_usage(request, exc.raw or "", self._count))
+                     if isinstance(exc, InvalidOutput) else Usage())
+            self._attempt_failed(run, state, attempt, start, exc, request, permit, usage)
             return None
         finally:
             if not released:  # cancelled while waiting for the answer
@@ -362,8 +369,7 @@ class Engine:
         if state.done or self._run is not run:  # the run ended before this was reached
             return
         item, start = state.item, answered.start
-        state.prompt_tokens += response.prompt_tokens
-        state.completion_tokens += response.completion_tokens
+        usage = self._spent(state, answer_usage(answered.request, response, self._count))
         try:
             if response.finish_reason == "length":
                 raise TruncatedOutput("the answer was cut at the token limit",
@@ -375,28 +381,30 @@ class Engine:
                 raise
         except ProviderError as exc:  # an HTTP 200 with bad output: its tokens were spent
             self._attempt_failed(run, state, attempt, start, exc, answered.request,
-                                 answered.permit, (response.prompt_tokens,
-                                                   response.completion_tokens))
+                                 answered.permit, usage)
             return
         end = self._clock.now()
         self._sink(AttemptFinished(item.id, attempt, end, end - start, "ok",
-                                   response.status, None, response.prompt_tokens,
-                                   response.completion_tokens))
+                                   response.status, None, usage.prompt, usage.completion,
+                                   tokens_estimated=usage.estimated, cached=response.cached))
         outcome = ChunkOutcome(item, "completed", attempt, candidates, response.content,
                                prompt_tokens=state.prompt_tokens,
                                completion_tokens=state.completion_tokens,
+                               tokens_estimated=state.tokens_estimated,
                                cached=response.cached)
         self._finish(run, state, outcome)
         self._sink(ChunkCompleted(item.id, attempt, end, end - (state.first_start or start),
                                   state.prompt_tokens, state.completion_tokens, self.model,
-                                  candidates, response.content, response.cached))
+                                  candidates, response.content, response.cached,
+                                  tokens_estimated=state.tokens_estimated))
 
     def _attempt_failed(self, run: _Run, state: _State, attempt: int, start: float,
                         exc: ProviderError, request: LLMRequest, permit: Permit,
-                        tokens: tuple[int, int] = (0, 0)) -> None:
+                        usage: Usage = Usage()) -> None:
         end = self._clock.now()
         self._sink(AttemptFinished(state.item.id, attempt, end, end - start, exc.kind.value,
-                                   exc.status, exc.message, *tokens))
+                                   exc.status, exc.message, usage.prompt, usage.completion,
+                                   tokens_estimated=usage.estimated))
         self._failed(run, state, exc, request, permit)
 
     def _failed(self, run: _Run, state: _State, exc: ProviderError, request: LLMRequest,
@@ -470,6 +478,17 @@ class Engine:
             self._sink(ChunkRetrying(item.id, exc.kind, exc.message, now + delay, now))
             run.spawn(self._retry_later(run, item, delay), f"extractor-retry-{item.id.label}")
 
+    def _count(self, text: str) -> int:
+        return self._count_tokens(text) if self._count_tokens else _bundled_count(text)
+
+    @staticmethod
+    def _spent(state: _State, usage: Usage) -> Usage:
+        """Add one attempt's tokens to its chunk's; returns ``usage``."""
+        state.prompt_tokens += usage.prompt
+        state.completion_tokens += usage.completion
+        state.tokens_estimated = state.tokens_estimated or usage.estimated
+        return usage
+
     def _backoff(self, failures: int) -> float:
         """Exponential with "equal jitter": half fixed, half random, capped."""
         ceiling = min(self.config.backoff_cap, self.config.backoff_base * 2.0 ** (failures - 1))
@@ -483,7 +502,7 @@ class Engine:
         self._finish(run, state, ChunkOutcome(
             state.item, "failed", state.attempts, raw=exc.raw, reason=exc.kind,
             message=message, prompt_tokens=state.prompt_tokens,
-            completion_tokens=state.completion_tokens))
+            completion_tokens=state.completion_tokens, tokens_estimated=state.tokens_estimated))
         self._sink(ChunkFailed(state.item.id, state.attempts, self._clock.now(), exc.kind,
                                message, exc.status, exc.raw))
 

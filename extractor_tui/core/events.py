@@ -94,7 +94,9 @@ class AttemptStarted:
 
 @dataclass(frozen=True)
 class AttemptFinished:
-    """One call ended. ``outcome`` is ``"ok"`` or the error kind."""
+    """One call ended. ``outcome`` is ``"ok"`` or the error kind. The tokens are what the
+    call cost (also when its answer was cut off or invalid); ``tokens_estimated`` when we
+    counted them because the server did not; ``cached`` when the session answered (free)."""
 
     id: ChunkId
     attempt: int
@@ -105,6 +107,8 @@ class AttemptFinished:
     error: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    tokens_estimated: bool = False
+    cached: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,7 @@ class ChunkCompleted:
     candidates: tuple[RawCandidate, ...]
     raw: str
     cached: bool = False
+    tokens_estimated: bool = False
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from extractor_tui.core.documents import (
 )
 from extractor_tui.core.engine import ChunkOutcome, Engine, EngineConfig, RunResult, WorkItem
 from extractor_tui.core.events import (
+    AttemptFinished,
     AttemptStarted,
     ChunkCompleted,
     ChunkId,
@@ -73,6 +74,7 @@ from extractor_tui.core.report import (
 from extractor_tui.core._session_schema import redact_url
 from extractor_tui.core.run_settings import session_settings
 from extractor_tui.core.session import Session
+from extractor_tui.core.usage import Usage
 from extractor_tui.errors import DocumentError, InvalidOutput, SessionWriteError
 
 __all__ = ["MARKED_EMPTY", "DocumentEntry", "Job", "Plan", "make_client"]
@@ -186,6 +188,7 @@ class Job:
         self.elapsed = 0.0
         self.last_run: RunResult | None = None
         self._answered_now: dict[ChunkId, ChunkCompleted] = {}  # answers of the current run
+        self._spent: dict[int, Usage] = {}  # document id → what its calls cost in this job
         # Files skipped while walking folders (other types, links to folders): shown and
         # reported, never stored, as they are no part of the session.
         self.skipped: dict[str, Skipped] = {}
@@ -208,6 +211,10 @@ class Job:
     def _emit(self, event: Event) -> None:
         if isinstance(event, AttemptStarted):
             self.requests += 1
+        elif isinstance(event, AttemptFinished) and not event.cached:
+            spent = self._spent.get(event.id.doc, Usage())
+            self._spent[event.id.doc] = spent + Usage(
+                event.prompt_tokens, event.completion_tokens, event.tokens_estimated)
         elif isinstance(event, ChunkCompleted) and not event.cached:
             self._answered_now[event.id] = event
         elif isinstance(event, ChunkRetrying):
@@ -505,11 +512,12 @@ class Job:
                                       message="not sent yet")
                          for item in doc.items if item.id not in known]
             outcomes.sort(key=lambda o: o.item.id)
-            prompt = sum(o.prompt_tokens for o in outcomes if not o.cached)
-            completion = sum(o.completion_tokens for o in outcomes if not o.cached)
+            # Every call this job made for the document, the cut-off and invalid answers and
+            # the halves' parents included: summing the outcomes missed all of those.
+            spent = self._spent.get(doc.doc_id, Usage())
             reports.append(document_report(doc.path, self.fields, outcomes,
                                            self.results(doc.doc_id),
-                                           self.cost(prompt, completion)))
+                                           self.cost(spent.prompt, spent.completion), spent))
         fatal = self.last_run.fatal if self.last_run else None
         cancelled = self.last_run.cancelled if self.last_run else False
         summary = RunSummary.from_documents(

@@ -10,17 +10,21 @@ Shape (every key always present; extra keys may be added, never removed or renam
                     "chunks": {"total", "completed", "failed", "cancelled"},
                     "failed_chunks": [{"chunk", "error", "reason", "attempts", "pages",
                                        "text", "raw"}],
-                    "tokens": {"prompt", "completion"}, "cost_usd"}],
+                    "tokens": {"prompt", "completion", "estimated"}, "cost_usd"}],
      "skipped": [{"path", "reason"}],
      "summary": {"documents", "chunks", "requests", "retries", "failed_chunks",
-                 "prompt_tokens", "completion_tokens", "cost_usd", "elapsed_seconds",
-                 "provider", "model", "fatal", "cancelled", "skipped"}}
+                 "prompt_tokens", "completion_tokens", "tokens_estimated", "cost_usd",
+                 "elapsed_seconds", "provider", "model", "fatal", "cancelled", "skipped"}}
 
 Why dataclasses first and a dict last: the TUI, the session store and the CLI all hold
 ``DocumentReport``/``RunSummary`` values, and only ``build_report`` fixes the JSON shape, so
 the contract lives in one function (and its test asserts the key sets). Cancelled chunks
 count as failed in ``chunks.failed`` and appear in ``failed_chunks`` (reason
 ``cancelled``), because for the user both mean "not extracted yet, retry me".
+
+Tokens and cost are what the calls of this job cost: every attempt that got an answer, the
+cut-off and invalid ones included, never an answer the session already held. ``estimated``
+is true when some of them were counted by us because the server reported no usage.
 
 Exit codes (``exit_code``), documented for scripts: 0 every document complete; 1 results
 exist but some document, chunk or field failed; 2 no document produced any result.
@@ -35,6 +39,7 @@ from typing import Any
 from extractor_tui.core.engine import ChunkOutcome
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.merge import FieldResult
+from extractor_tui.core.usage import Usage
 
 __all__ = [
     "NOT_LOADED",
@@ -89,6 +94,7 @@ class DocumentReport:
     completion_tokens: int
     cost_usd: float | None
     chunks_cancelled: int = 0
+    tokens_estimated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,7 +103,8 @@ class DocumentReport:
             "chunks": {"total": self.chunks_total, "completed": self.chunks_completed,
                        "failed": self.chunks_failed, "cancelled": self.chunks_cancelled},
             "failed_chunks": [chunk.to_dict() for chunk in self.failed_chunks],
-            "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens},
+            "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens,
+                       "estimated": self.tokens_estimated},
             "cost_usd": self.cost_usd,
         }
 
@@ -119,9 +126,14 @@ def _failed_chunk(outcome: ChunkOutcome) -> FailedChunk:
 
 
 def document_report(path: str, fields: FieldSet, outcomes: Sequence[ChunkOutcome],
-                    results: dict[str, FieldResult],
-                    cost_usd: float | None) -> DocumentReport:
-    """The report of a loaded document from its chunks' outcomes and merged results."""
+                    results: dict[str, FieldResult], cost_usd: float | None,
+                    tokens: Usage | None = None) -> DocumentReport:
+    """The report of a loaded document from its chunks' outcomes and merged results;
+    ``tokens`` is what its calls cost (else the outcomes' own totals)."""
+    if tokens is None:
+        tokens = Usage(sum(o.prompt_tokens for o in outcomes),
+                       sum(o.completion_tokens for o in outcomes),
+                       any(o.tokens_estimated for o in outcomes))
     ordered = {name: results[name] for name in fields.names if name in results}
     ordered.update((name, result) for name, result in results.items() if name not in ordered)
     completed = sum(1 for outcome in outcomes if outcome.status == "completed")
@@ -132,9 +144,8 @@ def document_report(path: str, fields: FieldSet, outcomes: Sequence[ChunkOutcome
         fields=ordered, chunks_total=len(outcomes), chunks_completed=completed,
         chunks_failed=failed,
         failed_chunks=tuple(_failed_chunk(o) for o in outcomes if o.status != "completed"),
-        prompt_tokens=sum(o.prompt_tokens for o in outcomes),
-        completion_tokens=sum(o.completion_tokens for o in outcomes), cost_usd=cost_usd,
-        chunks_cancelled=cancelled)
+        prompt_tokens=tokens.prompt, completion_tokens=tokens.completion, cost_usd=cost_usd,
+        chunks_cancelled=cancelled, tokens_estimated=tokens.estimated)
 
 
 def failed_document(path: str, error: str, fields: FieldSet) -> DocumentReport:
@@ -165,6 +176,7 @@ class RunSummary:
     fatal: str | None = None
     cancelled: bool = False
     skipped: int = 0
+    tokens_estimated: bool = False
 
     @classmethod
     def from_documents(cls, documents: Sequence[DocumentReport], *, requests: int,
@@ -184,13 +196,15 @@ class RunSummary:
                    prompt_tokens=sum(d.prompt_tokens for d in documents),
                    completion_tokens=sum(d.completion_tokens for d in documents),
                    cost_usd=cost, elapsed_seconds=elapsed_seconds, provider=provider,
-                   model=model, fatal=fatal, cancelled=cancelled, skipped=skipped)
+                   model=model, fatal=fatal, cancelled=cancelled, skipped=skipped,
+                   tokens_estimated=any(d.tokens_estimated for d in documents))
 
     def to_dict(self) -> dict[str, Any]:
         return {"documents": self.documents, "chunks": self.chunks,
                 "requests": self.requests, "retries": self.retries,
                 "failed_chunks": self.failed_chunks, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens, "cost_usd": self.cost_usd,
+                "completion_tokens": self.completion_tokens,
+                "tokens_estimated": self.tokens_estimated, "cost_usd": self.cost_usd,
                 "elapsed_seconds": round(self.elapsed_seconds, 3),
                 "provider": self.provider, "model": self.model, "fatal": self.fatal,
                 "cancelled": self.cancelled, "skipped": self.skipped}

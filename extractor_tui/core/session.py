@@ -46,6 +46,7 @@ from extractor_tui.core._session_schema import (
     StoredDocument,
     StoredEdit,
     StoredRequest,
+    add_missing_columns,
     check_meta_name,
     chunk_row,
     db_path,
@@ -117,6 +118,7 @@ class Session:
         self._now = now
         self.read_only = read_only
         self._lock = lock
+        self._estimates = True  # the file has tokens_estimated (false: an old read-only one)
         self._writer = EventWriter(db, self._timestamp,
                                    f"{path} is open read-only" if read_only else None)
         self._write = self._writer.transaction
@@ -166,6 +168,7 @@ class Session:
             if app_id == 0:
                 session._create()
             session._check_version(not_session)
+            session._estimates = add_missing_columns(db, not read_only)
         except sqlite3.DatabaseError as exc:  # "file is not a database" and the like
             db.close()
             if held is not None:
@@ -210,6 +213,11 @@ class Session:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+    def _estimated(self, table: str) -> str:
+        """The tokens_estimated column of ``table`` (``"q."``), or 0 where an old file
+        opened read-only has none."""
+        return f"{table}tokens_estimated" if self._estimates else "0"
 
     def _timestamp(self) -> str:
         return self._now().astimezone(UTC).isoformat(timespec="milliseconds")
@@ -451,7 +459,8 @@ class Session:
             "c.split = 0 AND q.status = 'failed' AND NOT EXISTS (SELECT 1 FROM responses r "
             "WHERE r.key = c.key)", doc_id,
             extra=", q.status, q.reason, q.message, q.attempts, q.http_status, "
-                  "q.prompt_tokens, q.completion_tokens, q.raw, q.updated_at",
+                  "q.prompt_tokens, q.completion_tokens, q.raw, q.updated_at, "
+                  f"{self._estimated('q.')}",
             join="JOIN requests q ON q.doc_id = c.doc_id AND q.label = c.label")
         failed = []
         for r in rows:
@@ -459,15 +468,16 @@ class Session:
             failed.append(StoredRequest(
                 item, str(r[10]), error_kind(r[11]), r[12], int(r[13]), r[14], int(r[15]),
                 int(r[16]), r[17], str(r[18]),
-                tuple(self.attempts(item.id.doc, item.id.label))))
+                tuple(self.attempts(item.id.doc, item.id.label)), bool(r[19])))
         return failed
 
     def attempts(self, doc_id: int, label: str) -> list[StoredAttempt]:
         """Every call made for one chunk, across runs, oldest first."""
-        rows = self._db.execute(f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE doc_id = ? "
+        rows = self._db.execute(f"SELECT {_ATTEMPT_COLUMNS}, {self._estimated('')} FROM "
+                                "attempts WHERE doc_id = ? "
                                 "AND label = ? ORDER BY id", (doc_id, label))
-        return [StoredAttempt(int(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7]))
-                for r in rows]
+        return [StoredAttempt(int(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7]),
+                              bool(r[8])) for r in rows]
 
     # -- results and edits ---------------------------------------------------------------
 

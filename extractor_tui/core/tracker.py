@@ -120,6 +120,8 @@ class Summary:
     cancelled: int = 0
     """How many chunks the last finished run left cancelled (0 while one runs)."""
     failures: tuple[tuple[str, int], ...] = ()
+    tokens_estimated: bool = False
+    """Some tokens were counted by us: the server reported none for those calls."""
 
     @property
     def done(self) -> int:
@@ -156,6 +158,7 @@ class RequestTracker:
         self._failures: Counter[str] = Counter()
         self.prompt_tokens = 0
         self.completion_tokens = 0
+        self.tokens_estimated = False
         self.calls = 0
         self.limit = 0
         self.maximum = 0
@@ -199,6 +202,7 @@ class RequestTracker:
             row.completion_tokens += event.completion_tokens
             self.prompt_tokens += event.prompt_tokens
             self.completion_tokens += event.completion_tokens
+            self.tokens_estimated = self.tokens_estimated or event.tokens_estimated
             if event.outcome != "ok":
                 self._failures[" ".join((event.error or event.outcome).split())] += 1
             self._touch(row)
@@ -348,7 +352,7 @@ class RequestTracker:
             cooling_until=cooling, circuit=self.circuit, elapsed=elapsed,
             finished=self.finished_at is not None, paused=self.paused,
             provider=self.provider, model=self.model, cancelled=self.cancelled,
-            failures=self.failure_reasons())
+            failures=self.failure_reasons(), tokens_estimated=self.tokens_estimated)
 
     def failure_reasons(self) -> tuple[tuple[str, int], ...]:
         """Every failed attempt's reason with its count, most frequent first."""

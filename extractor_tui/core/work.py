@@ -75,6 +75,7 @@ class ChunkOutcome:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached: bool = False
+    tokens_estimated: bool = False
 
 
 @dataclass(frozen=True)

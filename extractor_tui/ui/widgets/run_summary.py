@@ -127,7 +127,8 @@ def _figures(summary: Summary, cost: CostFn | None) -> Content:
 
     item("p50", _seconds(summary.p50))
     item("p95", _seconds(summary.p95))
-    item("tokens", f"{summary.prompt_tokens:,} in / {summary.completion_tokens:,} out")
+    item("tokens", f"{summary.prompt_tokens:,} in / {summary.completion_tokens:,} out"
+                   + (" (estimated)" if summary.tokens_estimated else ""))
     price = cost(summary.prompt_tokens, summary.completion_tokens) if cost else None
     item("cost", "unknown" if price is None else f"${price:,.4f}")
     item("rate", f"{summary.calls_per_second:.1f} calls/s, "
