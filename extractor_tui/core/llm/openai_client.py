@@ -50,7 +50,7 @@ import openai
 from extractor_tui.core.llm.base import LLMRequest, LLMResponse
 from extractor_tui.core.llm.envelope import DEFAULT_MAX_BODY_BYTES, read_envelope
 from extractor_tui.core.llm.headers import retry_after
-from extractor_tui.core.llm.transport import AnswerTooLarge, aiohttp_http_client
+from extractor_tui.core.llm.transport import AnswerTooLarge, aiohttp_http_client, uses_aiohttp
 from extractor_tui.core.prompts import is_reasoning_model
 from extractor_tui.core.scrub import redact, register_secret
 from extractor_tui.errors import (
@@ -190,8 +190,8 @@ class OpenAIClient:
                  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
         self._max_body_bytes = max_body_bytes
         register_secret(api_key)  # a server may echo it back: see _redacted
-        http_client = (aiohttp_http_client(timeout, max_body_bytes) if transport == "aiohttp"
-                       else None)
+        http_client = (aiohttp_http_client(timeout, max_body_bytes)
+                       if transport == "aiohttp" and uses_aiohttp() else None)
         self._sdk = openai.AsyncOpenAI(
             base_url=base_url or None, api_key=api_key or "not-needed", max_retries=0,
             timeout=timeout, default_headers=dict(extra_headers or {}), http_client=http_client)

@@ -26,15 +26,23 @@ Why this exists:
   or deflate body is inflated here, under the same cap, so a small bomb cannot expand into
   gigabytes later (httpx2 would inflate it without a bound).
 * One ``ClientSession`` per event loop, made on first use (aiohttp binds it to the loop).
-* The TLS context is httpx2's (the same CA bundle and ``SSL_CERT_FILE`` handling as the SDK's
-  default transport), made once per process: loading the CA bundle costs about 45 ms, which
-  every new client (each run, each settings change in the app) would otherwise pay again.
+* The TLS context is httpx2's (the same CA bundle and ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``
+  handling as the SDK's default transport), made once per process and CA setting: loading
+  the CA bundle costs about 45 ms, which every new client (each run, each settings change in
+  the app) would otherwise pay again.
+* Proxies are chosen as the SDK's own client chooses them: httpx2's reading of
+  ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` (curl's rules) and httpx2's
+  pattern order decide, per request, which proxy (if any) aiohttp goes through; HTTPS goes
+  through it with ``CONNECT``. aiohttp cannot speak SOCKS, so when the environment names a
+  SOCKS proxy ``uses_aiohttp()`` is false and the client keeps the SDK's default transport
+  (tests/test_proxy_env.py runs every case on both and expects the same).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import ssl
 import zlib
 from collections.abc import Iterator
@@ -42,8 +50,10 @@ from contextlib import contextmanager
 
 import aiohttp
 import httpx2
+from httpx2._utils import URLPattern, get_environment_proxies  # the SDK's own rules, exactly
 
-__all__ = ["AiohttpTransport", "AnswerTooLarge", "aiohttp_http_client"]
+__all__ = ["AiohttpTransport", "AnswerTooLarge", "aiohttp_http_client", "environment_proxies",
+           "uses_aiohttp"]
 
 _MAX_CONNECTIONS = 200  # above the 100 the concurrency setting allows
 _PIECE = 256 * 1024
@@ -74,10 +84,42 @@ async def _read_capped(response: aiohttp.ClientResponse, cap: int,
     return b"".join(pieces)
 
 
-@functools.cache
 def _ssl_context(verify: bool) -> ssl.SSLContext:
-    """httpx2's TLS context, loaded once per process and shared (an SSLContext is)."""
-    return httpx2.create_ssl_context(verify=verify)
+    """httpx2's TLS context, loaded once per process and CA setting, and shared."""
+    return _ssl_context_for(verify, os.environ.get("SSL_CERT_FILE"),
+                            os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.cache
+def _ssl_context_for(verify: bool, cert_file: str | None, cert_dir: str | None
+                     ) -> ssl.SSLContext:
+    return httpx2.create_ssl_context(verify=verify)  # reads SSL_CERT_FILE / SSL_CERT_DIR
+
+
+Proxies = tuple[tuple[URLPattern, str | None], ...]
+
+
+def environment_proxies() -> Proxies:
+    """The environment's proxies as httpx2 reads them, most specific pattern first (the
+    order ``httpx2.AsyncClient`` tries its mounts in); None = go direct."""
+    found = get_environment_proxies()
+    return tuple(sorted(((URLPattern(pattern), proxy) for pattern, proxy in found.items()),
+                        key=lambda entry: entry[0]))
+
+
+def uses_aiohttp(proxies: Proxies | None = None) -> bool:
+    """False when the environment names a proxy aiohttp cannot use (SOCKS): then the SDK's
+    default transport, which can, is kept."""
+    entries = environment_proxies() if proxies is None else proxies
+    return all(proxy is None or proxy.lower().startswith(("http://", "https://"))
+               for _, proxy in entries)
+
+
+def _proxy_for(url: httpx2.URL, proxies: Proxies) -> str | None:
+    for pattern, proxy in proxies:
+        if pattern.matches(url):
+            return proxy
+    return None
 
 
 @contextmanager
@@ -136,7 +178,9 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
 
     def __init__(self, *, max_connections: int = _MAX_CONNECTIONS,
                  keepalive_s: float = 15.0, verify: bool = True,
-                 max_body_bytes: int = 10 * 1024 * 1024) -> None:
+                 max_body_bytes: int = 10 * 1024 * 1024,
+                 proxies: Proxies | None = None) -> None:
+        self._proxies = environment_proxies() if proxies is None else proxies
         self._max_connections = max_connections
         self._max_body_bytes = max_body_bytes
         self._keepalive_s = keepalive_s
@@ -164,7 +208,9 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
             async with session.request(request.method, str(request.url),
                                        headers=request.headers.multi_items(),
                                        data=body or None, allow_redirects=False,
-                                       compress=False, timeout=timeout) as response:
+                                       compress=False, timeout=timeout,
+                                       proxy=_proxy_for(request.url, self._proxies)
+                                       ) as response:
                 content = await _read_capped(response, self._max_body_bytes, request)
                 raw_headers = list(response.raw_headers)
                 status, reason = response.status, response.reason
