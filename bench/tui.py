@@ -42,7 +42,6 @@ from extractor_tui.core.events import (
     AttemptStarted,
     ChunkCompleted,
     ChunkFailed,
-    ChunkId,
     ChunkRetrying,
     ChunkSplit,
     ConcurrencyChanged,
@@ -52,6 +51,7 @@ from extractor_tui.core.events import (
     RunFinished,
     RunStarted,
 )
+from extractor_tui.core.model import ChunkId
 from extractor_tui.errors import ErrorKind
 from extractor_tui.ui import EventBuffer, RequestTable, RunView
 

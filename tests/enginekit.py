@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from extractor_tui.core.dispatch import GateConfig
-from extractor_tui.core.engine import Engine, EngineConfig, RunResult, WorkItem
-from extractor_tui.core.events import ChunkId, Event
+from extractor_tui.core.engine import Engine, EngineConfig
+from extractor_tui.core.events import Event
 from extractor_tui.core.fields import FieldSet, FieldSpec, FieldType
 from extractor_tui.core.llm.openai_client import OpenAIClient
+from extractor_tui.core.model import ChunkId, RunResult, WorkItem
 from extractor_tui.core.tracker import RequestTracker
 
 FIELDS = FieldSet((FieldSpec("total", FieldType.NUMBER, description="amount due"),

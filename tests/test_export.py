@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from extractor_tui.core.engine import ChunkOutcome, WorkItem
-from extractor_tui.core.events import ChunkId
 from extractor_tui.core.export import (
     PRETTY_DOCUMENTS,
     csv_cell,
@@ -23,8 +21,8 @@ from extractor_tui.core.export import (
     write_json,
 )
 from extractor_tui.core.fields import FieldSet, FieldSpec, FieldType
-from extractor_tui.core.merge import FieldResult, merge_document
-from extractor_tui.core.prompts import RawCandidate
+from extractor_tui.core.merge import merge_document
+from extractor_tui.core.model import ChunkId, ChunkOutcome, FieldResult, RawCandidate, WorkItem
 from extractor_tui.core.report import (
     NOT_LOADED,
     DocumentReport,

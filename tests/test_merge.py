@@ -9,14 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from extractor_tui.core.engine import WorkItem
-from extractor_tui.core.events import ChunkId
 from extractor_tui.core.fields import FieldSet, FieldSpec, FieldType, coerce
 from extractor_tui.core.merge import (
     MISSING,
-    Candidate,
-    FieldResult,
-    Source,
     apply_edit,
     apply_validation,
     candidates_from,
@@ -26,7 +21,14 @@ from extractor_tui.core.merge import (
     merge_field,
     validate_record,
 )
-from extractor_tui.core.prompts import RawCandidate
+from extractor_tui.core.model import (
+    Candidate,
+    ChunkId,
+    FieldResult,
+    RawCandidate,
+    Source,
+    WorkItem,
+)
 
 NAME = FieldSpec("party")
 DATE = FieldSpec("effective_date", FieldType.DATE)

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from extractor_tui.core import prompts
 from extractor_tui.core.fields import FieldSet, FieldSpec, FieldType, preset
+from extractor_tui.core.model import RawCandidate
 from extractor_tui.core.prompts import (
     PROMPT_VERSION,
-    RawCandidate,
     build_messages,
     document_delimiters,
     make_request,

@@ -18,14 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from extractor_tui.core.engine import Engine, EngineConfig, WorkItem
+from extractor_tui.core.engine import Engine, EngineConfig
 from extractor_tui.core.events import (
     AttemptFinished,
     AttemptStarted,
     ChunkCancelled,
     ChunkCompleted,
     ChunkFailed,
-    ChunkId,
     ChunkSplit,
     RequestPlanned,
     RunStarted,
@@ -33,7 +32,7 @@ from extractor_tui.core.events import (
 from extractor_tui.core.fields import FieldSet, FieldSpec, FieldType
 from extractor_tui.core.llm.base import LLMRequest, LLMResponse
 from extractor_tui.core.llm.cache import CachingClient
-from extractor_tui.core.merge import FieldResult, Source
+from extractor_tui.core.model import CachedAnswer, ChunkId, FieldResult, Source, WorkItem
 from extractor_tui.core.prompts import request_key
 from extractor_tui.core.session import Session
 from extractor_tui.errors import ConfigError, ErrorKind
@@ -236,7 +235,7 @@ def test_changed_text_drops_chunks_and_results_but_keeps_edits(session: Session)
     assert session.work_items(doc_id) == []
     assert session.load_results(doc_id) == {}
     assert session.edits(doc_id)["total"].value == 13
-    assert session.cached_response(items[0].key) is not None  # the cache is by content
+    assert session.cached_answer(items[0].key) is not None  # the cache is by content
 
 
 def test_a_document_that_now_fails_loses_its_chunks(session: Session) -> None:
@@ -294,10 +293,8 @@ def test_a_completion_fills_the_cache(session: Session) -> None:
     session.record(AttemptStarted(item.id, 1, 10.0))
     session.record(AttemptFinished(item.id, 1, 11.0, 1.0, "ok", 200, None, 90, 15))
     session.record(ChunkCompleted(item.id, 1, 11.0, 1.0, 90, 15, MODEL, (), ANSWER))
-    cached = session.cached_response(item.key)
-    assert cached == LLMResponse(ANSWER, prompt_tokens=90, completion_tokens=15, status=None,
-                                 cached=True)
-    assert session.cached_response("no-such-key") is None
+    assert session.cached_answer(item.key) == CachedAnswer(ANSWER, 90, 15)
+    assert session.cached_answer("no-such-key") is None
     assert session.completed() == [(item, ANSWER)]
     assert item not in session.pending_items()
     assert len(session.pending_items()) == len(items) - 1
@@ -500,8 +497,8 @@ async def test_a_second_pass_is_answered_from_the_cache(tmp_path: Path) -> None:
 
 CHILD = """
 import hashlib, os, signal, sys
-from extractor_tui.core.engine import WorkItem
-from extractor_tui.core.events import ChunkCompleted, ChunkId
+from extractor_tui.core.events import ChunkCompleted
+from extractor_tui.core.model import ChunkId, WorkItem
 from extractor_tui.core.session import Session
 
 path, total, kill_after = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

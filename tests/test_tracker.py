@@ -15,7 +15,6 @@ from extractor_tui.core.events import (
     ChunkCancelled,
     ChunkCompleted,
     ChunkFailed,
-    ChunkId,
     ChunkRetrying,
     ChunkSplit,
     CircuitClosed,
@@ -29,6 +28,7 @@ from extractor_tui.core.events import (
     RunResumed,
     RunStarted,
 )
+from extractor_tui.core.model import ChunkId
 from extractor_tui.core.tracker import Attempt, RequestTracker, Status
 from extractor_tui.errors import ErrorKind
 

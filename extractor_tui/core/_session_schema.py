@@ -36,18 +36,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from extractor_tui.core.engine import WorkItem
 from extractor_tui.core.events import (
     AttemptFinished,
     AttemptStarted,
     ChunkCancelled,
     ChunkCompleted,
     ChunkFailed,
-    ChunkId,
     ChunkSplit,
     Event,
 )
 from extractor_tui.core.fields import FieldSet, FieldSpec, FieldType
+from extractor_tui.core.model import ChunkId, WorkItem
 from extractor_tui.core.scrub import SECRET_WORDS, redact_url
 from extractor_tui.errors import ErrorKind, SessionWriteError
 

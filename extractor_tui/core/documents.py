@@ -26,6 +26,7 @@ from pathlib import Path
 
 import aiofiles
 
+from extractor_tui.core.model import FileStamp
 from extractor_tui.core.pdf_pool import PdfWorkerPool
 from extractor_tui.core.text import BinaryContent, decode_text, split_pages
 from extractor_tui.errors import (
@@ -42,7 +43,6 @@ from extractor_tui.errors import (
 __all__ = [
     "Discovered",
     "Document",
-    "FileStamp",
     "LoadOptions",
     "LoadResult",
     "SUPPORTED_SUFFIXES",
@@ -92,19 +92,6 @@ class Document:
         if not 0 <= offset < max(1, len(self.text)):
             raise IndexError(f"offset {offset} outside the document (0..{len(self.text) - 1})")
         return bisect_right(self.page_starts, offset)
-
-
-@dataclass(frozen=True)
-class FileStamp:
-    """A file's size and modification time (ns): unchanged means it need not be read again
-    (git's index makes the same bet)."""
-
-    size: int
-    mtime_ns: int
-
-    @classmethod
-    def of(cls, stat: os.stat_result) -> FileStamp:
-        return cls(stat.st_size, stat.st_mtime_ns)
 
 
 Outcome = Document | DocumentError

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from extractor_tui.core.prompts import RawCandidate
+from extractor_tui.core.model import ChunkId, RawCandidate
 from extractor_tui.errors import ErrorKind
 
 __all__ = [
@@ -20,7 +20,7 @@ __all__ = [
     "ChunkCancelled",
     "ChunkCompleted",
     "ChunkFailed",
-    "ChunkId",
+    "ChunkId",  # for engine.py, until it imports the type from model.py
     "ChunkRetrying",
     "ChunkSplit",
     "CircuitClosed",
@@ -36,27 +36,6 @@ __all__ = [
     "Sink",
     "StructuredOutputChanged",
 ]
-
-
-@dataclass(frozen=True, order=True)
-class ChunkId:
-    """(document, chunk), plus the path of halves when a truncated chunk was split.
-
-    Ordered, so results sort deterministically whatever order they completed in.
-    """
-
-    doc: int
-    chunk: int
-    part: tuple[int, ...] = ()
-
-    @property
-    def label(self) -> str:
-        """``"3"``, or ``"3.1.0"`` for the first half of the second half of chunk 3."""
-        return ".".join(str(n) for n in (self.chunk, *self.part))
-
-    def halves(self) -> tuple[ChunkId, ChunkId]:
-        return (ChunkId(self.doc, self.chunk, (*self.part, 0)),
-                ChunkId(self.doc, self.chunk, (*self.part, 1)))
 
 
 @dataclass(frozen=True)

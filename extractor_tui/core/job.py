@@ -31,18 +31,16 @@ from extractor_tui.core.chunks import chunk_documents, make_chunker
 from extractor_tui.core.clock import Clock, SystemClock
 from extractor_tui.core.documents import (
     Document,
-    FileStamp,
     LoadOptions,
     LoadResult,
     Skipped,
     load_documents,
 )
-from extractor_tui.core.engine import ChunkOutcome, Engine, EngineConfig, RunResult, WorkItem
+from extractor_tui.core.engine import Engine, EngineConfig
 from extractor_tui.core.events import (
     AttemptFinished,
     AttemptStarted,
     ChunkCompleted,
-    ChunkId,
     ChunkRetrying,
     ChunkSplit,
     Event,
@@ -53,7 +51,16 @@ from extractor_tui.core.events import (
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.llm.base import Client
 from extractor_tui.core.llm.cache import CachingClient
-from extractor_tui.core.merge import FieldResult, apply_edit, merge_document
+from extractor_tui.core.merge import apply_edit, merge_document
+from extractor_tui.core.model import (
+    ChunkId,
+    ChunkOutcome,
+    FieldResult,
+    FileStamp,
+    RunResult,
+    Usage,
+    WorkItem,
+)
 from extractor_tui.core.pricing import cost_usd
 from extractor_tui.core.llm.offline import MESSAGE_TOKENS, REPLY_TOKENS, offline_answer
 from extractor_tui.core.prompts import (
@@ -74,7 +81,6 @@ from extractor_tui.core.report import (
 from extractor_tui.core._session_schema import redact_url
 from extractor_tui.core.run_settings import session_settings
 from extractor_tui.core.session import Session
-from extractor_tui.core.usage import Usage
 from extractor_tui.errors import DocumentError, InvalidOutput, SessionWriteError
 
 __all__ = ["MARKED_EMPTY", "DocumentEntry", "Job", "Plan", "make_client"]

@@ -23,8 +23,8 @@ Why it works this way:
 * An invalid value is kept as the model wrote it and flagged with its error; a missing
   required value is an error, a missing optional one is not.
 
-Results are frozen dataclasses; ``to_dict``/``from_dict`` give the JSON shape used by the
-report and the session store.
+Results are the frozen dataclasses of ``model.py`` (``Candidate``, ``Source``,
+``FieldResult``): merge computes them, the report, the session store and the app read them.
 """
 
 from __future__ import annotations
@@ -33,23 +33,24 @@ import math
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
-from dataclasses import fields as dataclass_fields
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
 import pydantic
 
-from extractor_tui.core.engine import WorkItem
 from extractor_tui.core.fields import FieldSet, FieldSpec, coerce, output_model
-from extractor_tui.core.prompts import RawCandidate
+from extractor_tui.core.model import (
+    Candidate,
+    FieldResult,
+    RawCandidate,
+    Source,
+    WorkItem,
+)
 
 __all__ = [
     "MISSING",
-    "Candidate",
-    "FieldResult",
     "FoldedText",
-    "Source",
     "apply_edit",
     "apply_validation",
     "candidates_from",
@@ -156,98 +157,6 @@ def _fold_words(text: str) -> FoldedText:
 
 def _folded(text: str) -> str:
     return _WS.sub(" ", text).strip().casefold()
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One value a model offered for a field, grounded and coerced.
-
-    ``normalized`` is the coerced value (None when coercion failed, then ``error`` says
-    why). ``page`` is the page of the quote when it was found, else the chunk's first page;
-    ``offset`` is the quote's character offset in the document (None when not found).
-    """
-
-    field: str
-    value: str
-    normalized: object
-    error: str | None
-    quote: str
-    chunk: str
-    page: int | None
-    grounded: bool
-    confidence: float | None
-    offset: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Candidate:
-        return cls(**{f.name: data[f.name] for f in dataclass_fields(cls) if f.name in data})
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where a value was read: chunk label, page, and the model's quote."""
-
-    chunk: str
-    page: int | None
-    quote: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Source:
-        return cls(str(data["chunk"]), data.get("page"), str(data.get("quote", "")))
-
-
-@dataclass(frozen=True)
-class FieldResult:
-    """The merged value of one field, with everything a reviewer needs to judge it.
-
-    ``value`` is the coerced value when valid and the raw value otherwise (a list for list
-    fields, None when nothing was found). ``conflicts`` holds, for scalars, one grounded
-    candidate per other value the document supports.
-    """
-
-    name: str
-    value: object
-    valid: bool
-    errors: tuple[str, ...] = ()
-    grounded: bool = False
-    sources: tuple[Source, ...] = ()
-    candidates: tuple[Candidate, ...] = ()
-    conflicts: tuple[Candidate, ...] = ()
-    edited: bool = False
-    edited_by: str | None = None
-    edited_at: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name,
-                "value": list(self.value) if isinstance(self.value, (list, tuple))
-                else self.value,
-                "valid": self.valid, "errors": list(self.errors), "grounded": self.grounded,
-                "sources": [source.to_dict() for source in self.sources],
-                "candidates": [candidate.to_dict() for candidate in self.candidates],
-                "conflicts": [candidate.to_dict() for candidate in self.conflicts],
-                "edited": self.edited, "edited_by": self.edited_by,
-                "edited_at": self.edited_at}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], name: str | None = None) -> FieldResult:
-        """Read ``to_dict`` output; ``name`` overrides (or stands in for) ``data["name"]``."""
-        value = data.get("value")
-        return cls(name=name if name is not None else str(data["name"]),
-                   value=list(value) if isinstance(value, (list, tuple)) else value,
-                   valid=bool(data["valid"]), errors=tuple(data.get("errors", ())),
-                   grounded=bool(data.get("grounded", False)),
-                   sources=tuple(Source.from_dict(s) for s in data.get("sources", ())),
-                   candidates=tuple(Candidate.from_dict(c)
-                                    for c in data.get("candidates", ())),
-                   conflicts=tuple(Candidate.from_dict(c) for c in data.get("conflicts", ())),
-                   edited=bool(data.get("edited", False)), edited_by=data.get("edited_by"),
-                   edited_at=data.get("edited_at"))
 
 
 # --------------------------------------------------------------------------- candidates

@@ -36,10 +36,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from extractor_tui.core.engine import ChunkOutcome
 from extractor_tui.core.fields import FieldSet
-from extractor_tui.core.merge import FieldResult
-from extractor_tui.core.usage import Usage
+from extractor_tui.core.model import ChunkOutcome, FieldResult, Usage
 
 __all__ = [
     "NOT_LOADED",

@@ -58,11 +58,9 @@ from extractor_tui.core._session_schema import (
     read_path,
     redact_url,
 )
-from extractor_tui.core.documents import FileStamp
-from extractor_tui.core.engine import WorkItem
-from extractor_tui.core.events import ChunkId, Event
+from extractor_tui.core.events import Event
 from extractor_tui.core.fields import FieldSet
-from extractor_tui.core.llm.base import LLMResponse
+from extractor_tui.core.model import CachedAnswer, ChunkId, FileStamp, WorkItem
 from extractor_tui.core.session_lock import SessionLock
 from extractor_tui.errors import ConfigError
 
@@ -424,14 +422,13 @@ class Session:
 
     # -- the cache and the state of the work ---------------------------------------------
 
-    def cached_response(self, key: str) -> LLMResponse | None:
-        """The stored answer for a request key, marked ``cached``; None when there is none."""
+    def cached_answer(self, key: str) -> CachedAnswer | None:
+        """The stored answer for a request key, with its call's tokens; None when none."""
         row = self._db.execute("SELECT content, prompt_tokens, completion_tokens FROM "
                                "responses WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
-        return LLMResponse(str(row[0]), prompt_tokens=int(row[1]),
-                           completion_tokens=int(row[2]), status=None, cached=True)
+        return CachedAnswer(str(row[0]), int(row[1]), int(row[2]))
 
     def pending_items(self, doc_id: int | None = None) -> list[WorkItem]:
         """Leaf chunks with no stored answer (never sent, failed or cancelled), in order."""

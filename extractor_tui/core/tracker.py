@@ -24,7 +24,6 @@ from extractor_tui.core.events import (
     ChunkCancelled,
     ChunkCompleted,
     ChunkFailed,
-    ChunkId,
     ChunkRetrying,
     ChunkSplit,
     CircuitClosed,
@@ -38,6 +37,7 @@ from extractor_tui.core.events import (
     RunResumed,
     RunStarted,
 )
+from extractor_tui.core.model import ChunkId
 
 __all__ = ["Attempt", "RequestRow", "RequestTracker", "Status", "Summary", "describe_failures"]
 

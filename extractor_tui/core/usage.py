@@ -13,34 +13,15 @@ An attempt that got no answer (refused, timed out, 5xx) reports nothing and coun
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 
 from extractor_tui.core.llm.base import LLMRequest, LLMResponse
 from extractor_tui.core.llm.offline import MESSAGE_TOKENS, REPLY_TOKENS
+from extractor_tui.core.model import Usage
 
-__all__ = ["Usage", "answer_usage", "estimated_usage"]
+__all__ = ["Usage", "answer_usage", "estimated_usage"]  # Usage: for engine.py, until it
+# imports the type from model.py
 
 Counter = Callable[[str], int]
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Prompt and completion tokens; ``estimated`` when any part was counted by us."""
-
-    prompt: int = 0
-    completion: int = 0
-    estimated: bool = False
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(self.prompt + other.prompt, self.completion + other.completion,
-                     self.estimated or other.estimated)
-
-    @classmethod
-    def total(cls, parts: Iterable[Usage]) -> Usage:
-        result = cls()
-        for part in parts:
-            result += part
-        return result
 
 
 def _prompt(messages: Iterable[Mapping[str, str]], count: Counter) -> int:

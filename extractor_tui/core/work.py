@@ -1,44 +1,21 @@
-"""What the engine takes and gives: work items, its settings, each chunk's outcome.
+"""The engine's settings, and where to cut a chunk in two.
 
-Kept apart from ``engine.py`` because nearly everything reads these (the session, merge,
-report, the app) while only the job drives the engine itself; ``split_point`` is here
-because cutting a chunk in two is a fact about text, used by the engine and by a user's
-"split and retry".
+Kept apart from ``engine.py`` so the job can build an ``EngineConfig`` from the user's
+settings without reading the engine's internals; ``split_point`` is here because cutting a
+chunk in two is a fact about text, used by the engine and by a user's "split and retry".
+The values the engine takes and gives (``WorkItem``, ``ChunkOutcome``, ``RunResult``) are
+plain types in ``model.py``; they are imported here only for ``engine.py``'s sake.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from dataclasses import dataclass
 
-from extractor_tui.core.events import ChunkId
-from extractor_tui.core.prompts import RawCandidate
+from extractor_tui.core.model import ChunkOutcome, RunResult, WorkItem
 from extractor_tui.core.structured import StructuredOutput
-from extractor_tui.errors import ErrorKind
 
 __all__ = ["ChunkOutcome", "EngineConfig", "RunResult", "WorkItem", "split_point"]
-
-
-@dataclass(frozen=True)
-class WorkItem:
-    """One chunk to send: its text, where it sits in the document, and its request key."""
-
-    id: ChunkId
-    document: str
-    text: str
-    start: int
-    end: int
-    page_starts: tuple[int, ...]
-    tokens: int
-    key: str
-
-    def page_of(self, offset: int) -> int:
-        return max(1, bisect_right(self.page_starts, offset))
-
-    @property
-    def pages(self) -> tuple[int, int]:
-        return self.page_of(self.start), self.page_of(max(self.start, self.end - 1))
 
 
 @dataclass(frozen=True)
@@ -59,36 +36,6 @@ class EngineConfig:
     tpm: int | None = None
     structured_output: StructuredOutput = "auto"
     structured_start: str | None = None  # the mode a previous run negotiated (session)
-
-
-@dataclass(frozen=True)
-class ChunkOutcome:
-    """How one chunk ended: ``completed``, ``failed`` or ``cancelled``."""
-
-    item: WorkItem
-    status: str
-    attempts: int
-    candidates: tuple[RawCandidate, ...] = ()
-    raw: str | None = None
-    reason: ErrorKind | None = None
-    message: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached: bool = False
-    tokens_estimated: bool = False
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """Every chunk's outcome in (document, chunk) order, and why the run stopped early."""
-
-    outcomes: tuple[ChunkOutcome, ...]
-    fatal: str | None
-    cancelled: bool
-    elapsed: float
-
-    def count(self, status: str) -> int:
-        return sum(1 for outcome in self.outcomes if outcome.status == status)
 
 
 _BOUNDARIES = (re.compile(r"\n\s*\n"), re.compile(r"[.!?][\"')\]]*\s+"), re.compile(r"\n"),

@@ -34,14 +34,13 @@ from textual.worker import Worker
 
 from extractor_tui.config import Settings
 from extractor_tui.core.clock import Clock, SystemClock
-from extractor_tui.core.engine import ChunkOutcome, RunResult, WorkItem
 from extractor_tui.core.documents import Skipped
-from extractor_tui.core.events import ChunkId, Event, StructuredOutputChanged
+from extractor_tui.core.events import Event, StructuredOutputChanged
 from extractor_tui.core.export import export
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.job import DocumentEntry, Job, Plan
 from extractor_tui.core.llm.base import Client
-from extractor_tui.core.merge import FieldResult
+from extractor_tui.core.model import ChunkId, ChunkOutcome, FieldResult, RunResult, WorkItem
 from extractor_tui.core.run_settings import needs_key, restore
 from extractor_tui.core.session import Session, StoredAttempt
 from extractor_tui.core.session_lock import SessionLock

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from extractor_tui.core.events import ChunkId, Event
+from extractor_tui.core.events import Event
+from extractor_tui.core.model import ChunkId
 from extractor_tui.core.tracker import RequestTracker
 
 __all__ = ["EventBuffer"]

@@ -22,7 +22,6 @@ from extractor_tui.core.events import (
     ChunkCancelled,
     ChunkCompleted,
     ChunkFailed,
-    ChunkId,
     ChunkRetrying,
     ChunkSplit,
     CircuitOpened,
@@ -34,6 +33,7 @@ from extractor_tui.core.events import (
     RunResumed,
     RunStarted,
 )
+from extractor_tui.core.model import ChunkId
 from extractor_tui.core.tracker import RequestTracker, Status
 from extractor_tui.errors import ErrorKind
 from extractor_tui.ui import OFFLINE_LABEL, CancelRequested, EventBuffer, RequestSelected, RunView

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Static
 
 from extractor_tui.core.fields import FieldSpec, FieldType, coerce
-from extractor_tui.core.merge import FieldResult
+from extractor_tui.core.model import FieldResult
 from extractor_tui.ui.dialogs.base import Dialog
 from extractor_tui.ui.widgets.literal import literal, value_text
 

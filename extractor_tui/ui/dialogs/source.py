@@ -15,8 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
-from extractor_tui.core.engine import WorkItem
-from extractor_tui.core.merge import Candidate, FieldResult, Source
+from extractor_tui.core.model import Candidate, FieldResult, Source, WorkItem
 from extractor_tui.ui.dialogs.base import Dialog
 from extractor_tui.ui.widgets.literal import find_quote, highlight, literal, value_text
 

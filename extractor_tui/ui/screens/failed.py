@@ -16,8 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Static
 
-from extractor_tui.core.engine import ChunkOutcome
-from extractor_tui.core.events import ChunkId
+from extractor_tui.core.model import ChunkId, ChunkOutcome
 from extractor_tui.ui.controller import Controller
 from extractor_tui.ui.dialogs.confirm import ConfirmDialog
 from extractor_tui.ui.widgets.chunk_detail import ChunkDetail

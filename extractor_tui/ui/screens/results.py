@@ -19,7 +19,7 @@ from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
 from extractor_tui.core.job import DocumentEntry
-from extractor_tui.core.merge import Candidate, FieldResult
+from extractor_tui.core.model import Candidate, FieldResult
 from extractor_tui.ui.controller import Controller
 from extractor_tui.ui.dialogs.edit_value import EditValueDialog
 from extractor_tui.ui.dialogs.source import SourceDialog

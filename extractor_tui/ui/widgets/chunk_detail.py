@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from extractor_tui.core.engine import ChunkOutcome
+from extractor_tui.core.model import ChunkOutcome
 from extractor_tui.core.session import StoredAttempt
 from extractor_tui.ui.widgets.literal import literal
 

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from extractor_tui.core.engine import WorkItem
+from extractor_tui.core.model import WorkItem
 from extractor_tui.ui.widgets.literal import literal
 
 __all__ = ["PagePreview", "page_texts"]

@@ -36,8 +36,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from extractor_tui.core.events import ChunkId
 from extractor_tui.core.job import MARKED_EMPTY
+from extractor_tui.core.model import ChunkId
 from extractor_tui.core.tracker import RequestRow, RequestTracker, Status
 from extractor_tui.ui.widgets.literal import CONTROL_NO_NEWLINE, display_path
 

@@ -1,0 +1,255 @@
+"""The plain values every layer passes around: chunk ids, work items, outcomes, results.
+
+Why one module of types, importing nothing but the error kinds: the engine produces these
+values, and merge, the session store, the report, the tracker and the app consume them. When
+they lived beside the engine, every one of those depended on the engine, and through it on
+dispatch and the rate budgets; a change to how requests are sent rebuilt the whole graph. Here
+they are frozen dataclasses (hashable, comparable, cheap to build), with no behaviour beyond
+reading their own fields; pydantic meets them only at the edges.
+
+The layering this module anchors, checked by ``tests/test_layers.py``::
+
+    chunking ← types (model, events, fields) ← {engine, merge, session, report} ← job
+             ← {cli, ui}
+"""
+
+from __future__ import annotations
+
+import os
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from dataclasses import fields as dataclass_fields
+from typing import Any
+
+from extractor_tui.errors import ErrorKind
+
+__all__ = [
+    "CachedAnswer",
+    "Candidate",
+    "ChunkId",
+    "ChunkOutcome",
+    "FieldResult",
+    "FileStamp",
+    "RawCandidate",
+    "RunResult",
+    "Source",
+    "Usage",
+    "WorkItem",
+]
+
+
+@dataclass(frozen=True, order=True)
+class ChunkId:
+    """(document, chunk), plus the path of halves when a truncated chunk was split.
+
+    Ordered, so results sort deterministically whatever order they completed in.
+    """
+
+    doc: int
+    chunk: int
+    part: tuple[int, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``"3"``, or ``"3.1.0"`` for the first half of the second half of chunk 3."""
+        return ".".join(str(n) for n in (self.chunk, *self.part))
+
+    def halves(self) -> tuple[ChunkId, ChunkId]:
+        return (ChunkId(self.doc, self.chunk, (*self.part, 0)),
+                ChunkId(self.doc, self.chunk, (*self.part, 1)))
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One chunk to send: its text, where it sits in the document, and its request key."""
+
+    id: ChunkId
+    document: str
+    text: str
+    start: int
+    end: int
+    page_starts: tuple[int, ...]
+    tokens: int
+    key: str
+
+    def page_of(self, offset: int) -> int:
+        return max(1, bisect_right(self.page_starts, offset))
+
+    @property
+    def pages(self) -> tuple[int, int]:
+        return self.page_of(self.start), self.page_of(max(self.start, self.end - 1))
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Prompt and completion tokens; ``estimated`` when any part was counted by us."""
+
+    prompt: int = 0
+    completion: int = 0
+    estimated: bool = False
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.prompt + other.prompt, self.completion + other.completion,
+                     self.estimated or other.estimated)
+
+    @classmethod
+    def total(cls, parts: Iterable[Usage]) -> Usage:
+        result = cls()
+        for part in parts:
+            result += part
+        return result
+
+
+@dataclass(frozen=True)
+class RawCandidate:
+    """One value a model offered for a field, before grounding and coercion."""
+
+    field: str
+    value: str
+    quote: str
+    confidence: float | None
+
+
+@dataclass(frozen=True)
+class ChunkOutcome:
+    """How one chunk ended: ``completed``, ``failed`` or ``cancelled``."""
+
+    item: WorkItem
+    status: str
+    attempts: int
+    candidates: tuple[RawCandidate, ...] = ()
+    raw: str | None = None
+    reason: ErrorKind | None = None
+    message: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+    tokens_estimated: bool = False
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Every chunk's outcome in (document, chunk) order, and why the run stopped early."""
+
+    outcomes: tuple[ChunkOutcome, ...]
+    fatal: str | None
+    cancelled: bool
+    elapsed: float
+
+    def count(self, status: str) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.status == status)
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    """An answer the session holds for a request key, with what the call that got it cost."""
+
+    content: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    """A file's size and modification time (ns): unchanged means it need not be read again
+    (git's index makes the same bet)."""
+
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, stat: os.stat_result) -> FileStamp:
+        return cls(stat.st_size, stat.st_mtime_ns)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One value a model offered for a field, grounded and coerced.
+
+    ``normalized`` is the coerced value (None when coercion failed, then ``error`` says
+    why). ``page`` is the page of the quote when it was found, else the chunk's first page;
+    ``offset`` is the quote's character offset in the document (None when not found).
+    """
+
+    field: str
+    value: str
+    normalized: object
+    error: str | None
+    quote: str
+    chunk: str
+    page: int | None
+    grounded: bool
+    confidence: float | None
+    offset: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Candidate:
+        return cls(**{f.name: data[f.name] for f in dataclass_fields(cls) if f.name in data})
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a value was read: chunk label, page, and the model's quote."""
+
+    chunk: str
+    page: int | None
+    quote: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Source:
+        return cls(str(data["chunk"]), data.get("page"), str(data.get("quote", "")))
+
+
+@dataclass(frozen=True)
+class FieldResult:
+    """The merged value of one field, with everything a reviewer needs to judge it.
+
+    ``value`` is the coerced value when valid and the raw value otherwise (a list for list
+    fields, None when nothing was found). ``conflicts`` holds, for scalars, one grounded
+    candidate per other value the document supports.
+    """
+
+    name: str
+    value: object
+    valid: bool
+    errors: tuple[str, ...] = ()
+    grounded: bool = False
+    sources: tuple[Source, ...] = ()
+    candidates: tuple[Candidate, ...] = ()
+    conflicts: tuple[Candidate, ...] = ()
+    edited: bool = False
+    edited_by: str | None = None
+    edited_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name,
+                "value": list(self.value) if isinstance(self.value, (list, tuple))
+                else self.value,
+                "valid": self.valid, "errors": list(self.errors), "grounded": self.grounded,
+                "sources": [source.to_dict() for source in self.sources],
+                "candidates": [candidate.to_dict() for candidate in self.candidates],
+                "conflicts": [candidate.to_dict() for candidate in self.conflicts],
+                "edited": self.edited, "edited_by": self.edited_by,
+                "edited_at": self.edited_at}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], name: str | None = None) -> FieldResult:
+        """Read ``to_dict`` output; ``name`` overrides (or stands in for) ``data["name"]``."""
+        value = data.get("value")
+        return cls(name=name if name is not None else str(data["name"]),
+                   value=list(value) if isinstance(value, (list, tuple)) else value,
+                   valid=bool(data["valid"]), errors=tuple(data.get("errors", ())),
+                   grounded=bool(data.get("grounded", False)),
+                   sources=tuple(Source.from_dict(s) for s in data.get("sources", ())),
+                   candidates=tuple(Candidate.from_dict(c)
+                                    for c in data.get("candidates", ())),
+                   conflicts=tuple(Candidate.from_dict(c) for c in data.get("conflicts", ())),
+                   edited=bool(data.get("edited", False)), edited_by=data.get("edited_by"),
+                   edited_at=data.get("edited_at"))
