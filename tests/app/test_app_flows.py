@@ -335,11 +335,21 @@ async def test_split_and_retry_and_mark_empty(make_app: MakeApp, settle: Settle,
         assert {o.status for o in app.controller.outcomes(1)} == {"completed"}
 
 
-class SlowClient(OfflineClient):
-    """The offline provider, slowed down so a run is still going when the test acts."""
+class HeldClient(OfflineClient):
+    """The offline provider that answers ``free`` requests, then holds every later one until
+    ``release`` is set: the run is surely mid-way when the test acts, however loaded the
+    machine (a client that only slept finished all 19 chunks first under load)."""
+
+    def __init__(self, free: int) -> None:
+        super().__init__()
+        self.free = free
+        self.release = asyncio.Event()
 
     async def complete(self, request: LLMRequest, timeout: float) -> LLMResponse:
-        await asyncio.sleep(0.15)
+        if self.free > 0:
+            self.free -= 1
+        else:
+            await self.release.wait()
         return await super().complete(request, timeout)
 
 
@@ -348,11 +358,13 @@ async def test_quit_mid_run_asks_keeps_everything_and_resumes(
     session = tmp_path / "quit.sqlite"
     contracts = sorted((sample_docs / "contracts").glob("*.md"))  # text: no PDF workers
     app = make_app(contracts, session=session,
-                   settings=Settings(provider="offline", concurrency=1), client=SlowClient())
+                   settings=Settings(provider="offline", concurrency=1), client=HeldClient(3))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.controller.run()
-        while app.controller.job.session.stats().completed < 3:
+        for _ in range(400):  # the three free answers are stored, the fourth is held
+            if app.controller.job.session.stats().completed == 3:
+                break
             await asyncio.sleep(0.05)
         await pilot.press("ctrl+q")
         await pilot.pause()
@@ -367,7 +379,7 @@ async def test_quit_mid_run_asks_keeps_everything_and_resumes(
     with Session.open(session) as stored:
         stats = stored.stats()
     assert stats.chunks == 19
-    assert 0 < stats.completed < stats.chunks, "what finished is kept"
+    assert stats.completed == 3, "what finished is kept, the held request is not"
 
     resumed = make_app([], session=session, fields=None)
     async with resumed.run_test(size=SIZE) as pilot:
