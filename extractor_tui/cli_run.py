@@ -34,7 +34,7 @@ from extractor_tui.core.fields import FieldSet, fields_from_args, load_schema, p
 from extractor_tui.core.job import Job, Plan
 from extractor_tui.core.report import exit_code
 from extractor_tui.core.scrub import printable, redact_url
-from extractor_tui.core.session import Session
+from extractor_tui.core.session import RunInfo, Session
 from extractor_tui.core.tracker import RequestTracker, describe_failures
 from extractor_tui.errors import (
     ConfigError,
@@ -126,11 +126,12 @@ async def run_command(args: argparse.Namespace, err: Console) -> int:
     output = args.output or "-"
     check_output(output)
     session = Session.open(args.session or ":memory:", lock="extractor run")
+    before = session.run_info()  # how the session was made, before this run says otherwise
     tracker = RequestTracker()
     job = Job(settings, fields, session, sink=tracker.apply)
     with _sigterm_cancels() as terminated:
         try:
-            return await _run_job(job, args, err, tracker, output)
+            return await _run_job(job, args, err, tracker, output, before)
         except asyncio.CancelledError:
             if terminated.is_set():
                 raise Terminated from None
@@ -169,7 +170,7 @@ def _sigterm_cancels() -> Iterator[asyncio.Event]:
 
 
 async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: RequestTracker,
-                   output: str) -> int:
+                   output: str, before: RunInfo | None) -> int:
     label = ("offline (built-in heuristic provider, no LLM)" if job.provider == "offline"
              else f"{job.provider} {redact_url(job.settings.base_url or DEFAULT_BASE_URL)}")
     err.print(Text(f"provider: {printable(label)} · model: {printable(job.settings.model)} · "
@@ -192,7 +193,10 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
                                 (f"skipped: {printable(skipped.reason)}", "dim")))
     for note in loaded.notes:
         err.print(Text(f"note: {printable(note)}", style="dim"))
+    job.limit_to(job.named)  # this command's documents, whatever else the session holds
     plan = job.plan()
+    for line in _reuse_lines(job, plan, before):
+        err.print(Text(f"session: {line}", style="dim"))
     err.print(Text(_plan_line(plan)))
     if args.dry_run:
         return EXIT_OK if plan.documents else EXIT_USAGE
@@ -236,6 +240,29 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
         if not any(o.status == "completed" for o in job.outcomes.values()):
             return EXIT_USAGE
     return exit_code(report)
+
+
+def _reuse_lines(job: Job, plan: Plan, before: RunInfo | None) -> list[str]:
+    """What a session that was used before gives this run, and what it does not."""
+    if before is None:
+        return []
+    lines = []
+    others = len(job.session.documents()) - len(job.named)
+    if others:
+        lines.append(f"{others} other document(s) in it are not part of this run and not in "
+                     "its report")
+    old, new = before.fields, job.fields
+    if old.fingerprint() != new.fingerprint():
+        lines.append(f"the fields differ from the session's ({printable(old.name)}: "
+                     f"{', '.join(old.names)}; now {', '.join(new.names)}): no stored answer "
+                     "fits them")
+    elif before.model != job.settings.model:
+        lines.append(f"its answers came from {printable(before.model)}, this run asks "
+                     f"{printable(job.settings.model)}: none of them is reused")
+    else:
+        lines.append(f"{plan.cached} of {plan.chunks} chunk(s) answered from it; "
+                     f"{plan.to_send} to send")
+    return lines
 
 
 def _plan_line(plan: Plan) -> str:

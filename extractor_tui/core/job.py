@@ -198,6 +198,10 @@ class Job:
         # Files skipped while walking folders (other types, links to folders): shown and
         # reported, never stored, as they are no part of the session.
         self.skipped: dict[str, Skipped] = {}
+        # The documents add_paths registered, and, once limit_to() is called, the only ones
+        # planned, sent and reported (a session may hold others, from earlier commands).
+        self.named: dict[int, None] = {}
+        self.scope: frozenset[int] | None = None
         if record_info:
             session.set_run_info(fields=fields, model=settings.model, provider=self.provider,
                                  base_url=settings.base_url,
@@ -248,10 +252,15 @@ class Job:
                                         self.settings.load_workers)
         for entry in chunked:
             doc_id = self._register(entry.document, entry.chunks)
+            self.named[doc_id] = None
             if entry.document.stamp is not None:
                 self.session.set_file_stamp(doc_id, entry.document.stamp, self._chunking)
         for error in result.errors:
-            self.session.add_failed_document(str(error.path), error.reason)
+            self.named[self.session.add_failed_document(str(error.path), error.reason)] = None
+        if result.unchanged:  # registered as they are: named all the same
+            known = {doc.path: doc.id for doc in self.session.documents()}
+            self.named.update((known[str(path)], None) for path in result.unchanged
+                              if str(path) in known)
         for skipped in result.skipped:
             self.skipped[str(skipped.path)] = skipped
         return result
@@ -306,9 +315,17 @@ class Job:
         for chunk in [c for c in self.outcomes if c.doc == doc_id]:
             del self.outcomes[chunk]
 
+    def limit_to(self, doc_ids: Iterable[int]) -> None:
+        """Plan, send and report only these documents (``extractor run``: the ones named on
+        its command line), whatever else the session holds."""
+        self.scope = frozenset(doc_ids)
+
     def documents(self) -> list[DocumentEntry]:
+        """The session's documents (those in ``scope`` when it is set), in session order."""
         entries = []
         for stored in self.session.documents():
+            if self.scope is not None and stored.id not in self.scope:
+                continue
             items = tuple(self.session.work_items(stored.id)) if stored.error is None else ()
             entries.append(DocumentEntry(stored.id, stored.path, stored.pages, stored.error,
                                          items, tuple(stored.notes)))
@@ -320,7 +337,7 @@ class Job:
         """Documents, pages, chunks, tokens and the estimated cost of sending what is pending."""
         docs = self.documents()
         loaded = [d for d in docs if d.error is None]
-        pending = self.session.pending_items()
+        pending = self._pending()
         overhead = self._prompt_overhead()
         prompt = sum(item.tokens + overhead for item in pending)
         completion = self._completion_estimate(pending)
@@ -374,8 +391,13 @@ class Job:
 
     async def run(self, only: Sequence[ChunkId] | None = None) -> RunResult:
         """Send every pending chunk (or just ``only``); stored answers cost no call."""
-        return await self._send(self.session.pending_items() if only is None
-                                else self._chosen(only))
+        return await self._send(self._pending() if only is None else self._chosen(only))
+
+    def _pending(self) -> list[WorkItem]:
+        pending = self.session.pending_items()
+        if self.scope is None:
+            return pending
+        return [item for item in pending if item.id.doc in self.scope]
 
     async def retry(self, chunks: Sequence[ChunkId], *, split: bool = False) -> RunResult:
         """Send chosen chunks again; ``split`` first cuts each in two at a good boundary."""
