@@ -69,8 +69,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def _app_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="extractor", description="Open the extractor app, optionally with documents.",
-        epilog="Commands: `extractor run --help` (headless), `extractor export --help`.")
+        prog="extractor",
+        usage="extractor [PATH...] [options]          the app, with these documents loaded\n"
+              "       extractor run PATH... [options]      headless: results to a file or "
+              "stdout\n"
+              "       extractor export SESSION [--output FILE]",
+        description="Pull structured fields out of PDFs and text files with LLMs. Without a "
+                    "command, open the app on PATH (files or folders). The headless "
+                    "commands have their own help: `extractor run --help`, `extractor "
+                    "export --help`.",
+        epilog="Commands: extractor run (extract headlessly; results to a file or stdout), "
+               "extractor export (write a saved session's results to a file).")
     parser.add_argument("--version", action="version", version=f"extractor {__version__}")
     add_run_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -81,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     _claim_standard_fds()
     argv = list(sys.argv[1:] if argv is None else argv)
-    app_mode = not argv or argv[0] not in (*_COMMANDS, "-h", "--help")
+    app_mode = not argv or argv[0] not in _COMMANDS  # `extractor --help` is the app's
     parser = _app_parser() if app_mode else _parser()
     args = parser.parse_args(argv)
     err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -96,7 +96,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     flags: dict[str, Any] = {name: getattr(args, name) for name, _, _ in _SETTING_FLAGS}
     if args.offline:
         flags["provider"] = "offline"
-    return load_settings(args.config, **flags)
+    names = {name: flag for name, flag, _ in _SETTING_FLAGS}
+    return load_settings(args.config, flag_names=names, **flags)
 
 
 def fields_from(args: argparse.Namespace, required: bool = True) -> FieldSet | None:

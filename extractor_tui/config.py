@@ -8,8 +8,10 @@ Every field has a docstring-like description, shown by ``extractor run --help``.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
+from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -151,10 +153,13 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
+def load_settings(config_file: Path | None = None, *,
+                  flag_names: Mapping[str, str] | None = None, **flags: Any) -> Settings:
     """Build settings from every layer; ``flags`` set to None are treated as not given.
 
-    Raises ConfigError with one readable line for a bad file or value.
+    Raises ConfigError with one readable line for a bad file or value, naming where the
+    value came from: the flag (``flag_names`` maps a setting to how the command line spells
+    it, ``--concurrency``), the environment variable, or the config file.
     """
     path = config_file or default_config_path()
     if config_file is not None and not path.is_file():
@@ -166,12 +171,75 @@ def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors())
-        raise ConfigError(f"invalid settings: {problems}") from exc
+        where = _Sources(given, flag_names or {}, path)
+        raise ConfigError("; ".join(where.problem(err) for err in exc.errors())) from exc
     finally:
         _config_file.reset(token)
     if settings.api_key is not None:  # from here on, redacted wherever it would show
         register_secret(settings.api_key.get_secret_value())
     return settings
+
+
+_SECRET_SETTINGS = frozenset({"api_key", "base_url"})
+"""Their values are never repeated in an error: a key, or a URL that may hold a password."""
+
+
+class _Sources:
+    """Where each setting of a failed load came from, to name it in the error."""
+
+    def __init__(self, given: Mapping[str, Any], flag_names: Mapping[str, str],
+                 path: Path) -> None:
+        self._given, self._flags, self._path = given, flag_names, path
+        try:
+            self._file: dict[str, Any] = (tomllib.loads(path.read_text(encoding="utf-8"))
+                                          if path.is_file() else {})
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            self._file = {}
+        self._env = {name.upper(): value for name, value in os.environ.items()}
+
+    def _env_name(self, setting: str) -> str | None:
+        alias = Settings.model_fields[setting].validation_alias
+        names = ([str(choice) for choice in alias.choices if str(choice) != setting]
+                 if isinstance(alias, AliasChoices) else [f"EXTRACTOR_{setting}"])
+        return next((name.upper() for name in names if name.upper() in self._env), None)
+
+    def problem(self, err: Mapping[str, Any]) -> str:
+        """``--concurrency 0: must be at least 1``, ``EXTRACTOR_CONCURRENCY=lots: …`` or
+        ``~/.config/extractor/config.toml: concurrency = 500: …``."""
+        message = _wording(err)
+        loc = err.get("loc") or ()
+        setting = str(loc[0]) if loc else ""
+        if setting not in Settings.model_fields:
+            if err.get("type") == "extra_forbidden":  # only a config file can name one
+                known = ", ".join(sorted(Settings.model_fields))
+                return f"{self._path}: unknown setting {setting!r} (known: {known})"
+            return message
+        secret = setting in _SECRET_SETTINGS
+        if setting in self._given:
+            flag = self._flags.get(setting, setting)
+            return f"{flag}: {message}" if secret else f"{flag} {self._given[setting]}: {message}"
+        env = self._env_name(setting)
+        if env is not None:
+            return f"{env}: {message}" if secret else f"{env}={self._env[env]}: {message}"
+        if setting in self._file:
+            shown = "…" if secret else json.dumps(self._file[setting], ensure_ascii=False)
+            return f"{self._path}: {setting} = {shown}: {message}"
+        return f"{setting}: {message}"
+
+
+def _wording(err: Mapping[str, Any]) -> str:
+    """Pydantic's reason in the user's words ("must be at least 1")."""
+    kind, ctx = str(err.get("type", "")), err.get("ctx") or {}
+    limits = {"greater_than_equal": ("at least", "ge"), "less_than_equal": ("at most", "le"),
+              "greater_than": ("more than", "gt"), "less_than": ("less than", "lt")}
+    if kind in limits:
+        words, key = limits[kind]
+        return f"must be {words} {ctx.get(key)}"
+    if kind in ("int_parsing", "int_from_float", "int_type"):
+        return "must be a whole number"
+    if kind in ("float_parsing", "float_type"):
+        return "must be a number"
+    if kind == "literal_error":
+        return f"must be {ctx.get('expected')}"
+    message = str(err.get("msg", "invalid"))
+    return message.removeprefix("Value error, ")

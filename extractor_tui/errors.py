@@ -19,7 +19,7 @@ is a bug. Each class carries the context needed to act on it (here: the path), a
           └── LoadTimedOut           the PDF worker exceeded its time limit
      ├── FieldSpecError              a schema file, --field or preset that cannot be used
      ├── SessionWriteError           the session file cannot be written (disk full, read-only)
-     ├── SessionBusy                 another extractor is writing the session (carries .holder)
+     ├── SessionBusy                 another extractor writes the session (carries .holder)
      ├── OutputError                 the results could not all be written (a full disk, a
      │                               reader that closed stdout early)
      └── ProviderError               one call to an LLM endpoint failed (carries .kind,

@@ -180,7 +180,7 @@ def test_exit_70_on_a_bug_keeps_the_traceback_in_a_log(cli_env: Path,
     (["run", INVOICES, "--preset", "invoice", "--output", "{tmp}/out.xlsx"],
      "use a .json, .csv or .jsonl file"),
     (["run", INVOICES, "--preset", "invoice", "--concurrency", "0"],
-     "invalid settings: concurrency"),
+     "--concurrency 0: must be at least 1"),
     (["run", INVOICES, "--preset", "invoice", "--chunk-tokens", "100", "--overlap-tokens",
       "60"], "must be at most half"),
     (["run", INVOICES, "--preset", "invoice", "--config", "{tmp}/none.toml"],
@@ -262,8 +262,8 @@ def test_csv_cells_are_safe_for_spreadsheets(cli_env: Path,
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     assert rows == [
-        ["path", "status", "invoice_number", "total", "line_items"],
-        [str(doc), "complete", "'=HYPERLINK(\"http://x\")", "-12.5",
+        ["path", "status", "provider", "model", "invoice_number", "total", "line_items"],
+        [str(doc), "complete", "offline (no LLM)", "", "'=HYPERLINK(\"http://x\")", "-12.5",
          "'+SUM(A1:A2); Widget, blue; Zoë gadget"],
     ]
     assert result.out == "" and f"wrote {out}" in result.err

@@ -199,19 +199,20 @@ def test_csv_rows_columns_lists_and_encoding(tmp_path: Path) -> None:
     assert raw.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs to read UTF-8
     with target.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))
+    offline = ["offline (no LLM)", ""]  # never taken for an LLM's result
     assert rows == [
-        ["path", "status", "party", "total", "signers"],
-        ["'=cmd|' /C calc'!A0.pdf", "complete", "Zoë Müller", "1234.5",
+        ["path", "status", "provider", "model", "party", "total", "signers"],
+        ["'=cmd|' /C calc'!A0.pdf", "complete", *offline, "Zoë Müller", "1234.5",
          "Zoë Müller; [/bold] Bob"],
-        ["docs/b.pdf", "partial", "'=SUM(A1) Ltd.", "-12.5", ""],
-        ["ç.pdf", "failed", "", "", ""],
+        ["docs/b.pdf", "partial", *offline, "'=SUM(A1) Ltd.", "-12.5", ""],
+        ["ç.pdf", "failed", *offline, "", "", ""],
     ]
 
 
 def test_csv_on_stdout_has_no_bom(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     write_csv(report(good_document()), None)
     out = capsysbinary.readouterr().out
-    assert out.startswith(b"path,status,party") and "Zoë".encode() in out
+    assert out.startswith(b"path,status,provider,model,party") and "Zoë".encode() in out
 
 
 # --------------------------------------------------------------------------- JSON, JSONL

@@ -15,7 +15,9 @@ Why it is built this way:
   import paths trim leading spaces before parsing. Real numbers (int/float values) are
   written as numbers and left alone: ``-12.5`` stays a number, while the *text* "-12.5"
   from a string field is neutralised. A list is joined with ``"; "`` and the joined cell is
-  checked as a whole (a formula can only start at the start of a cell).
+  checked as a whole (a formula can only start at the start of a cell). The
+  provider and model are columns of every row, so an offline result is never taken for an
+  LLM's; whole numbers are written without ``.0``.
 * **No secrets.** Exports contain only the report, and the report never holds settings,
   so no API key (or base URL credential) can end up in an exported file.
 
@@ -38,6 +40,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from extractor_tui.core.values import plain_number
 from extractor_tui.errors import ConfigError, OutputError
 
 __all__ = [
@@ -59,6 +62,7 @@ EXTENSIONS = (".json", ".csv", ".jsonl")
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_OWN_COLUMNS = ("path", "status", "provider", "model")
 _FORMULA_AFTER_SPACE = ("=", "+", "-", "@")
 
 _Report = Mapping[str, Any]
@@ -210,7 +214,7 @@ def _plain(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        return repr(value)
+        return repr(plain_number(value))  # 12450, not 12450.0
     return str(value)
 
 
@@ -231,15 +235,28 @@ def _columns(report: _Report) -> list[str]:
     return list(names)
 
 
+def _provider(summary: Mapping[str, Any]) -> tuple[str, str]:
+    """The provider and model cells: an offline result must never pass for an LLM's."""
+    provider = str(summary.get("provider") or "")
+    if provider == "offline":
+        return "offline (no LLM)", ""
+    return provider, str(summary.get("model") or "")
+
+
 def write_csv(report: _Report, path: Path | None) -> None:
-    """One row per document: ``path``, ``status``, then one column per field."""
+    """One row per document: ``path``, ``status``, ``provider``, ``model``, then one column
+    per field. A field named like one of the first four leaves that name to the field, and
+    the document's own column is called ``document <name>`` (a field name has no space)."""
     fields = _columns(report)
+    own = [name if name not in fields else f"document {name}" for name in _OWN_COLUMNS]
+    provider, model = _provider(report.get("summary", {}))
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([neutralise(name) for name in ("path", "status", *fields)])
+    writer.writerow([neutralise(name) for name in (*own, *fields)])
     for document in report.get("documents", ()):
         values = document.get("fields", {})
         writer.writerow([csv_cell(document.get("path")), csv_cell(document.get("status")),
+                         csv_cell(provider), csv_cell(model),
                          *(csv_cell(values[name]["value"] if name in values else None)
                            for name in fields)])
     # A file name that is not UTF-8 is shown with its odd bytes as \\xNN: a spreadsheet

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
+from extractor_tui.core.values import plain_number
 from extractor_tui.errors import ErrorKind
 
 __all__ = [
@@ -184,7 +185,7 @@ class Candidate:
     offset: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "normalized": plain_number(self.normalized)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Candidate:
@@ -230,8 +231,8 @@ class FieldResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name,
-                "value": list(self.value) if isinstance(self.value, (list, tuple))
-                else self.value,
+                "value": [plain_number(v) for v in self.value]
+                if isinstance(self.value, (list, tuple)) else plain_number(self.value),
                 "valid": self.valid, "errors": list(self.errors), "grounded": self.grounded,
                 "sources": [source.to_dict() for source in self.sources],
                 "candidates": [candidate.to_dict() for candidate in self.candidates],

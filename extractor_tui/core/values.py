@@ -26,6 +26,7 @@ from collections.abc import Sequence
 __all__ = [
     "MONTH_NAMES",
     "clean_text",
+    "plain_number",
     "match_enum",
     "parse_boolean",
     "parse_date",
@@ -120,6 +121,14 @@ def _decimal_text(num: str) -> str:
     if mark == "," and len(frac) == 3 and whole not in ("", "0"):
         return whole + frac
     return whole + "." + frac
+
+
+def plain_number(value: object) -> object:
+    """A whole float as an int (12450.0 → 12450, as people write amounts); anything else,
+    and floats too large to be exact as an int in JSON (past 2**53), unchanged."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
 
 
 def parse_number(raw: object) -> float:

@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.text import Text
 
 from extractor_tui.core.scrub import printable
+from extractor_tui.core.values import plain_number
 
 __all__ = ["CONTROL_NO_NEWLINE", "NO_VALUE", "display_path", "find_quote", "highlight", "literal", "value_text"]
 
@@ -43,7 +44,7 @@ def value_text(value: object) -> str:
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
         return "; ".join(value_text(item) for item in value) if value else NO_VALUE
-    return str(value)
+    return str(plain_number(value))  # 12450, not 12450.0
 
 
 def display_path(path: str | Path) -> str:
