@@ -143,3 +143,21 @@ async def test_an_unchanged_file_is_not_read_again_unless_its_chunks_would_diffe
         rechunked = await Job(smaller, type(fewer)(fewer.fields[:3], "three"),
                               session).add_paths([folder])
         assert len(rechunked.documents) == 6 and rechunked.unchanged == ()
+
+
+async def test_a_file_sessions_chunks_are_written_off_the_event_loop(
+        settings: Settings, tmp_path: Path) -> None:
+    """The loop's own connection never writes chunks (a 50 MB file's took it 1-2 s): they go
+    through the session's second connection, in a worker thread."""
+    import threading
+
+    with Session.open(tmp_path / "s.sqlite") as session:
+        writes: list[str] = []
+        loop_thread = threading.get_ident()
+        session._db.set_trace_callback(  # the connection the event loop uses
+            lambda sql: writes.append(sql) if "INSERT INTO chunks" in sql else None)
+        job = Job(settings, preset("invoice"), session)
+        await job.add_paths([SAMPLES])
+        assert writes == [] and threading.get_ident() == loop_thread
+        assert len(session.work_items()) >= 7  # and the chunks are there, for this connection
+        assert session.pending_items() == session.work_items()

@@ -71,6 +71,7 @@ __all__ = [
     "fields_from_json",
     "fields_to_json",
     "insert_chunk",
+    "store_chunks",
     "read_path",
     "redact_url",
 ]
@@ -337,6 +338,28 @@ def insert_chunk(db: sqlite3.Connection, item: WorkItem) -> None:
                "?, ?)", (chunk_id.doc, chunk_id.label, chunk_id.chunk,
                          json.dumps(list(chunk_id.part)), db_path(item.document), item.start,
                          item.end, page_start, page_end, item.tokens, item.key, item.text))
+
+
+def store_chunks(db: sqlite3.Connection, doc_id: int, items: Sequence[WorkItem]) -> None:
+    """Make ``items`` a document's whole chunks, in one pass: chunks kept with the same key
+    keep their halves and history, changed or missing ones go (cascade), new ones are
+    inserted with one ``executemany`` (12,000 chunks of a 50 MB file in one statement
+    instead of a SELECT and an INSERT each)."""
+    stored = dict(db.execute("SELECT label, key FROM chunks WHERE doc_id = ? AND part = '[]'",
+                             (doc_id,)).fetchall())
+    wanted = {item.id.label: item.key for item in items}
+    for label, key in stored.items():
+        if wanted.get(label) != key:
+            delete_chunk(db, doc_id, label)
+    fresh = [item for item in items if stored.get(item.id.label) != item.key]
+    if not fresh:
+        return
+    document = db_path(fresh[0].document)
+    db.executemany(
+        'INSERT INTO chunks(doc_id, label, chunk, part, document, start, "end", page_start, '
+        "page_end, tokens, key, text) VALUES (?, ?, ?, '[]', ?, ?, ?, ?, ?, ?, ?, ?)",
+        ((item.id.doc, item.id.label, item.id.chunk, document, item.start, item.end,
+          *item.pages, item.tokens, item.key, item.text) for item in fresh))
 
 
 # -- events → rows ------------------------------------------------------------------------------

@@ -347,6 +347,12 @@ async def _text_document(path: Path) -> Document:
             data = await handle.read()
     except OSError as exc:
         raise UnreadableFile.from_os_error(path, exc) from exc
+    # Decoding, splitting into pages and joining them again is linear but not small: half a
+    # second of the event loop for a 50 MB file.
+    return await asyncio.to_thread(_decoded_document, path, data)
+
+
+def _decoded_document(path: Path, data: bytes) -> Document:
     try:
         text, note = decode_text(data)
     except BinaryContent as exc:
