@@ -394,7 +394,8 @@ def _app_first_screen(work: Path, session_path: Path) -> float:
 
 async def _app_switching(session_path: Path) -> tuple[dict[str, float], float, int]:
     from extractor_tui.config import load_settings
-    from extractor_tui.ui.launch import RecentSessions, build_app
+    from extractor_tui.ui.launch import build_app
+    from extractor_tui.ui.recent import RecentSessions
 
     settings = load_settings(None, provider="offline")
     recent = RecentSessions(Path(tempfile.mkdtemp()))

@@ -4,15 +4,18 @@ edits and answers whose key did not change; marking a chunk empty is recorded li
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from extractor_tui.config import Settings
 from extractor_tui.core.fields import preset
-from extractor_tui.core.job import Job
+from extractor_tui.core.job import Job, list_models
 from extractor_tui.core.session import Session
-from extractor_tui.errors import SessionWriteError
+from extractor_tui.errors import ProviderError, SessionWriteError
+from loopback import LoopbackServer
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_docs" / "invoices"
 
@@ -161,3 +164,21 @@ async def test_a_file_sessions_chunks_are_written_off_the_event_loop(
         assert writes == [] and threading.get_ident() == loop_thread
         assert len(session.work_items()) >= 7  # and the chunks are there, for this connection
         assert session.pending_items() == session.work_items()
+
+
+async def test_list_models_asks_the_endpoint_a_run_would_use() -> None:
+    """"Test connection" on the Settings screen: the same client a run builds (one small
+    call), and the server's refusal as a ProviderError with its reason."""
+    async with LoopbackServer(models=("loopback-1", "loopback-2")) as server:
+        settings = Settings(provider="openai", base_url=server.base_url,
+                            api_key=SecretStr("sk-test-not-a-key"))
+        assert await list_models(settings) == ["loopback-1", "loopback-2"]
+        assert [r.path for r in server.log] == ["/v1/models"]
+    with socket.socket() as probe:  # a port on loopback where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    refused = Settings(provider="openai", base_url=f"http://127.0.0.1:{port}/v1",
+                       api_key=SecretStr("sk-test-not-a-key"), timeout_s=5)
+    with pytest.raises(ProviderError, match="127.0.0.1"):
+        await list_models(refused)
+    assert await list_models(Settings(provider="offline")) == []

@@ -83,7 +83,7 @@ from extractor_tui.core.run_settings import session_settings
 from extractor_tui.core.session import Session
 from extractor_tui.errors import DocumentError, InvalidOutput, SessionWriteError
 
-__all__ = ["MARKED_EMPTY", "DocumentEntry", "Job", "Plan", "make_client"]
+__all__ = ["MARKED_EMPTY", "DocumentEntry", "Job", "Plan", "list_models", "make_client"]
 
 # The dry-run estimate of the answers' size reads at most this many pending chunks (spread
 # evenly) with the built-in extractor and scales up: under a millisecond each.
@@ -99,6 +99,17 @@ def make_client(settings: Settings) -> Client:
     key = settings.api_key.get_secret_value() if settings.api_key else None
     return OpenAIClient(base_url=settings.base_url, api_key=key, timeout=settings.timeout_s,
                         max_body_bytes=settings.max_response_bytes)
+
+
+async def list_models(settings: Settings) -> list[str]:
+    """The models the endpoint in ``settings`` serves, asked by the very client a run with
+    these settings would use ("test connection" on the Settings screen, before they are
+    applied); a ``ProviderError`` says why the call failed."""
+    client = make_client(settings)
+    try:
+        return await client.list_models(timeout=min(10.0, settings.timeout_s))
+    finally:
+        await client.aclose()
 
 
 def engine_config(settings: Settings, structured_start: str | None = None) -> EngineConfig:

@@ -48,7 +48,7 @@ from extractor_tui.ui.controller import (
 from extractor_tui.ui.dialogs.confirm import ConfirmDialog
 from extractor_tui.ui.dialogs.export import ExportDialog
 from extractor_tui.ui.dialogs.help import HelpDialog, help_sections
-from extractor_tui.ui.launch import RecentSessions
+from extractor_tui.ui.recent import RecentSessions
 from extractor_tui.ui.screens.documents import DocumentsView
 from extractor_tui.ui.screens.failed import FailedView
 from extractor_tui.ui.screens.fields import FieldsView

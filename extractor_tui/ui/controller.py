@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import SecretStr
 from textual.app import App
@@ -38,7 +38,7 @@ from extractor_tui.core.documents import Skipped
 from extractor_tui.core.events import Event, StructuredOutputChanged
 from extractor_tui.core.export import export
 from extractor_tui.core.fields import FieldSet
-from extractor_tui.core.job import DocumentEntry, Job, Plan
+from extractor_tui.core.job import DocumentEntry, Job, Plan, list_models
 from extractor_tui.core.llm.base import Client
 from extractor_tui.core.model import ChunkId, ChunkOutcome, FieldResult, RunResult, WorkItem
 from extractor_tui.core.run_settings import needs_key, restore
@@ -48,10 +48,8 @@ from extractor_tui.errors import ProviderError, SessionBusy
 from extractor_tui.ui.dialogs.key import KeyDialog
 from extractor_tui.ui.dialogs.plan import PlanDialog
 from extractor_tui.ui.event_buffer import EventBuffer
+from extractor_tui.ui.recent import RecentSessions
 from extractor_tui.ui.widgets.literal import display_path
-
-if TYPE_CHECKING:
-    from extractor_tui.ui.launch import RecentSessions
 
 def _remove_files(path: Path) -> None:
     """A session file with the WAL files SQLite keeps beside it."""
@@ -352,19 +350,13 @@ class Controller:
             self._app.notify("The offline provider is built in (no LLM): there is nothing to "
                              "connect to.", markup=False)
             return
-        from extractor_tui.core.llm.openai_client import OpenAIClient
-        key = settings.api_key.get_secret_value() if settings.api_key else None
-        client = OpenAIClient(base_url=settings.base_url, api_key=key,
-                              timeout=settings.timeout_s)
         where = settings.base_url or "https://api.openai.com/v1"
         try:
-            models = await client.list_models(timeout=min(10.0, settings.timeout_s))
+            models = await list_models(settings)
         except ProviderError as exc:
             self._app.notify(f"{where}: {exc}", title="Connection failed", severity="error",
                              markup=False)
             return
-        finally:
-            await client.aclose()
         listed = "is listed" if settings.model in models else "is not listed"
         self._app.notify(f"{where} answered with {len(models)} model(s); {settings.model} "
                          f"{listed}.", title="Connection works", markup=False)

@@ -21,7 +21,8 @@ from textual.pilot import Pilot
 from extractor_tui.config import Settings
 from extractor_tui.core.fields import FieldSet, preset
 from extractor_tui.ui.app import ExtractorApp
-from extractor_tui.ui.launch import RecentSessions, build_app
+from extractor_tui.ui.launch import build_app
+from extractor_tui.ui.recent import RecentSessions
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DOCS = ROOT / "sample_docs"

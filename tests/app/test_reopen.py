@@ -127,7 +127,8 @@ async def test_a_launch_that_adds_nothing_leaves_no_session_behind(
         tmp_path: Path, settle: Settle) -> None:
     """Item 21."""
     from extractor_tui.core.fields import preset
-    from extractor_tui.ui.launch import RecentSessions, build_app
+    from extractor_tui.ui.launch import build_app
+    from extractor_tui.ui.recent import RecentSessions
 
     recent = RecentSessions(tmp_path / "data" / "extractor")
     app = build_app(Settings(provider="offline"), preset("invoice"), None, [], recent=recent)

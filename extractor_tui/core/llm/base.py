@@ -70,6 +70,11 @@ class Client(Protocol):
         """Answer one request, or raise a ``ProviderError``."""
         ...
 
+    async def list_models(self, timeout: float) -> list[str]:
+        """The models the endpoint serves: one small call ("test connection"), or a
+        ``ProviderError`` saying why it failed."""
+        ...
+
     async def aclose(self) -> None:
         """Release connections."""
         ...

@@ -57,5 +57,8 @@ class CachingClient:
         self.misses += 1
         return await self.inner.complete(request, timeout)
 
+    async def list_models(self, timeout: float) -> list[str]:
+        return await self.inner.list_models(timeout)
+
     async def aclose(self) -> None:
         await self.inner.aclose()

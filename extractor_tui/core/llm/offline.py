@@ -86,5 +86,9 @@ class OfflineClient:
                            completion_tokens=max(1, count_tokens(content)), status=200,
                            request_id=f"offline-{request.key[:12]}")
 
+    async def list_models(self, timeout: float) -> list[str]:
+        """None: the built-in provider is no LLM and serves no model."""
+        return []
+
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -15,7 +15,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from extractor_tui.core.fields import FieldSpec, FieldType
 from extractor_tui.errors import FieldSpecError
-from extractor_tui.ui.dialogs.base import FormDialog
+from extractor_tui.ui.dialogs.form import FormDialog
 
 __all__ = ["FieldEditorDialog", "build_spec"]
 

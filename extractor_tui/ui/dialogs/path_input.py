@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Static
 
-from extractor_tui.ui.dialogs.base import FormDialog
+from extractor_tui.ui.dialogs.form import FormDialog
 
 __all__ = ["PathDialog"]
 
