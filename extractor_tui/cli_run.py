@@ -32,6 +32,7 @@ from extractor_tui.core.events import Event, StructuredOutputChanged
 from extractor_tui.core.export import check_output, export
 from extractor_tui.core.fields import FieldSet, fields_from_args, load_schema, preset
 from extractor_tui.core.job import Job, Plan
+from extractor_tui.core.model import ChunkStatus
 from extractor_tui.core.report import exit_code
 from extractor_tui.core.scrub import printable, redact_url
 from extractor_tui.core.session import RunInfo, Session
@@ -238,7 +239,7 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
     _failures(err, tracker)
     if result.fatal:
         err.print(Text(f"stopped: {printable(result.fatal)}", style="red"))
-        if not any(o.status == "completed" for o in job.outcomes.values()):
+        if not any(o.status is ChunkStatus.COMPLETED for o in job.outcomes.values()):
             return EXIT_USAGE
     return exit_code(report)
 

@@ -17,6 +17,7 @@ from extractor_tui.core.events import ChunkSplit, Event
 from extractor_tui.core.fields import FieldSet, FieldSpec, FieldType, preset
 from extractor_tui.core.job import Job
 from extractor_tui.core.llm.openai_client import cap_parameter
+from extractor_tui.core.model import ChunkStatus
 from extractor_tui.core.prompts import answer_token_cap
 from extractor_tui.core.session import Session
 
@@ -96,7 +97,7 @@ async def test_a_reasoning_model_is_capped_with_max_completion_tokens(
     async with LoopbackServer(profile="openai", responder=model_responder) as server:
         settings = _settings(monkeypatch, tmp_path, server.base_url, model="o3-mini")
         job, _ = await _run(settings, tmp_path)
-    assert job.outcomes and all(o.status == "completed" for o in job.outcomes.values())
+    assert job.outcomes and all(o.status is ChunkStatus.COMPLETED for o in job.outcomes.values())
     bodies = [r.body for r in server.log if r.body]
     assert all(b["max_completion_tokens"] == answer_token_cap(preset("invoice"), "o3-mini")
                and "max_tokens" not in b for b in bodies)
@@ -115,7 +116,7 @@ async def test_a_tool_call_cut_at_the_cap_still_splits_the_chunk(
     assert len(splits) == 1
     first = server.log[0]
     assert first.fault == "truncated" and first.body is not None and first.body["tool_choice"]
-    assert job.outcomes and all(o.status == "completed" for o in job.outcomes.values())
+    assert job.outcomes and all(o.status is ChunkStatus.COMPLETED for o in job.outcomes.values())
 
 
 async def test_a_run_whose_only_chunk_is_cut_sends_both_halves(

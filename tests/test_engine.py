@@ -24,7 +24,7 @@ from extractor_tui.core.events import (
     CoolDownStarted,
     RequestPlanned,
 )
-from extractor_tui.core.tracker import Status
+from extractor_tui.core.model import ChunkStatus
 
 
 def completions(server: LoopbackServer) -> list[float]:
@@ -37,7 +37,7 @@ async def test_in_flight_reaches_the_limit_and_never_exceeds_it() -> None:
                                      replace(FAST, concurrency=7))
     assert result.count("completed") == 60
     assert server.max_in_flight == 7
-    assert rec.tracker.summary().counts[Status.COMPLETED] == 60
+    assert rec.tracker.summary().counts[ChunkStatus.COMPLETED] == 60
 
 
 async def test_concurrency_can_change_mid_run() -> None:
@@ -225,7 +225,7 @@ async def test_cancel_leaves_no_task_behind_and_keeps_what_finished() -> None:
     assert [t for t in leftover if not t.done()] == []
     assert result.cancelled and result.count("completed") == 3
     assert result.count("cancelled") == 17
-    assert rec.tracker.summary().counts[Status.CANCELLED] == 17
+    assert rec.tracker.summary().counts[ChunkStatus.CANCELLED] == 17
 
 
 async def test_cancelling_the_run_task_also_accounts_for_every_chunk() -> None:
@@ -239,7 +239,7 @@ async def test_cancelling_the_run_task_also_accounts_for_every_chunk() -> None:
             await task
         await engine.client.aclose()
     counts = rec.tracker.summary().counts
-    assert counts[Status.CANCELLED] == 5 and not engine.running
+    assert counts[ChunkStatus.CANCELLED] == 5 and not engine.running
 
 
 async def test_an_error_inside_the_run_ends_it_loudly_instead_of_hanging() -> None:
@@ -261,7 +261,7 @@ async def test_an_error_inside_the_run_ends_it_loudly_instead_of_hanging() -> No
         leftover = asyncio.all_tasks() - before - {asyncio.current_task()}
     assert [t for t in leftover if not t.done()] == [] and not engine.running
     counts = rec.tracker.summary().counts
-    assert counts[Status.COMPLETED] + counts[Status.CANCELLED] == 40
+    assert counts[ChunkStatus.COMPLETED] + counts[ChunkStatus.CANCELLED] == 40
 
 
 async def test_pause_holds_new_requests_until_resume() -> None:

@@ -22,7 +22,15 @@ from extractor_tui.core.export import (
 )
 from extractor_tui.core.fields import FieldSet, FieldSpec, FieldType
 from extractor_tui.core.merge import merge_document
-from extractor_tui.core.model import ChunkId, ChunkOutcome, FieldResult, RawCandidate, WorkItem
+from extractor_tui.core.model import (
+    ChunkId,
+    ChunkOutcome,
+    ChunkStatus,
+    FieldResult,
+    RawCandidate,
+    ResultStatus,
+    WorkItem,
+)
 from extractor_tui.core.report import (
     NOT_LOADED,
     DocumentReport,
@@ -46,8 +54,8 @@ def work(text: str, chunk: int, start: int = 0) -> WorkItem:
 
 
 def completed(item: WorkItem, *raws: RawCandidate) -> ChunkOutcome:
-    return ChunkOutcome(item, "completed", 1, raws, raw='{"ok": true}', prompt_tokens=100,
-                        completion_tokens=20)
+    return ChunkOutcome(item, ChunkStatus.COMPLETED, 1, raws, raw='{"ok": true}',
+                        prompt_tokens=100, completion_tokens=20)
 
 
 def good_document(path: str = "docs/a.pdf") -> DocumentReport:
@@ -66,7 +74,8 @@ def partial_document() -> DocumentReport:
     one, two = work(TEXT_ONE, 1), work(TEXT_TWO, 2, start=60)
     outcomes = [completed(one, RawCandidate("party", "=SUM(A1) Ltd.", "=SUM(A1) Ltd", None),
                           RawCandidate("total", "-12.5", "", None)),
-                ChunkOutcome(two, "failed", 4, raw="{not json", reason=ErrorKind.INVALID_OUTPUT,
+                ChunkOutcome(two, ChunkStatus.FAILED, 4, raw="{not json",
+                             reason=ErrorKind.INVALID_OUTPUT,
                              message="not JSON: Expecting property name", prompt_tokens=300,
                              completion_tokens=9)]
     results = merge_document(FIELDS, [(outcomes[0].item, outcomes[0].candidates)])
@@ -125,18 +134,20 @@ def test_json_keys_are_exactly_the_contract(tmp_path: Path) -> None:
 
 def test_status_rules() -> None:
     good = good_document()
-    assert good.status == "complete"
+    assert good.status is ResultStatus.COMPLETE
     invalid = {**good.fields, "total": FieldResult("total", "lots", valid=False,
                                                    errors=("not a number: 'lots'",))}
     first = [completed(work(TEXT_ONE, 1))]
-    assert document_report("x", FIELDS, first, invalid, None).status == "partial"
-    cancelled = [*first, ChunkOutcome(work(TEXT_TWO, 2), "cancelled", 0,
+    assert document_report("x", FIELDS, first, invalid, None).status is ResultStatus.PARTIAL
+    cancelled = [*first, ChunkOutcome(work(TEXT_TWO, 2), ChunkStatus.CANCELLED, 0,
                                       reason=ErrorKind.CANCELLED, message="cancelled by the user")]
     cancelled_report = document_report("x", FIELDS, cancelled, good.fields, None)
-    assert cancelled_report.status == "partial" and cancelled_report.chunks_cancelled == 1
+    assert cancelled_report.status is ResultStatus.PARTIAL
+    assert cancelled_report.chunks_cancelled == 1
     assert cancelled_report.failed_chunks[0].reason == "cancelled"
-    nothing_done = [replace(o, status="failed") for o in first]
-    assert document_report("x", FIELDS, nothing_done, good.fields, None).status == "failed"
+    nothing_done = [replace(o, status=ChunkStatus.FAILED) for o in first]
+    assert document_report("x", FIELDS, nothing_done, good.fields,
+                           None).status is ResultStatus.FAILED
 
 
 @pytest.mark.parametrize(("statuses", "code"), [

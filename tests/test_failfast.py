@@ -21,6 +21,7 @@ from loopback import Fault, LoopbackServer, RequestInfo
 from extractor_tui.core.dispatch import GateConfig
 from extractor_tui.core.events import AttemptStarted, ChunkCancelled
 from extractor_tui.core.failfast import endpoint_label
+from extractor_tui.core.model import ChunkStatus
 
 __all__ = ["cli_env"]
 
@@ -40,7 +41,7 @@ async def test_nothing_listening_ends_the_run_after_two_attempts_naming_the_endp
     assert len(rec.of(AttemptStarted)) == 2
     assert result.fatal is not None
     assert result.fatal.startswith(f"{url}: cannot connect:") and "\n" not in result.fatal
-    assert result.count("failed") == 1 and result.count("cancelled") == 6
+    assert result.count(ChunkStatus.FAILED) == 1 and result.count(ChunkStatus.CANCELLED) == 6
     cancelled = rec.of(ChunkCancelled)
     assert all(e.reason == f"not sent: {result.fatal}" for e in cancelled)  # type: ignore[attr-defined]
 
@@ -62,14 +63,14 @@ async def test_different_failures_are_retried_as_usual() -> None:
 
     async with LoopbackServer(script=script) as server:
         result, _ = await run_over(server.base_url, items(3), replace(FAST, retries=4))
-    assert result.fatal is None and result.count("completed") == 3
+    assert result.fatal is None and result.count(ChunkStatus.COMPLETED) == 3
 
 
 async def test_after_one_answer_the_same_5xx_is_an_ordinary_transient_error() -> None:
     script = [Fault.ok()] + [Fault.server_error(500, message=REFUSAL)] * 4
     async with LoopbackServer(script=script) as server:
         result, _ = await run_over(server.base_url, items(3), replace(FAST, retries=4))
-    assert result.fatal is None and result.count("completed") == 3
+    assert result.fatal is None and result.count(ChunkStatus.COMPLETED) == 3
 
 
 async def test_a_fatal_error_names_the_endpoint() -> None:
@@ -84,7 +85,7 @@ async def test_a_fatal_error_names_the_endpoint() -> None:
 async def test_the_first_request_goes_alone_then_the_run_fans_out() -> None:
     async with LoopbackServer(default=Fault.ok(latency=0.05)) as server:
         result, _ = await run_over(server.base_url, items(30), replace(FAST, concurrency=10))
-    assert result.count("completed") == 30
+    assert result.count(ChunkStatus.COMPLETED) == 30
     first, second = server.log[0], server.log[1]
     assert first.finished is not None and second.arrived >= first.finished
     assert server.max_in_flight == 10
@@ -110,7 +111,7 @@ async def test_a_breaker_probe_never_spends_a_chunks_attempts() -> None:
         finally:
             await engine.client.aclose()
     assert len(server.log) == 11
-    assert result.count("completed") == 3, [o.message for o in result.outcomes]
+    assert result.count(ChunkStatus.COMPLETED) == 3, [o.message for o in result.outcomes]
 
 
 def test_the_cli_stops_with_one_line_and_exit_2(cli_env: Path,

@@ -20,6 +20,7 @@ from test_transport import TRANSPORTS, Transport, ok_response, outcome, raw_serv
 
 from extractor_tui.core.events import AttemptFinished
 from extractor_tui.core.llm.openai_client import OpenAIClient
+from extractor_tui.core.model import ChunkStatus
 from extractor_tui.core.prompts import make_request
 from extractor_tui.errors import InvalidOutput, TransientError
 
@@ -57,7 +58,7 @@ async def test_an_answer_with_a_malformed_usage_is_re_asked_not_a_crash() -> Non
               Fault.hostile(usage="a lot")]
     async with LoopbackServer(script=script) as server:
         result, rec = await run_over(server.base_url, items(1), replace(FAST, concurrency=1))
-    assert result.count("completed") == 1
+    assert result.count(ChunkStatus.COMPLETED) == 1
     outcomes = [e.outcome for e in rec.of(AttemptFinished)]  # type: ignore[attr-defined]
     assert outcomes == ["invalid-output", "invalid-output", "ok"]
 

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from extractor_tui.config import Settings
 from extractor_tui.core.fields import preset
 from extractor_tui.core.job import Job, list_models
+from extractor_tui.core.model import ChunkStatus
 from extractor_tui.core.session import Session
 from extractor_tui.errors import ProviderError, SessionWriteError
 from loopback import LoopbackServer
@@ -64,7 +65,7 @@ async def test_mark_empty_is_an_answer_the_session_keeps(settings: Settings,
         assert [item.id for item in session.pending_items()] == [i.id for i in doc.items[1:]]
     with Session.open(path) as session:
         reopened = Job(settings, preset("invoice"), session)
-        assert reopened.outcomes[first].status == "completed"
+        assert reopened.outcomes[first].status is ChunkStatus.COMPLETED
         assert reopened.outcomes[first].candidates == ()
 
 

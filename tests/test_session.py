@@ -32,7 +32,14 @@ from extractor_tui.core.events import (
 from extractor_tui.core.fields import FieldSet, FieldSpec, FieldType
 from extractor_tui.core.llm.base import LLMRequest, LLMResponse
 from extractor_tui.core.llm.cache import CachingClient
-from extractor_tui.core.model import CachedAnswer, ChunkId, FieldResult, Source, WorkItem
+from extractor_tui.core.model import (
+    CachedAnswer,
+    ChunkId,
+    ChunkStatus,
+    FieldResult,
+    Source,
+    WorkItem,
+)
 from extractor_tui.core.prompts import request_key
 from extractor_tui.core.session import Session
 from extractor_tui.errors import ConfigError, ErrorKind
@@ -395,7 +402,7 @@ async def test_an_engine_split_is_stored_and_resumes_as_halves(tmp_path: Path) -
         engine = Engine(TruncatingClient(FAKE_KEY), FIELDS, model=MODEL,
                         config=EngineConfig(min_split_chars=50), sink=session.record)
         result = await engine.run(items[:2])
-        assert result.count("completed") == 4
+        assert result.count(ChunkStatus.COMPLETED) == 4
     with Session.open(path) as session:
         leaves = session.work_items(items[0].id.doc)
         assert [leaf.id.label for leaf in leaves[:4]] == ["0.0", "0.1", "1.0", "1.1"]
@@ -476,7 +483,7 @@ async def test_a_second_pass_is_answered_from_the_cache(tmp_path: Path) -> None:
         engine = Engine(client, FIELDS, model=MODEL, config=EngineConfig(concurrency=5),
                         sink=session.record)
         first = await engine.run(session.pending_items())
-        assert first.count("completed") == len(items)
+        assert first.count(ChunkStatus.COMPLETED) == len(items)
         assert (inner.calls, client.misses, client.hits) == (len(items), len(items), 0)
         assert session.pending_items() == []
     with Session.open(path) as session:  # a new run over everything, e.g. after a restart
@@ -484,7 +491,7 @@ async def test_a_second_pass_is_answered_from_the_cache(tmp_path: Path) -> None:
         engine = Engine(client, FIELDS, model=MODEL, sink=session.record)
         second = await engine.run(session.work_items())
         await client.aclose()
-        assert second.count("completed") == len(items)
+        assert second.count(ChunkStatus.COMPLETED) == len(items)
         assert all(outcome.cached for outcome in second.outcomes)
         assert (inner.calls, client.hits) == (len(items), len(items))
         assert [content for _, content in session.completed()] == [ANSWER] * len(items)

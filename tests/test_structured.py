@@ -21,6 +21,7 @@ from extractor_tui.config import Settings
 from extractor_tui.core.events import ChunkFailed, Event, StructuredOutputChanged
 from extractor_tui.core.fields import preset
 from extractor_tui.core.job import Job
+from extractor_tui.core.model import ChunkStatus
 from extractor_tui.core.prompts import request_key
 from extractor_tui.core.session import Session
 from extractor_tui.core.structured import Mode, names_a_mode
@@ -80,7 +81,7 @@ async def test_auto_answers_every_chunk_under_each_server(
         with Session.open(tmp_path / "s.sqlite") as session:
             job, events = await _run(server, settings, session)
             outcomes = list(job.outcomes.values())
-            assert outcomes and all(o.status == "completed" for o in outcomes)
+            assert outcomes and all(o.status is ChunkStatus.COMPLETED for o in outcomes)
             assert job.engine.negotiation.mode == Mode(mode)
             switches = [e for e in events if isinstance(e, StructuredOutputChanged)]
             assert len(switches) == refusals
@@ -169,7 +170,7 @@ async def test_each_fixed_mode_is_answered_where_the_server_takes_it(
         settings = _settings(monkeypatch, tmp_path, server.base_url, structured_output=mode)
         with Session.open(tmp_path / "s.sqlite") as session:
             job, _ = await _run(server, settings, session)
-            assert all(o.status == "completed" for o in job.outcomes.values())
+            assert all(o.status is ChunkStatus.COMPLETED for o in job.outcomes.values())
             report = job.report()
         chats = _chats(server)
         assert {_mode_of(r.body) for r in chats} == {mode}

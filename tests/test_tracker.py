@@ -29,7 +29,8 @@ from extractor_tui.core.events import (
     RunStarted,
 )
 from extractor_tui.core.model import ChunkId
-from extractor_tui.core.tracker import Attempt, RequestTracker, Status
+from extractor_tui.core.model import ChunkStatus
+from extractor_tui.core.tracker import Attempt, RequestTracker
 from extractor_tui.errors import ErrorKind
 
 A = ChunkId(0, 0)
@@ -69,7 +70,7 @@ def test_a_request_that_completes_first_time() -> None:
         AttemptFinished(A, 1, 3.0, 2.0, "ok", 200, None, 50, 20),
         completed(A, 3.0, 2.0, prompt=50, completion=20, model="gpt-4o-2024"))
     row = tracker.rows[A]
-    assert row.status is Status.COMPLETED
+    assert row.status is ChunkStatus.COMPLETED
     assert row.attempt_count == 1
     assert row.attempts == [Attempt(1, 1.0, 3.0, "ok", 200, None, 50, 20)]
     assert row.processing_time == 2.0
@@ -78,7 +79,7 @@ def test_a_request_that_completes_first_time() -> None:
     assert row.raw == '{"fields": []}' and not row.cached
     assert (row.document, row.pages, row.token_count) == ("doc0.pdf", (1, 2), 100)
     summary = tracker.summary()
-    assert summary.counts[Status.COMPLETED] == 1 and summary.total == 1 and summary.done == 1
+    assert summary.counts[ChunkStatus.COMPLETED] == 1 and summary.total == 1 and summary.done == 1
     assert summary.average == summary.p50 == summary.p95 == summary.p99 == 2.0
     assert (summary.prompt_tokens, summary.completion_tokens) == (50, 20)
     assert summary.elapsed == 3.0
@@ -90,8 +91,8 @@ def test_a_request_that_completes_first_time() -> None:
 
 def test_in_progress_while_an_attempt_runs() -> None:
     tracker = replay(started(), planned(A), planned(B), AttemptStarted(A, 1, 0.5))
-    assert tracker.rows[A].status is Status.IN_PROGRESS
-    assert tracker.rows[B].status is Status.PENDING
+    assert tracker.rows[A].status is ChunkStatus.IN_PROGRESS
+    assert tracker.rows[B].status is ChunkStatus.PENDING
     assert tracker.in_flight() == 1
     assert tracker.summary().in_flight == 1
     assert tracker.rows[A].attempts == [Attempt(1, 0.5)]
@@ -104,15 +105,15 @@ def test_retrying_shows_the_reason_and_the_next_attempt() -> None:
         AttemptFinished(A, 1, 2.0, 1.0, "transient", 503, "503 server error"),
         ChunkRetrying(A, ErrorKind.TRANSIENT, "503 server error", 5.5, 2.0))
     row = tracker.rows[A]
-    assert tracker.rows[A].status is Status.RETRYING
+    assert tracker.rows[A].status is ChunkStatus.RETRYING
     assert (row.reason, row.error, row.next_attempt_at) == ("transient", "503 server error",
                                                             5.5)
     assert tracker.summary().retries == {"transient": 1}
     tracker.apply(AttemptStarted(A, 2, 5.5))
-    assert tracker.rows[A].status is Status.IN_PROGRESS and row.next_attempt_at is None
+    assert tracker.rows[A].status is ChunkStatus.IN_PROGRESS and row.next_attempt_at is None
     tracker.apply(AttemptFinished(A, 2, 6.0, 0.5, "ok", 200, None, 10, 5))
     tracker.apply(completed(A, 6.0, 5.0, attempts=2, prompt=10, completion=5))
-    assert row.status is Status.COMPLETED and row.attempt_count == 2
+    assert row.status is ChunkStatus.COMPLETED and row.attempt_count == 2
     assert [a.outcome for a in row.attempts] == ["transient", "ok"]
     assert row.attempts[0].status == 503 and row.attempts[0].error == "503 server error"
     assert row.processing_time == 5.0
@@ -126,7 +127,7 @@ def test_rate_limit_retries_are_counted_by_kind() -> None:
     tracker.apply(AttemptStarted(A, 2, 2.0))
     tracker.apply(ChunkRetrying(A, ErrorKind.INVALID_OUTPUT, "not JSON", 3.0, 3.0))
     assert tracker.summary().retries == {"back-pressure": 2, "invalid-output": 1}
-    assert tracker.summary().counts[Status.RETRYING] == 2
+    assert tracker.summary().counts[ChunkStatus.RETRYING] == 2
 
 
 def test_failed_keeps_the_reason_and_the_error() -> None:
@@ -136,11 +137,11 @@ def test_failed_keeps_the_reason_and_the_error() -> None:
         AttemptFinished(A, 1, 1.5, 0.5, "fatal", 401, "401 invalid API key"),
         ChunkFailed(A, 1, 1.5, ErrorKind.FATAL, "401 invalid API key", 401, "raw body"))
     row = tracker.rows[A]
-    assert row.status is Status.FAILED
+    assert row.status is ChunkStatus.FAILED
     assert (row.reason, row.error, row.raw) == ("fatal", "401 invalid API key", "raw body")
     assert row.next_attempt_at is None and row.processing_time is None
     summary = tracker.summary()
-    assert summary.counts[Status.FAILED] == 1 and summary.done == 1 and summary.p50 is None
+    assert summary.counts[ChunkStatus.FAILED] == 1 and summary.done == 1 and summary.p50 is None
 
 
 def test_split_marks_the_parent_and_plans_the_halves() -> None:
@@ -151,14 +152,14 @@ def test_split_marks_the_parent_and_plans_the_halves() -> None:
         AttemptFinished(A, 1, 2.0, 1.0, "truncated", 200, "cut at the token limit", 800, 4096),
         ChunkSplit(A, (planned(first, 2.0, 400), planned(second, 2.0, 400)), 2.0))
     parent = tracker.rows[A]
-    assert parent.status is Status.SPLIT and parent.reason == "truncated"
+    assert parent.status is ChunkStatus.SPLIT and parent.reason == "truncated"
     assert parent.attempt_count == 1
     assert list(tracker.rows) == [A, first, second]
     for half in (first, second):
-        assert tracker.rows[half].status is Status.PENDING
+        assert tracker.rows[half].status is ChunkStatus.PENDING
         assert tracker.rows[half].token_count == 400
     summary = tracker.summary()
-    assert summary.counts[Status.SPLIT] == 1 and summary.counts[Status.PENDING] == 2
+    assert summary.counts[ChunkStatus.SPLIT] == 1 and summary.counts[ChunkStatus.PENDING] == 2
     assert summary.total == 2  # a split row is not a request any more
     assert summary.retries == {"truncated": 1}
     assert summary.prompt_tokens == 800 and summary.completion_tokens == 4096
@@ -169,7 +170,7 @@ def test_cancelled_closes_an_open_attempt() -> None:
     tracker = replay(started(), planned(A), AttemptStarted(A, 1, 1.0),
                      ChunkCancelled(A, "cancelled by the user", 4.0))
     row = tracker.rows[A]
-    assert row.status is Status.CANCELLED
+    assert row.status is ChunkStatus.CANCELLED
     assert row.attempts == [Attempt(1, 1.0, 4.0, "cancelled", None, "cancelled by the user")]
     assert (row.reason, row.error) == ("cancelled", "cancelled by the user")
     assert tracker.in_flight() == 0 and tracker.summary().done == 1
@@ -181,7 +182,7 @@ def test_cancelled_while_retrying_leaves_the_finished_attempt_alone() -> None:
                      ChunkRetrying(A, ErrorKind.TRANSIENT, "bad gateway", 9.0, 2.0),
                      ChunkCancelled(A, "not sent: 401", 3.0))
     row = tracker.rows[A]
-    assert row.status is Status.CANCELLED and row.next_attempt_at is None
+    assert row.status is ChunkStatus.CANCELLED and row.next_attempt_at is None
     assert row.attempts == [Attempt(1, 1.0, 2.0, "transient", 502, "bad gateway")]
 
 
@@ -193,7 +194,7 @@ def test_a_finished_attempt_without_a_start_is_recorded() -> None:
 def test_a_cached_answer_completes_without_an_attempt() -> None:
     tracker = replay(started(), planned(A), completed(A, 0.0, 0.0, attempts=0, cached=True))
     row = tracker.rows[A]
-    assert row.status is Status.COMPLETED and row.cached and row.attempt_count == 0
+    assert row.status is ChunkStatus.COMPLETED and row.cached and row.attempt_count == 0
 
 
 def test_a_replanned_row_keeps_its_attempt_history() -> None:
@@ -203,10 +204,10 @@ def test_a_replanned_row_keeps_its_attempt_history() -> None:
         ChunkFailed(A, 1, 2.0, ErrorKind.TRANSIENT, "boom (gave up)", 500))
     tracker.apply(planned(A, at=10.0))  # resumed: the same request planned again
     row = tracker.rows[A]
-    assert row.status is Status.PENDING
+    assert row.status is ChunkStatus.PENDING
     assert row.reason is None and row.error is None and row.next_attempt_at is None
     assert row.attempt_count == 1
-    assert tracker.summary().counts[Status.FAILED] == 0
+    assert tracker.summary().counts[ChunkStatus.FAILED] == 0
     tracker.apply(AttemptStarted(A, 2, 11.0))
     tracker.apply(AttemptFinished(A, 2, 12.0, 1.0, "ok", 200, None, 1, 1))
     tracker.apply(completed(A, 12.0, 1.0, attempts=2))
@@ -221,7 +222,7 @@ def test_replanning_a_completed_row_drops_its_duration() -> None:
     tracker.apply(planned(B, at=3.0))
     summary = tracker.summary()
     assert summary.average == summary.p50 == summary.p99 == 1.0
-    assert summary.counts[Status.COMPLETED] == 1 and summary.counts[Status.PENDING] == 1
+    assert summary.counts[ChunkStatus.COMPLETED] == 1 and summary.counts[ChunkStatus.PENDING] == 1
     tracker.apply(completed(B, 4.0, 3.0))
     assert tracker.summary().average == 2.0
 
@@ -295,7 +296,7 @@ def test_run_finished_with_fatal_sets_the_circuit() -> None:
     summary = tracker.summary()
     assert summary.circuit == "401 invalid API key"
     assert summary.finished and not summary.paused
-    assert summary.counts[Status.CANCELLED] == 1
+    assert summary.counts[ChunkStatus.CANCELLED] == 1
     # a resumed run starts with a clear circuit and keeps the first start time
     tracker.apply(started(at=50.0))
     summary = tracker.summary(now=60.0)
@@ -326,12 +327,9 @@ def test_take_changed_returns_each_changed_id_once_then_nothing() -> None:
 def test_run_events_change_the_summary_not_the_rows() -> None:
     tracker = replay(started(), planned(A))
     tracker.take_changed()
-    tracker.summary()
-    assert not tracker.summary_changed
     tracker.apply(ConcurrencyChanged(2, 4, "429", 1.0))
-    assert tracker.take_changed() == [] and tracker.summary_changed
-    tracker.summary()
-    assert not tracker.summary_changed
+    assert tracker.take_changed() == []
+    assert (tracker.summary().limit, tracker.summary().maximum) == (2, 4)
 
 
 def test_split_reports_the_parent_and_both_halves_as_changed() -> None:
@@ -356,10 +354,10 @@ class _Model:
     duration: float | None = None
 
 
-_EXPECTED = {"pending": Status.PENDING, "running": Status.IN_PROGRESS,
-             "answered": Status.IN_PROGRESS, "retrying": Status.RETRYING,
-             "completed": Status.COMPLETED, "failed": Status.FAILED,
-             "cancelled": Status.CANCELLED, "split": Status.SPLIT}
+_EXPECTED = {"pending": ChunkStatus.PENDING, "running": ChunkStatus.IN_PROGRESS,
+             "answered": ChunkStatus.IN_PROGRESS, "retrying": ChunkStatus.RETRYING,
+             "completed": ChunkStatus.COMPLETED, "failed": ChunkStatus.FAILED,
+             "cancelled": ChunkStatus.CANCELLED, "split": ChunkStatus.SPLIT}
 _ACTIONS = {
     "pending": ("start", "start", "cancel", "cached", "replan"),
     "retrying": ("start", "start", "cancel", "fail", "replan"),
@@ -442,12 +440,12 @@ def test_counts_always_match_the_rows(raw: bytes) -> None:
         summary = tracker.summary()
         rows = tracker.rows.values()
         assert sum(summary.counts.values()) == len(tracker.rows)
-        assert summary.total == sum(1 for r in rows if r.status is not Status.SPLIT)
-        for status in Status:
+        assert summary.total == sum(1 for r in rows if r.status is not ChunkStatus.SPLIT)
+        for status in ChunkStatus:
             assert summary.counts[status] == sum(1 for r in rows if r.status is status)
-        assert summary.in_flight == summary.counts[Status.IN_PROGRESS]
+        assert summary.in_flight == summary.counts[ChunkStatus.IN_PROGRESS]
         assert summary.prompt_tokens == sum(r.prompt_tokens for r in rows)
-        done = [r.processing_time for r in rows if r.status is Status.COMPLETED]
+        done = [r.processing_time for r in rows if r.status is ChunkStatus.COMPLETED]
         if done:
             assert summary.average == pytest.approx(sum(d or 0.0 for d in done) / len(done))
         else:

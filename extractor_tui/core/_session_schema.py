@@ -46,7 +46,7 @@ from extractor_tui.core.events import (
     Event,
 )
 from extractor_tui.core.fields import FieldSet, FieldSpec, FieldType
-from extractor_tui.core.model import ChunkId, WorkItem
+from extractor_tui.core.model import ChunkId, ChunkStatus, DocumentStatus, WorkItem
 from extractor_tui.core.scrub import SECRET_WORDS, redact_url
 from extractor_tui.errors import ErrorKind, SessionWriteError
 
@@ -218,7 +218,7 @@ class StoredDocument:
 
     id: int
     path: str
-    status: str
+    status: DocumentStatus
     error: str | None
     pages: int
     page_starts: tuple[int, ...]
@@ -228,7 +228,7 @@ class StoredDocument:
 
     @property
     def loaded(self) -> bool:
-        return self.status == "loaded"
+        return self.status is DocumentStatus.LOADED
 
 
 @dataclass(frozen=True)
@@ -251,7 +251,7 @@ class StoredRequest:
     """How a chunk's request last ended, with the chunk itself and every attempt."""
 
     item: WorkItem
-    status: str
+    status: ChunkStatus
     reason: ErrorKind | None
     message: str | None
     attempts: int
@@ -413,11 +413,11 @@ class EventWriter:
             self._completed(event)
         elif isinstance(event, ChunkFailed):
             with self.transaction() as db:
-                self._set_request(db, event.id, "failed", event.reason.value, event.message,
+                self._set_request(db, event.id, ChunkStatus.FAILED, event.reason, event.message,
                                   event.attempts, event.status, raw=event.raw)
         elif isinstance(event, ChunkCancelled):
             with self.transaction() as db:
-                self._set_request(db, event.id, "cancelled", ErrorKind.CANCELLED.value,
+                self._set_request(db, event.id, ChunkStatus.CANCELLED, ErrorKind.CANCELLED,
                                   event.reason)
         elif isinstance(event, ChunkSplit):
             self._split(event)
@@ -456,7 +456,7 @@ class EventWriter:
                        "completion_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?) "
                        "ON CONFLICT(key) DO NOTHING",
                        (key, event.raw, event.model, *tokens, self._timestamp()))
-            self._set_request(db, chunk, "completed", None, None, event.attempts, None)
+            self._set_request(db, chunk, ChunkStatus.COMPLETED, None, None, event.attempts, None)
 
     def _split(self, event: ChunkSplit) -> None:
         parent = event.id
@@ -494,11 +494,11 @@ class EventWriter:
                 insert_chunk(db, half)
             db.execute("UPDATE chunks SET split = 1 WHERE doc_id = ? AND label = ?",
                        (parent.doc, parent.label))
-            self._set_request(db, parent, "split", ErrorKind.TRUNCATED.value,
+            self._set_request(db, parent, ChunkStatus.SPLIT, ErrorKind.TRUNCATED,
                               "the answer was cut at the token limit; split in two")
 
-    def _set_request(self, db: sqlite3.Connection, chunk: ChunkId, status: str,
-                     reason: str | None, message: str | None, attempts: int = 0,
+    def _set_request(self, db: sqlite3.Connection, chunk: ChunkId, status: ChunkStatus,
+                     reason: ErrorKind | None, message: str | None, attempts: int = 0,
                      http_status: int | None = None, raw: str | None = None) -> None:
         """The chunk's request row; its tokens are what every attempt of it cost."""
         spent = db.execute("SELECT coalesce(sum(prompt_tokens), 0), "

@@ -64,6 +64,7 @@ from extractor_tui.core.events import (
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.llm.base import Client, LLMRequest, LLMResponse
 from extractor_tui.core.llm.headers import RateLimitInfo
+from extractor_tui.core.model import ChunkStatus
 from extractor_tui.core.prompts import (
     answer_token_cap,
     make_request,
@@ -242,8 +243,9 @@ class Engine:
             result = RunResult(tuple(run.outcomes[key] for key in sorted(run.outcomes)),
                                self.gate.fatal_message, run.cancel_reason is not None,
                                self._clock.now() - started)
-            self._sink(RunFinished(result.count("completed"), result.count("failed"),
-                                   result.count("cancelled"), self._clock.now(),
+            self._sink(RunFinished(result.count(ChunkStatus.COMPLETED),
+                                   result.count(ChunkStatus.FAILED),
+                                   result.count(ChunkStatus.CANCELLED), self._clock.now(),
                                    self.gate.fatal_message))
         if run.crash is not None:
             raise run.crash
@@ -254,7 +256,7 @@ class Engine:
         if state is None or state.done:
             return
         self._finish(run, state, ChunkOutcome(
-            state.item, "cancelled", state.attempts, reason=ErrorKind.CANCELLED,
+            state.item, ChunkStatus.CANCELLED, state.attempts, reason=ErrorKind.CANCELLED,
             message=reason, prompt_tokens=state.prompt_tokens,
             completion_tokens=state.completion_tokens, tokens_estimated=state.tokens_estimated))
         self._sink(ChunkCancelled(chunk, reason, self._clock.now()))
@@ -387,7 +389,7 @@ class Engine:
         self._sink(AttemptFinished(item.id, attempt, end, end - start, "ok",
                                    response.status, None, usage.prompt, usage.completion,
                                    tokens_estimated=usage.estimated, cached=response.cached))
-        outcome = ChunkOutcome(item, "completed", attempt, candidates, response.content,
+        outcome = ChunkOutcome(item, ChunkStatus.COMPLETED, attempt, candidates, response.content,
                                prompt_tokens=state.prompt_tokens,
                                completion_tokens=state.completion_tokens,
                                tokens_estimated=state.tokens_estimated,
@@ -500,7 +502,7 @@ class Engine:
 
     def _fail(self, run: _Run, state: _State, exc: ProviderError, message: str) -> None:
         self._finish(run, state, ChunkOutcome(
-            state.item, "failed", state.attempts, raw=exc.raw, reason=exc.kind,
+            state.item, ChunkStatus.FAILED, state.attempts, raw=exc.raw, reason=exc.kind,
             message=message, prompt_tokens=state.prompt_tokens,
             completion_tokens=state.completion_tokens, tokens_estimated=state.tokens_estimated))
         self._sink(ChunkFailed(state.item.id, state.attempts, self._clock.now(), exc.kind,

@@ -101,6 +101,9 @@ class ChunkRetrying:
 
 @dataclass(frozen=True)
 class ChunkCompleted:
+    """A chunk has its answer. ``model`` is the model that answered; ``marked_empty`` says
+    no model did: the user said the chunk holds nothing (``model`` is then empty)."""
+
     id: ChunkId
     attempts: int
     at: float
@@ -112,6 +115,7 @@ class ChunkCompleted:
     raw: str
     cached: bool = False
     tokens_estimated: bool = False
+    marked_empty: bool = False
 
 
 @dataclass(frozen=True)

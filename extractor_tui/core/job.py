@@ -55,6 +55,7 @@ from extractor_tui.core.merge import apply_edit, merge_document
 from extractor_tui.core.model import (
     ChunkId,
     ChunkOutcome,
+    ChunkStatus,
     FieldResult,
     FileStamp,
     RunResult,
@@ -83,7 +84,7 @@ from extractor_tui.core.run_settings import session_settings
 from extractor_tui.core.session import Session
 from extractor_tui.errors import DocumentError, InvalidOutput, SessionWriteError
 
-__all__ = ["MARKED_EMPTY", "DocumentEntry", "Job", "Plan", "list_models", "make_client"]
+__all__ = ["DocumentEntry", "Job", "Plan", "list_models", "make_client"]
 
 # The dry-run estimate of the answers' size reads at most this many pending chunks (spread
 # evenly) with the built-in extractor and scales up: under a millisecond each.
@@ -130,10 +131,6 @@ def _negotiated(session: Session) -> dict[str, str]:
     except ValueError:
         return {}
     return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
-
-
-MARKED_EMPTY = "(marked empty by the user)"
-"""The model name a chunk the user marked empty is answered by (Run shows it so)."""
 
 
 def _planned(item: WorkItem, at: float) -> RequestPlanned:
@@ -454,7 +451,7 @@ class Job:
             self._restore()
             for chunk, done in self._answered_now.items():
                 outcome = self.outcomes.get(chunk)
-                if outcome is not None and outcome.status == "completed":
+                if outcome is not None and outcome.status is ChunkStatus.COMPLETED:
                     self.outcomes[chunk] = replace(
                         outcome, attempts=done.attempts, prompt_tokens=done.prompt_tokens,
                         completion_tokens=done.completion_tokens, cached=False)
@@ -478,8 +475,9 @@ class Job:
             # first: a failure restored from the session has no row on the Run screen yet.
             now = self.clock.now()
             self._emit(_planned(item, now))
-            self._emit(ChunkCompleted(item.id, 0, now, 0.0, 0, 0, MARKED_EMPTY, (), empty))
-            self.outcomes[item.id] = ChunkOutcome(item, "completed", 0, (), empty)
+            self._emit(ChunkCompleted(item.id, 0, now, 0.0, 0, 0, "", (), empty,
+                                      marked_empty=True))
+            self.outcomes[item.id] = ChunkOutcome(item, ChunkStatus.COMPLETED, 0, (), empty)
         self._store_results({item.id.doc for item in chosen})
 
     # -- results -----------------------------------------------------------------------------
@@ -491,8 +489,8 @@ class Job:
                 candidates = parse_output(content, self.fields)
             except InvalidOutput:
                 continue
-            self.outcomes[item.id] = ChunkOutcome(item, "completed", 1, candidates, content,
-                                                  cached=True)
+            self.outcomes[item.id] = ChunkOutcome(item, ChunkStatus.COMPLETED, 1, candidates,
+                                                  content, cached=True)
         for stored in self.session.failed_chunks():
             item = stored.item
             if item.id not in self.outcomes:
@@ -514,7 +512,7 @@ class Job:
         that is full or read-only) must not write. ``_store_results`` keeps them in the
         session after what changes them: a run, a retry, an edit, chunks marked empty."""
         completed = [(o.item, o.candidates) for o in self.chunk_outcomes(doc_id)
-                     if o.status == "completed"]
+                     if o.status is ChunkStatus.COMPLETED]
         results = merge_document(self.fields, completed)
         for name, edit in self.session.edits(doc_id).items():
             spec = self.fields.get(name)
@@ -554,7 +552,7 @@ class Job:
                 continue
             outcomes = self.chunk_outcomes(doc.doc_id)
             known = {o.item.id for o in outcomes}
-            outcomes += [ChunkOutcome(item, "cancelled", 0, reason=None,
+            outcomes += [ChunkOutcome(item, ChunkStatus.CANCELLED, 0, reason=None,
                                       message="not sent yet")
                          for item in doc.items if item.id not in known]
             outcomes.sort(key=lambda o: o.item.id)

@@ -20,6 +20,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from dataclasses import fields as dataclass_fields
+from enum import StrEnum
 from typing import Any
 
 from extractor_tui.core.values import plain_number
@@ -30,14 +31,48 @@ __all__ = [
     "Candidate",
     "ChunkId",
     "ChunkOutcome",
+    "ChunkStatus",
+    "DocumentStatus",
     "FieldResult",
     "FileStamp",
     "RawCandidate",
+    "ResultStatus",
     "RunResult",
     "Source",
     "Usage",
     "WorkItem",
 ]
+
+
+class ChunkStatus(StrEnum):
+    """Where a chunk's request stands. A finished run leaves each chunk ``COMPLETED``,
+    ``FAILED`` or ``CANCELLED`` (``ChunkOutcome.status``); the tracker also shows the states
+    on the way there, and ``SPLIT`` for a chunk replaced by its two halves. The values are
+    what the session file and the JSON report hold."""
+
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    RETRYING = "retrying"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SPLIT = "split"
+
+
+class DocumentStatus(StrEnum):
+    """A document in the session: read (with its chunks), or not, with the reason."""
+
+    LOADED = "loaded"
+    FAILED = "failed"
+
+
+class ResultStatus(StrEnum):
+    """A document in the report: every chunk answered and every field valid, some of it, or
+    no result at all (the JSON report's ``status``)."""
+
+    COMPLETE = "complete"
+    PARTIAL = "partial"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True, order=True)
@@ -117,7 +152,7 @@ class ChunkOutcome:
     """How one chunk ended: ``completed``, ``failed`` or ``cancelled``."""
 
     item: WorkItem
-    status: str
+    status: ChunkStatus
     attempts: int
     candidates: tuple[RawCandidate, ...] = ()
     raw: str | None = None
@@ -138,7 +173,7 @@ class RunResult:
     cancelled: bool
     elapsed: float
 
-    def count(self, status: str) -> int:
+    def count(self, status: ChunkStatus) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status == status)
 
 

@@ -37,7 +37,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from extractor_tui.core.fields import FieldSet
-from extractor_tui.core.model import ChunkOutcome, FieldResult, Usage
+from extractor_tui.core.model import (
+    ChunkOutcome,
+    ChunkStatus,
+    FieldResult,
+    ResultStatus,
+    Usage,
+)
 
 __all__ = [
     "NOT_LOADED",
@@ -81,7 +87,7 @@ class DocumentReport:
     """One document's results and how its chunks went."""
 
     path: str
-    status: str
+    status: ResultStatus
     error: str | None
     fields: dict[str, FieldResult]
     chunks_total: int
@@ -108,16 +114,16 @@ class DocumentReport:
 
 
 def _status(loaded: bool, completed: int, failed: int,
-            fields: dict[str, FieldResult]) -> str:
+            fields: dict[str, FieldResult]) -> ResultStatus:
     if not loaded or completed == 0:
-        return "failed"
+        return ResultStatus.FAILED
     if failed or not all(result.valid for result in fields.values()):
-        return "partial"
-    return "complete"
+        return ResultStatus.PARTIAL
+    return ResultStatus.COMPLETE
 
 
 def _failed_chunk(outcome: ChunkOutcome) -> FailedChunk:
-    reason = outcome.reason.value if outcome.reason is not None else outcome.status
+    reason = str(outcome.reason or outcome.status)
     return FailedChunk(chunk=outcome.item.id.label, error=outcome.message or reason,
                        reason=reason, attempts=outcome.attempts, pages=outcome.item.pages,
                        text=outcome.item.text, raw=outcome.raw)
@@ -134,14 +140,15 @@ def document_report(path: str, fields: FieldSet, outcomes: Sequence[ChunkOutcome
                        any(o.tokens_estimated for o in outcomes))
     ordered = {name: results[name] for name in fields.names if name in results}
     ordered.update((name, result) for name, result in results.items() if name not in ordered)
-    completed = sum(1 for outcome in outcomes if outcome.status == "completed")
-    cancelled = sum(1 for outcome in outcomes if outcome.status == "cancelled")
+    completed = sum(1 for outcome in outcomes if outcome.status is ChunkStatus.COMPLETED)
+    cancelled = sum(1 for outcome in outcomes if outcome.status is ChunkStatus.CANCELLED)
     failed = len(outcomes) - completed
     return DocumentReport(
         path=path, status=_status(True, completed, failed, ordered), error=None,
         fields=ordered, chunks_total=len(outcomes), chunks_completed=completed,
         chunks_failed=failed,
-        failed_chunks=tuple(_failed_chunk(o) for o in outcomes if o.status != "completed"),
+        failed_chunks=tuple(_failed_chunk(o) for o in outcomes
+                            if o.status is not ChunkStatus.COMPLETED),
         prompt_tokens=tokens.prompt, completion_tokens=tokens.completion, cost_usd=cost_usd,
         chunks_cancelled=cancelled, tokens_estimated=tokens.estimated)
 
@@ -150,7 +157,7 @@ def failed_document(path: str, error: str, fields: FieldSet) -> DocumentReport:
     """The report of a document that did not load: every field empty and invalid."""
     empty = {spec.name: FieldResult(spec.name, [] if spec.many else None, valid=False,
                                     errors=(NOT_LOADED,)) for spec in fields}
-    return DocumentReport(path=path, status="failed", error=error, fields=empty,
+    return DocumentReport(path=path, status=ResultStatus.FAILED, error=error, fields=empty,
                           chunks_total=0, chunks_completed=0, chunks_failed=0,
                           failed_chunks=(), prompt_tokens=0, completion_tokens=0,
                           cost_usd=0.0)
@@ -221,6 +228,6 @@ def build_report(documents: Sequence[DocumentReport], summary: RunSummary,
 def exit_code(report: dict[str, Any]) -> int:
     """0 all complete · 1 results exist but something failed · 2 no result at all."""
     statuses = [document.get("status") for document in report.get("documents", ())]
-    if not statuses or all(status == "failed" for status in statuses):
+    if not statuses or all(status == ResultStatus.FAILED for status in statuses):
         return 2
-    return 0 if all(status == "complete" for status in statuses) else 1
+    return 0 if all(status == ResultStatus.COMPLETE for status in statuses) else 1

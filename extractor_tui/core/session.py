@@ -62,7 +62,14 @@ from extractor_tui.core._session_schema import (
 )
 from extractor_tui.core.events import Event
 from extractor_tui.core.fields import FieldSet
-from extractor_tui.core.model import CachedAnswer, ChunkId, FileStamp, WorkItem
+from extractor_tui.core.model import (
+    CachedAnswer,
+    ChunkId,
+    ChunkStatus,
+    DocumentStatus,
+    FileStamp,
+    WorkItem,
+)
 from extractor_tui.core.session_lock import SessionLock
 from extractor_tui.errors import ConfigError, SessionWriteError
 
@@ -283,15 +290,16 @@ class Session:
         When the text's hash changed since it was stored, its chunks (with their request
         history) and results are dropped; the user's edits are kept. Cached answers stay.
         """
-        return self._upsert_document(str(path), "loaded", None, pages, list(page_starts),
+        return self._upsert_document(str(path), DocumentStatus.LOADED, None, pages,
+                                     list(page_starts),
                                      text_sha256, list(notes))
 
     def add_failed_document(self, path: str | Path, error: str) -> int:
         """Register a document that did not load, with its one-line reason; return its id."""
-        return self._upsert_document(str(path), "failed", error, 0, [], None, [])
+        return self._upsert_document(str(path), DocumentStatus.FAILED, error, 0, [], None, [])
 
-    def _upsert_document(self, path: str, status: str, error: str | None, pages: int,
-                         page_starts: list[int], text_sha256: str | None,
+    def _upsert_document(self, path: str, status: DocumentStatus, error: str | None,
+                         pages: int, page_starts: list[int], text_sha256: str | None,
                          notes: list[str]) -> int:
         values = (status, error, pages, json.dumps(page_starts), text_sha256, json.dumps(notes))
         stored = db_path(path)
@@ -313,7 +321,7 @@ class Session:
 
     def documents(self) -> list[StoredDocument]:
         rows = self._db.execute(f"SELECT {_DOC_COLUMNS} FROM documents ORDER BY id")
-        return [StoredDocument(int(r[0]), read_path(r[1]), str(r[2]), r[3], int(r[4]),
+        return [StoredDocument(int(r[0]), read_path(r[1]), DocumentStatus(r[2]), r[3], int(r[4]),
                                tuple(json.loads(r[5])), r[6], tuple(json.loads(r[7])), str(r[8]))
                 for r in rows]
 
@@ -392,7 +400,7 @@ class Session:
             raise SessionWriteError(f"cannot write the session: {self.path} is open read-only")
         row = self._db.execute("SELECT status, page_starts FROM documents WHERE id = ?",
                                (doc_id,)).fetchone()
-        if row is None or row[0] != "loaded":
+        if row is None or row[0] != DocumentStatus.LOADED:
             raise LookupError(f"document {doc_id} is not a loaded document of this session")
         page_starts = tuple(json.loads(row[1]))
         compared: set[int] = set()  # the chunks of a document share one tuple: compare it once
@@ -497,7 +505,7 @@ class Session:
         for r in rows:
             item = chunk_row(r)
             failed.append(StoredRequest(
-                item, str(r[10]), error_kind(r[11]), r[12], int(r[13]), r[14], int(r[15]),
+                item, ChunkStatus(r[10]), error_kind(r[11]), r[12], int(r[13]), r[14], int(r[15]),
                 int(r[16]), r[17], str(r[18]),
                 tuple(self.attempts(item.id.doc, item.id.label)), bool(r[19])))
         return failed

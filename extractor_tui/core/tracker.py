@@ -16,7 +16,6 @@ from __future__ import annotations
 from bisect import insort
 from collections import Counter
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from extractor_tui.core.events import (
     AttemptFinished,
@@ -37,19 +36,10 @@ from extractor_tui.core.events import (
     RunResumed,
     RunStarted,
 )
-from extractor_tui.core.model import ChunkId
+from extractor_tui.core.model import ChunkId, ChunkStatus
+from extractor_tui.errors import ErrorKind
 
-__all__ = ["Attempt", "RequestRow", "RequestTracker", "Status", "Summary", "describe_failures"]
-
-
-class Status(StrEnum):
-    PENDING = "pending"
-    IN_PROGRESS = "in_progress"
-    RETRYING = "retrying"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    SPLIT = "split"  # replaced by its two halves after a truncated answer
+__all__ = ["Attempt", "RequestRow", "RequestTracker", "Summary", "describe_failures"]
 
 
 @dataclass
@@ -74,15 +64,16 @@ class RequestRow:
     document: str
     pages: tuple[int, int]
     token_count: int
-    status: Status = Status.PENDING
+    status: ChunkStatus = ChunkStatus.PENDING
     attempts: list[Attempt] = field(default_factory=list)
-    reason: str | None = None
+    reason: ErrorKind | None = None
     error: str | None = None
     next_attempt_at: float | None = None
     processing_time: float | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     model_name: str | None = None
+    marked_empty: bool = False  # answered by the user ("holds nothing"), not by a model
     cached: bool = False
     raw: str | None = None
 
@@ -95,7 +86,7 @@ class RequestRow:
 class Summary:
     """The run at a glance."""
 
-    counts: dict[Status, int]
+    counts: dict[ChunkStatus, int]
     total: int
     average: float | None
     p50: float | None
@@ -103,7 +94,7 @@ class Summary:
     p99: float | None
     prompt_tokens: int
     completion_tokens: int
-    retries: dict[str, int]
+    retries: dict[ErrorKind, int]
     throughput: float
     calls: int
     calls_per_second: float
@@ -126,7 +117,8 @@ class Summary:
     @property
     def done(self) -> int:
         return sum(self.counts.get(status, 0)
-                   for status in (Status.COMPLETED, Status.FAILED, Status.CANCELLED))
+                   for status in (ChunkStatus.COMPLETED, ChunkStatus.FAILED,
+                                  ChunkStatus.CANCELLED))
 
 
 def describe_failures(failures: tuple[tuple[str, int], ...], most: int = 5) -> str:
@@ -152,9 +144,9 @@ class RequestTracker:
     def __init__(self) -> None:
         self.rows: dict[ChunkId, RequestRow] = {}
         self._changed: dict[ChunkId, None] = {}
-        self._counts: Counter[Status] = Counter()
+        self._counts: Counter[ChunkStatus] = Counter()
         self._durations: list[float] = []
-        self._retries: Counter[str] = Counter()
+        self._retries: Counter[ErrorKind] = Counter()
         self._failures: Counter[str] = Counter()
         self.prompt_tokens = 0
         self.completion_tokens = 0
@@ -173,7 +165,6 @@ class RequestTracker:
         self.cancelled = 0
         self.provider = ""
         self.model = ""
-        self.summary_changed = False
 
     # -- reducer -----------------------------------------------------------------------------
 
@@ -182,7 +173,6 @@ class RequestTracker:
         at = getattr(event, "at", None)
         if isinstance(at, float | int):
             self.last_at = max(self.last_at, float(at))
-        self.summary_changed = True
         if isinstance(event, RequestPlanned):
             self._plan(event)
         elif isinstance(event, AttemptStarted):
@@ -190,7 +180,7 @@ class RequestTracker:
             row.attempts.append(Attempt(event.attempt, event.at))
             self.calls += 1
             row.next_attempt_at = None
-            self._set(row, Status.IN_PROGRESS)
+            self._set(row, ChunkStatus.IN_PROGRESS)
         elif isinstance(event, AttemptFinished):
             row = self._row(event.id)
             attempt = self._open_attempt(row, event.attempt, event.at - event.duration)
@@ -208,36 +198,37 @@ class RequestTracker:
             self._touch(row)
         elif isinstance(event, ChunkRetrying):
             row = self._row(event.id)
-            row.reason, row.error, row.next_attempt_at = event.reason.value, event.error, \
+            row.reason, row.error, row.next_attempt_at = event.reason, event.error, \
                 event.next_at
-            self._retries[event.reason.value] += 1
-            self._set(row, Status.RETRYING)
+            self._retries[event.reason] += 1
+            self._set(row, ChunkStatus.RETRYING)
         elif isinstance(event, ChunkCompleted):
             row = self._row(event.id)
+            row.marked_empty = event.marked_empty
             row.processing_time, row.model_name, row.cached = event.duration, event.model, \
                 event.cached
             row.raw, row.next_attempt_at = event.raw, None
             insort(self._durations, event.duration)
-            self._set(row, Status.COMPLETED)
+            self._set(row, ChunkStatus.COMPLETED)
         elif isinstance(event, ChunkFailed):
             row = self._row(event.id)
-            row.reason, row.error, row.raw = event.reason.value, event.message, event.raw
+            row.reason, row.error, row.raw = event.reason, event.message, event.raw
             row.next_attempt_at = None
-            self._set(row, Status.FAILED)
+            self._set(row, ChunkStatus.FAILED)
         elif isinstance(event, ChunkSplit):
             row = self._row(event.id)
-            row.reason, row.error = "truncated", "split in two after a truncated answer"
-            self._retries["truncated"] += 1
-            self._set(row, Status.SPLIT)
+            row.reason, row.error = ErrorKind.TRUNCATED, "split in two after a truncated answer"
+            self._retries[ErrorKind.TRUNCATED] += 1
+            self._set(row, ChunkStatus.SPLIT)
             for half in event.into:
                 self._plan(half)
         elif isinstance(event, ChunkCancelled):
             row = self._row(event.id)
             if row.attempts and row.attempts[-1].end is None:
                 last = row.attempts[-1]
-                last.end, last.outcome, last.error = event.at, "cancelled", event.reason
-            row.reason, row.error, row.next_attempt_at = "cancelled", event.reason, None
-            self._set(row, Status.CANCELLED)
+                last.end, last.outcome, last.error = event.at, ErrorKind.CANCELLED, event.reason
+            row.reason, row.error, row.next_attempt_at = ErrorKind.CANCELLED, event.reason, None
+            self._set(row, ChunkStatus.CANCELLED)
         else:
             self._apply_run_event(event)
 
@@ -287,7 +278,7 @@ class RequestTracker:
         else:
             row.reason = row.error = None
             row.next_attempt_at = None
-        self._set(row, Status.PENDING)
+        self._set(row, ChunkStatus.PENDING)
 
     def _row(self, chunk: ChunkId) -> RequestRow:
         return self.rows[chunk]
@@ -301,11 +292,11 @@ class RequestTracker:
         row.attempts.append(attempt)
         return attempt
 
-    def _set(self, row: RequestRow, status: Status) -> None:
+    def _set(self, row: RequestRow, status: ChunkStatus) -> None:
         if row.status is not status:
             self._counts[row.status] -= 1
             self._counts[status] += 1
-            if row.status is Status.COMPLETED and row.processing_time is not None:
+            if row.status is ChunkStatus.COMPLETED and row.processing_time is not None:
                 self._durations.remove(row.processing_time)
             row.status = status
         self._touch(row)
@@ -322,24 +313,23 @@ class RequestTracker:
         return changed
 
     def in_flight(self) -> int:
-        return self._counts[Status.IN_PROGRESS]
+        return self._counts[ChunkStatus.IN_PROGRESS]
 
     def summary(self, now: float | None = None) -> Summary:
         """Counts, durations, tokens, retries and throughput as of ``now`` (or the last event)."""
-        self.summary_changed = False
         end = self.finished_at if self.finished_at is not None else (now or self.last_at)
         if self.paused_at is not None:  # the rates stand still while nothing is sent
             end = min(end, self.paused_at)
         elapsed = (max(0.0, end - self.started_at - self.paused_for)
                    if self.started_at is not None else 0.0)
-        completed = self._counts[Status.COMPLETED]
+        completed = self._counts[ChunkStatus.COMPLETED]
         durations = self._durations
         cooling = self.cooling_until
         if cooling is not None and cooling <= (now if now is not None else self.last_at):
             cooling = None
         return Summary(
-            counts={status: self._counts[status] for status in Status},
-            total=sum(self._counts[s] for s in Status if s is not Status.SPLIT),
+            counts={status: self._counts[status] for status in ChunkStatus},
+            total=sum(self._counts[s] for s in ChunkStatus if s is not ChunkStatus.SPLIT),
             average=sum(durations) / len(durations) if durations else None,
             p50=_percentile(durations, 0.50), p95=_percentile(durations, 0.95),
             p99=_percentile(durations, 0.99),

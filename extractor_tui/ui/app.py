@@ -33,6 +33,7 @@ from extractor_tui.config import Settings
 from extractor_tui.core.clock import Clock
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.llm.base import Client
+from extractor_tui.core.model import ChunkStatus
 from extractor_tui.core.scrub import redact
 from extractor_tui.core.session import Session
 from extractor_tui.crashlog import CrashLogUnavailable, write_crash_log
@@ -247,12 +248,14 @@ class ExtractorApp(App[int]):
         result = message.result
         if result is None or self.controller.closed:
             return
-        counts = (f"{result.count('completed')} completed, {result.count('failed')} failed, "
-                  f"{result.count('cancelled')} cancelled")
+        done, failed, cancelled = (result.count(ChunkStatus.COMPLETED),
+                                   result.count(ChunkStatus.FAILED),
+                                   result.count(ChunkStatus.CANCELLED))
+        counts = f"{done} completed, {failed} failed, {cancelled} cancelled"
         if result.fatal:
             self.notify(f"{counts}. {result.fatal}", title="Run stopped", severity="error",
                         timeout=15, markup=False)
-        elif result.count("failed") or result.count("cancelled"):
+        elif failed or cancelled:
             self.notify(f"{counts}. Review them on the Failed screen (5).",
                         title="Run finished", severity="warning", markup=False)
         else:

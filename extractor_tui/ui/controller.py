@@ -40,7 +40,14 @@ from extractor_tui.core.export import export
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.job import DocumentEntry, Job, Plan, list_models
 from extractor_tui.core.llm.base import Client
-from extractor_tui.core.model import ChunkId, ChunkOutcome, FieldResult, RunResult, WorkItem
+from extractor_tui.core.model import (
+    ChunkId,
+    ChunkOutcome,
+    ChunkStatus,
+    FieldResult,
+    RunResult,
+    WorkItem,
+)
 from extractor_tui.core.run_settings import needs_key, restore
 from extractor_tui.core.session import Session, StoredAttempt
 from extractor_tui.core.session_lock import SessionLock
@@ -173,7 +180,7 @@ class Controller:
     def unfinished(self) -> list[ChunkOutcome]:
         """Chunks whose last outcome is failed or cancelled, in (document, chunk) order."""
         return [self.job.outcomes[key] for key in sorted(self.job.outcomes)
-                if self.job.outcomes[key].status != "completed"]
+                if self.job.outcomes[key].status is not ChunkStatus.COMPLETED]
 
     def answered(self) -> dict[int, int]:
         """Chunks answered per document as the session has them, also mid-run."""

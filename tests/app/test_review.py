@@ -25,7 +25,7 @@ from textual.widgets import DataTable, Input, OptionList, Static
 from extractor_tui.config import Settings
 from extractor_tui.core.llm.base import LLMRequest, LLMResponse
 from extractor_tui.core.llm.offline import OfflineClient
-from extractor_tui.core.tracker import Status
+from extractor_tui.core.model import ChunkStatus
 from extractor_tui.errors import TransientError
 from extractor_tui.ui.app import ExtractorApp
 from extractor_tui.ui.dialogs.confirm import ConfirmDialog
@@ -131,7 +131,7 @@ async def test_split_and_retry_leaves_no_parent_failed_and_empty_shows_on_run(
         run = app.query_one(RunView)
         run.flush()
         counts = app.controller.events.tracker.summary().counts
-        assert failed.table.row_count == counts[Status.FAILED] == 1
+        assert failed.table.row_count == counts[ChunkStatus.FAILED] == 1
         assert app.controller.events.tracker.rows[app.controller.unfinished()[0].item.id]
         await pilot.press("5", "m")
         await pilot.pause()
@@ -141,7 +141,7 @@ async def test_split_and_retry_leaves_no_parent_failed_and_empty_shows_on_run(
         run.flush()
         lines = [run.table.line_text(i).plain for i in range(run.table.row_count)]
         assert sum("marked empty" in line for line in lines) == 1
-        assert app.controller.events.tracker.summary().counts[Status.FAILED] == 0
+        assert app.controller.events.tracker.summary().counts[ChunkStatus.FAILED] == 0
 
 
 async def test_mark_empty_of_a_failure_from_an_earlier_app_session(

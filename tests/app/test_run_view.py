@@ -34,7 +34,8 @@ from extractor_tui.core.events import (
     RunStarted,
 )
 from extractor_tui.core.model import ChunkId
-from extractor_tui.core.tracker import RequestTracker, Status
+from extractor_tui.core.model import ChunkStatus
+from extractor_tui.core.tracker import RequestTracker
 from extractor_tui.errors import ErrorKind
 from extractor_tui.ui import OFFLINE_LABEL, CancelRequested, EventBuffer, RequestSelected, RunView
 
@@ -173,7 +174,7 @@ async def test_rows_and_summary_follow_the_events() -> None:
         assert rows[ChunkId(2, 1)].attempt_count == 1 and lines[11].split()[4] == "1"
         text = summary_text(view)
         counts = app.buffer.tracker.summary(NOW).counts
-        assert counts[Status.FAILED] == 4 and counts[Status.RETRYING] == 4
+        assert counts[ChunkStatus.FAILED] == 4 and counts[ChunkStatus.RETRYING] == 4
         assert "failed 4" in text and "retrying 4" in text and "completed 8" in text
         assert "12 / 50 done" in text and "gpt-4o-mini" in text and "cost $0.0013" in text
 
@@ -210,7 +211,8 @@ async def test_filtered_index_stays_equal_to_a_recomputation() -> None:
                    AttemptStarted(first.id, 1, 3.0), AttemptStarted(second.id, 1, 3.0)]
         for start in range(30, len(events), 17):  # flushes that cut through every pattern
             feed(app, events[start:start + 17])
-            expected = sorted(cid for cid, row in rows.items() if row.status is Status.IN_PROGRESS)
+            expected = sorted(cid for cid, row in rows.items()
+                              if row.status is ChunkStatus.IN_PROGRESS)
             assert list(view.table.view) == expected
         assert first.id in view.table.view and view.table.rebuilds == 1
         view.set_status_filter("all")

@@ -20,6 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, DirectoryTree, Input
 
 from extractor_tui.core.job import DocumentEntry
+from extractor_tui.core.model import ChunkStatus
 from extractor_tui.ui.controller import Controller
 from extractor_tui.ui.dialogs.confirm import ConfirmDialog
 from extractor_tui.ui.dialogs.path_input import PathDialog
@@ -34,13 +35,14 @@ _SKIPPED = "skipped:"
 """Row keys of skipped files start with this; a document's row key is its id."""
 
 
-def document_status(entry: DocumentEntry, statuses: Counter[str]) -> Text:
+def document_status(entry: DocumentEntry, statuses: Counter[ChunkStatus]) -> Text:
     """``not read: <reason>``, ``loaded``, ``done 3/3`` or ``2 failed · 5/7 done``, then
     what the loader noted (read as cp1252, pages without text …)."""
     if entry.error is not None:
         return Text.assemble(("not read: ", "bold red"), literal(entry.error, "red"))
     total = len(entry.items)
-    done, failed = statuses["completed"], statuses["failed"] + statuses["cancelled"]
+    done = statuses[ChunkStatus.COMPLETED]
+    failed = statuses[ChunkStatus.FAILED] + statuses[ChunkStatus.CANCELLED]
     if not done and not failed:
         status = Text("loaded, not run yet" if total else "loaded (no text)", style="dim")
     elif failed:

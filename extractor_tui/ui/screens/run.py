@@ -23,7 +23,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
-from extractor_tui.core.tracker import Status
+from extractor_tui.core.model import ChunkStatus
 from extractor_tui.ui.event_buffer import EventBuffer
 from extractor_tui.ui.widgets.request_table import RequestTable
 from extractor_tui.ui.widgets.run_summary import CostFn, RunSummary
@@ -32,14 +32,14 @@ __all__ = ["FILTERS", "CancelRequested", "FilterChosen", "RunController", "RunVi
 
 MIN_CONCURRENCY, MAX_CONCURRENCY = 1, 100
 
-FILTERS: dict[str, frozenset[Status] | None] = {
+FILTERS: dict[str, frozenset[ChunkStatus] | None] = {
     "all": None,
-    "pending": frozenset({Status.PENDING}),
-    "in progress": frozenset({Status.IN_PROGRESS}),
-    "retrying": frozenset({Status.RETRYING}),
-    "completed": frozenset({Status.COMPLETED}),
-    "failed": frozenset({Status.FAILED}),
-    "cancelled": frozenset({Status.CANCELLED}),
+    "pending": frozenset({ChunkStatus.PENDING}),
+    "in progress": frozenset({ChunkStatus.IN_PROGRESS}),
+    "retrying": frozenset({ChunkStatus.RETRYING}),
+    "completed": frozenset({ChunkStatus.COMPLETED}),
+    "failed": frozenset({ChunkStatus.FAILED}),
+    "cancelled": frozenset({ChunkStatus.CANCELLED}),
 }
 """The status filters offered, in the order ``f`` cycles through them."""
 

@@ -36,14 +36,14 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from extractor_tui.core.job import MARKED_EMPTY
-from extractor_tui.core.model import ChunkId
-from extractor_tui.core.tracker import RequestRow, RequestTracker, Status
+from extractor_tui.core.model import ChunkId, ChunkStatus
+from extractor_tui.core.tracker import RequestRow, RequestTracker
+from extractor_tui.errors import ErrorKind
 from extractor_tui.ui.widgets.literal import CONTROL_NO_NEWLINE, display_path
 
 __all__ = ["COLUMNS", "RequestSelected", "RequestTable", "row_cells", "status_label"]
 
-_TICKING = (Status.IN_PROGRESS, Status.RETRYING)  # rows whose cells depend on the clock
+_TICKING = (ChunkStatus.IN_PROGRESS, ChunkStatus.RETRYING)  # rows whose cells depend on the clock
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,8 @@ _STATUS_COLUMNS = ("Status", "Error")  # drawn in the status colour
 _FIXED = sum(column.width + 1 for column in COLUMNS)
 
 
-def status_label(status: Status) -> str:
-    """``Status.IN_PROGRESS`` → ``"in progress"``."""
+def status_label(status: ChunkStatus) -> str:
+    """``ChunkStatus.IN_PROGRESS`` → ``"in progress"``."""
     return status.value.replace("_", " ")
 
 
@@ -85,22 +85,22 @@ def row_cells(row: RequestRow, now: float,
     """
     first, last = row.pages
     retry = ""
-    if row.status is Status.RETRYING and row.next_attempt_at is not None:
+    if row.status is ChunkStatus.RETRYING and row.next_attempt_at is not None:
         due = row.next_attempt_at
-        if row.reason == "back-pressure" and cooling_until is not None:
+        if row.reason is ErrorKind.BACK_PRESSURE and cooling_until is not None:
             due = max(due, cooling_until)
         wait = due - now
         retry = f"in {_seconds(wait)}" if wait > 0.05 else "now"
-    if row.processing_time is not None and row.status is Status.COMPLETED:
+    if row.processing_time is not None and row.status is ChunkStatus.COMPLETED:
         elapsed = _seconds(row.processing_time)
-    elif row.status is Status.IN_PROGRESS and row.attempts:
+    elif row.status is ChunkStatus.IN_PROGRESS and row.attempts:
         elapsed = _seconds(max(0.0, now - row.attempts[-1].start)) + "…"
     else:
         elapsed = ""
     spent = (f"{row.prompt_tokens:,}/{row.completion_tokens:,}"
              if row.prompt_tokens or row.completion_tokens else "")
     status, note = status_label(row.status), row.reason or ""
-    if row.status is Status.COMPLETED and row.model_name == MARKED_EMPTY:
+    if row.status is ChunkStatus.COMPLETED and row.marked_empty:
         status, note = "empty", "marked empty"  # no answer came: the user said so
     return (row.id.label, str(first) if first == last else f"{first}–{last}",
             status, str(row.attempt_count) if row.attempts else "",
@@ -116,7 +116,7 @@ class _Paint:
     base: Style
     header: Style
     cursor: Style
-    statuses: dict[Status, Style]
+    statuses: dict[ChunkStatus, Style]
 
 
 def _fit(value: str, width: int, right: bool = False) -> str:
@@ -169,7 +169,7 @@ class RequestTable(ScrollView, can_focus=True):
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "request-table--header", "request-table--cursor",
-        *(f"request-table--{status.value.replace('_', '-')}" for status in Status),
+        *(f"request-table--{status.value.replace('_', '-')}" for status in ChunkStatus),
     }
 
     DEFAULT_CSS = """
@@ -205,7 +205,7 @@ class RequestTable(ScrollView, can_focus=True):
         self._at = 0.0  # the clock as of the last flush: every line drawn agrees on it
         self._order: list[ChunkId] = []
         self._seen = 0  # how many of tracker.rows are in _order
-        self._filter: frozenset[Status] | None = None
+        self._filter: frozenset[ChunkStatus] | None = None
         self._filtered: list[ChunkId] = []
         self._listed: set[ChunkId] = set()
         self._cursor = 0
@@ -226,7 +226,7 @@ class RequestTable(ScrollView, can_focus=True):
         return len(self.view)
 
     @property
-    def status_filter(self) -> frozenset[Status] | None:
+    def status_filter(self) -> frozenset[ChunkStatus] | None:
         return self._filter
 
     @property
@@ -238,7 +238,7 @@ class RequestTable(ScrollView, can_focus=True):
         """The request under the cursor, if any row is shown."""
         return self._cursor_id
 
-    def set_filter(self, statuses: Collection[Status] | None) -> None:
+    def set_filter(self, statuses: Collection[ChunkStatus] | None) -> None:
         """Show only rows in ``statuses`` (None or empty: all). O(n), once per change."""
         wanted = frozenset(statuses) if statuses else None
         if wanted == self._filter:
@@ -391,7 +391,8 @@ class RequestTable(ScrollView, can_focus=True):
         return _Paint(
             width=self.scrollable_content_region.width, document_width=self._document_width(),
             base=base, header=base + self._style("header"), cursor=base + self._style("cursor"),
-            statuses={status: self._style(status.value.replace("_", "-")) for status in Status})
+            statuses={status: self._style(status.value.replace("_", "-"))
+                      for status in ChunkStatus})
 
     def _row_text(self, row: RequestRow, paint: _Paint) -> Text:
         status_style = paint.statuses[row.status]

@@ -23,7 +23,8 @@ from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 
 from extractor_tui.core.scrub import printable
-from extractor_tui.core.tracker import Status, Summary, describe_failures
+from extractor_tui.core.model import ChunkStatus
+from extractor_tui.core.tracker import Summary, describe_failures
 
 __all__ = ["OFFLINE_LABEL", "CostFn", "RunSummary", "provider_label"]
 
@@ -93,10 +94,13 @@ def _state(summary: Summary, now: float) -> Content:
 
 
 _COUNTED = (
-    (Status.PENDING, "pending", "$text-muted"), (Status.IN_PROGRESS, "in progress", "$accent"),
-    (Status.RETRYING, "retrying", "$warning"), (Status.COMPLETED, "completed", "$success"),
-    (Status.FAILED, "failed", "$error"), (Status.CANCELLED, "cancelled", "$text-disabled"),
-    (Status.SPLIT, "split", "$text-muted"),
+    (ChunkStatus.PENDING, "pending", "$text-muted"),
+    (ChunkStatus.IN_PROGRESS, "in progress", "$accent"),
+    (ChunkStatus.RETRYING, "retrying", "$warning"),
+    (ChunkStatus.COMPLETED, "completed", "$success"),
+    (ChunkStatus.FAILED, "failed", "$error"),
+    (ChunkStatus.CANCELLED, "cancelled", "$text-disabled"),
+    (ChunkStatus.SPLIT, "split", "$text-muted"),
 )
 
 
@@ -104,7 +108,7 @@ def _counts(summary: Summary) -> Content:
     line = _Line()
     for status, label, style in _COUNTED:
         count = summary.counts.get(status, 0)
-        if status is Status.SPLIT and not count:
+        if status is ChunkStatus.SPLIT and not count:
             continue
         if line:
             line.append(" · ", "$text-muted")
@@ -183,7 +187,7 @@ class RunSummary(Widget):
 
     def show(self, summary: Summary, now: float) -> None:
         """Draw ``summary`` as of ``now`` (the engine's clock)."""
-        cancelled = summary.counts.get(Status.CANCELLED, 0)
+        cancelled = summary.counts.get(ChunkStatus.CANCELLED, 0)
         done = summary.done - cancelled  # a cancelled chunk is not done: the bar says so
         self.query_one("#progress", ProgressBar).update(
             total=summary.total or None, progress=done)
