@@ -26,10 +26,11 @@ from rich.console import Console
 from rich.text import Text
 
 from extractor_tui import __version__
-from extractor_tui.cli_run import Terminated, add_run_arguments, run_command
+from extractor_tui.cli_run import Terminated, run_command
 from extractor_tui.core.scrub import printable, redact
 from extractor_tui.crashlog import CrashLogUnavailable, write_crash_log
 from extractor_tui.errors import ConfigError, ExtractorError, FieldSpecError, SessionBusy
+from extractor_tui.options import add_run_arguments
 
 __all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PARTIAL", "EXIT_TERMINATED",
            "EXIT_USAGE", "main"]

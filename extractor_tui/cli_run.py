@@ -1,6 +1,6 @@
 """``extractor run``: the headless front end, a contract other tools script against.
 
-It only turns flags into Settings and a FieldSet, drives a ``Job`` (the same coordinator the
+It only turns flags into Settings and a FieldSet (``options.py``, as the app does), drives a ``Job`` (the same coordinator the
 TUI uses), shows progress on stderr and writes the result where ``--output`` says. The
 progress line is fed by the same ``RequestTracker`` the TUI shows, refreshed on a timer,
 never per event. Results go to the file or stdout; progress, notes and the summary go to
@@ -20,108 +20,34 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from extractor_tui.config import Settings, load_settings
 from extractor_tui.core.events import Event, StructuredOutputChanged
 from extractor_tui.core.export import check_output, export
-from extractor_tui.core.fields import FieldSet, fields_from_args, load_schema, preset
 from extractor_tui.core.job import Job, Plan
 from extractor_tui.core.model import ChunkStatus
 from extractor_tui.core.report import exit_code
 from extractor_tui.core.scrub import printable, redact_url
 from extractor_tui.core.session import RunInfo, Session
 from extractor_tui.core.tracker import RequestTracker, describe_failures
-from extractor_tui.errors import (
-    ConfigError,
-    DocumentError,
-    FieldSpecError,
-    OutputError,
-    SessionWriteError,
-)
+from extractor_tui.errors import ConfigError, DocumentError, OutputError, SessionWriteError
+from extractor_tui.options import fields_from, flag_warnings, settings_from
 
-__all__ = ["Terminated", "add_run_arguments", "fields_from", "run_command", "settings_from",
-           "warn_about_flags"]
+__all__ = ["Terminated", "run_command"]
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-
-_SETTING_FLAGS: tuple[tuple[str, str, type], ...] = (
-    ("model", "--model", str), ("base_url", "--base-url", str), ("api_key", "--api-key", str),
-    ("concurrency", "--concurrency", int), ("chunk_tokens", "--chunk-tokens", int),
-    ("overlap_tokens", "--overlap-tokens", int), ("timeout_s", "--timeout", float),
-    ("retries", "--retries", int), ("max_file_mb", "--max-file-mb", float),
-    ("pdf_timeout_s", "--pdf-timeout", float), ("load_workers", "--workers", int),
-    ("structured_output", "--structured-output", str))
-
-
-def add_run_arguments(run: argparse.ArgumentParser) -> None:
-    """Flags shared by ``extractor run`` and the app's ``extractor [PATH...]``."""
-    run.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                     help="files or folders (folders are read recursively)")
-    group = run.add_argument_group("fields (pick one)")
-    group.add_argument("--schema", type=Path, metavar="FILE", help="JSON Schema of the fields")
-    group.add_argument("--field", action="append", default=[], metavar="NAME[:TYPE[:DESC]]",
-                       help="a field; repeat for more (TYPE: string, number, integer, boolean,"
-                            " date; add [] for a list; NAME! = required)")
-    group.add_argument("--preset", metavar="NAME",
-                       help="built-in fields: invoice, contract, medical, resume")
-    run.add_argument("--session", type=Path, metavar="FILE",
-                     help="SQLite session file; an existing one is resumed")
-    run.add_argument("--offline", action="store_true",
-                     help="use the built-in offline provider (default when no API key and no "
-                          "base URL are set)")
-    run.add_argument("--config", type=Path, metavar="FILE",
-                     help="TOML config file (default: ~/.config/extractor/config.toml)")
-    described = Settings.model_fields
-    for name, flag, kind in _SETTING_FLAGS:
-        info = described[name]
-        default = "" if name == "api_key" else f" (default: {info.default})"
-        run.add_argument(flag, dest=name, type=kind, default=None,
-                         help=f"{info.description}{default}")
-
-
-def warn_about_flags(args: argparse.Namespace, err: Console) -> None:
-    """A key given as ``--api-key`` is in the process list (``ps``) and the shell history."""
-    if getattr(args, "api_key", None):
-        err.print(Text("warning: --api-key is visible to other users of this machine (ps, "
-                       "shell history); set OPENAI_API_KEY instead", style="yellow"))
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    flags: dict[str, Any] = {name: getattr(args, name) for name, _, _ in _SETTING_FLAGS}
-    if args.offline:
-        flags["provider"] = "offline"
-    names = {name: flag for name, flag, _ in _SETTING_FLAGS}
-    return load_settings(args.config, flag_names=names, **flags)
-
-
-def fields_from(args: argparse.Namespace, required: bool = True) -> FieldSet | None:
-    given = [bool(args.schema), bool(args.field), bool(args.preset)]
-    if sum(given) > 1:
-        raise FieldSpecError("give only one of --schema, --field and --preset")
-    if args.schema:
-        return load_schema(args.schema)
-    if args.field:
-        return fields_from_args(args.field)
-    if args.preset:
-        return preset(args.preset)
-    if required:
-        raise FieldSpecError("no fields to extract: give --preset NAME (invoice, contract, "
-                             "medical, resume), --schema FILE or --field NAME[:TYPE[:DESC]]")
-    return None
-
 
 async def run_command(args: argparse.Namespace, err: Console) -> int:
     """The whole of ``extractor run``; returns the exit code."""
     if not args.paths:
         raise ConfigError("no documents: give at least one file or folder")
-    warn_about_flags(args, err)
+    for warning in flag_warnings(args):
+        err.print(Text(f"warning: {warning}", style="yellow"))
     settings = settings_from(args)
     fields = fields_from(args)
     assert fields is not None

@@ -27,6 +27,7 @@ from extractor_tui.core.llm.base import Client
 from extractor_tui.core.run_settings import restore
 from extractor_tui.core.session import Session
 from extractor_tui.errors import SessionBusy
+from extractor_tui.options import fields_from, flag_warnings, settings_from
 from extractor_tui.ui.app import ExtractorApp
 from extractor_tui.ui.recent import RecentSessions
 
@@ -78,9 +79,8 @@ set in ``settings`` explicitly, which the plan then lists as differing.
 
 def launch_app(args: argparse.Namespace, err: Console) -> int:
     """``extractor [PATH...]``: open the app with those documents; returns the exit code."""
-    from extractor_tui.cli_run import fields_from, settings_from, warn_about_flags
-
-    warn_about_flags(args, err)
+    for warning in flag_warnings(args):
+        err.print(Text(f"warning: {warning}", style="yellow"))
     settings = settings_from(args)
     fields = fields_from(args, required=False)
     app = build_app(settings, fields, args.session, list(args.paths))
