@@ -27,32 +27,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from chunking import ChunkConfig, Chunker, resolve_encoding
-from extractor_tui.core import LoadOptions, LoadResult, load_documents
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchkit import Ticker  # noqa: E402
+from chunking import ChunkConfig, Chunker, resolve_encoding  # noqa: E402
+from extractor_tui.core import LoadOptions, LoadResult, load_documents  # noqa: E402
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "kleister-nda-dev"
 
 
 async def _load_with_ticker(paths: list[Path], workers: int) -> tuple[float, float, LoadResult]:
     """Seconds to load, the worst ticker lateness in seconds, and the result."""
-    worst = 0.0
-    stop = asyncio.Event()
-
-    async def ticker() -> None:
-        nonlocal worst
-        while not stop.is_set():
-            before = time.perf_counter()
-            await asyncio.sleep(0.005)
-            worst = max(worst, time.perf_counter() - before - 0.005)
-
-    tick = asyncio.create_task(ticker())
+    ticker = Ticker()
+    ticker.start()
     await asyncio.sleep(0)
     started = time.perf_counter()
     result = await load_documents(paths, LoadOptions(workers=workers))
     elapsed = time.perf_counter() - started
-    stop.set()
-    await tick
-    return elapsed, worst, result
+    return elapsed, await ticker.stop(), result
 
 
 class _CountingEncoding:
@@ -91,26 +83,16 @@ async def _add_paths(paths: list[Path], folder: Path) -> tuple[float, float, int
     from extractor_tui.core.job import Job
     from extractor_tui.core.session import Session
 
-    worst = 0.0
-    stop = asyncio.Event()
-
-    async def ticker() -> None:
-        nonlocal worst
-        while not stop.is_set():
-            before = time.perf_counter()
-            await asyncio.sleep(0.005)
-            worst = max(worst, time.perf_counter() - before - 0.005)
-
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         with Session.open(Path(tmp) / "bench.sqlite") as session:
             job = Job(Settings(provider="offline"), preset("contract"), session)
-            tick = asyncio.create_task(ticker())
+            ticker = Ticker()
+            ticker.start()
             await asyncio.sleep(0)
             started = time.perf_counter()
             await job.add_paths(paths)
             elapsed = time.perf_counter() - started
-            stop.set()
-            await tick
+            worst = await ticker.stop()
             chunks = len(session.work_items())
             await job.aclose()
     return elapsed, worst, chunks

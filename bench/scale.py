@@ -38,13 +38,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from benchkit import Ticker, loopback  # noqa: E402
 
 EXTRACTOR = Path(sys.executable).parent / "extractor"
 SECTIONS = ("register", "run", "app", "interrupt", "pdf")
@@ -121,49 +123,6 @@ def _big_pdf(path: Path, pages: int) -> Path:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-class Ticker:
-    """The longest time the event loop was late for a 5 ms sleep, while running."""
-
-    def __init__(self) -> None:
-        self.worst = 0.0
-        self._task: asyncio.Task[None] | None = None
-
-    async def _tick(self) -> None:
-        while True:
-            before = time.perf_counter()
-            await asyncio.sleep(0.005)
-            self.worst = max(self.worst, time.perf_counter() - before - 0.005)
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._tick())
-
-    async def stop(self) -> float:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        return self.worst
-
-
-@contextmanager
-def loopback(latency: float = 0.005) -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "loopback.py"), "--port", "0",
-                             "--latency", str(latency), "--lifetime", "3600",
-                             "--max-requests", "10000000"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        if not line.startswith("READY "):
-            raise RuntimeError(f"loopback server did not start: {line!r}")
-        yield line.split(" ", 1)[1]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _env(work: Path) -> dict[str, str]:
@@ -349,7 +308,7 @@ def _run_docs(work: Path, folder: Path, base_url: str, session: Path) -> dict[st
 def section_run(work: Path, docs: int) -> Path:
     base = _small_docs(work / "docs-1000", 1000, seed=1000)
     many = _small_docs(work / f"docs-{docs}", docs, seed=docs)
-    with loopback() as url:
+    with loopback(["--latency", "0.005", "--max-requests", "10000000"]) as url:
         small = _run_docs(work, base, url, work / "run-1000.sqlite")
         large = _run_docs(work, many, url, work / f"run-{docs}.sqlite")
     per_small = small["wall"] / max(1, small["chunks"])
