@@ -231,6 +231,17 @@ class TruncatedOutput(ProviderError):
 
 
 class FatalProviderError(ProviderError):
-    """No retry can help (bad key, no quota, unknown model, context too long)."""
+    """No retry can help (bad key, no quota, unknown model, context too long).
+
+    ``endpoint_own`` says whether it is the endpoint's own (its key, its quota, the models
+    it serves), so another endpoint may do the work, or the request's (context too long),
+    which no endpoint can help with.
+    """
 
     kind = ErrorKind.FATAL
+
+    def __init__(self, message: str, *, status: int | None = None,
+                 request_id: str | None = None, raw: str | None = None,
+                 endpoint_own: bool = True) -> None:
+        super().__init__(message, status=status, request_id=request_id, raw=raw)
+        self.endpoint_own = endpoint_own

@@ -67,5 +67,5 @@ async def run_over(base_url: str, work: Sequence[WorkItem], config: EngineConfig
     try:
         result = await engine.run(work)
     finally:
-        await engine.client.aclose()
+        await engine.aclose()
     return result, recorder

@@ -14,6 +14,7 @@ import pytest
 from enginekit import FAST, Recorder, engine_for, items, run_over
 from loopback import Fault, LoopbackServer, RequestInfo
 
+from extractor_tui.core.dispatch import GateConfig
 from extractor_tui.core.events import (
     AttemptStarted,
     ChunkCompleted,
@@ -49,7 +50,7 @@ async def test_concurrency_can_change_mid_run() -> None:
         assert server.max_in_flight == 2
         engine.set_concurrency(9)
         result = await task
-        await engine.client.aclose()
+        await engine.aclose()
     assert result.count("completed") == 60
     assert server.max_in_flight == 9
 
@@ -173,11 +174,10 @@ async def test_the_breaker_opens_when_most_calls_fail_then_a_probe_closes_it() -
     script = [Fault.drop()] * 8
     async with LoopbackServer(script=script, default=Fault.ok()) as server:
         rec = Recorder()
-        engine = engine_for(server.base_url, rec, replace(FAST, concurrency=1, retries=10))
-        engine.gate.config = replace(engine.gate.config, breaker_open_for=0.2)
-        engine.gate._open_for = 0.2  # noqa: SLF001 - shorten the first open period
+        engine = engine_for(server.base_url, rec, replace(FAST, concurrency=1, retries=10),
+                            gate=GateConfig(breaker_open_for=0.2))
         result = await engine.run(items(6))
-        await engine.client.aclose()
+        await engine.aclose()
     assert result.count("completed") == 6
     opened = rec.of(CircuitOpened)
     assert opened and not opened[0].fatal  # type: ignore[attr-defined]
@@ -220,7 +220,7 @@ async def test_cancel_leaves_no_task_behind_and_keeps_what_finished() -> None:
         await asyncio.sleep(0.3)
         engine.cancel()
         result = await asyncio.wait_for(task, 2.0)
-        await engine.client.aclose()
+        await engine.aclose()
         leftover = asyncio.all_tasks() - before - {asyncio.current_task()}
     assert [t for t in leftover if not t.done()] == []
     assert result.cancelled and result.count("completed") == 3
@@ -237,7 +237,7 @@ async def test_cancelling_the_run_task_also_accounts_for_every_chunk() -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        await engine.client.aclose()
+        await engine.aclose()
     counts = rec.tracker.summary().counts
     assert counts[ChunkStatus.CANCELLED] == 5 and not engine.running
 
@@ -257,7 +257,7 @@ async def test_an_error_inside_the_run_ends_it_loudly_instead_of_hanging() -> No
         before = asyncio.all_tasks()
         with pytest.raises(OSError, match="No space left"):
             await asyncio.wait_for(engine.run(items(40)), 5.0)
-        await engine.client.aclose()
+        await engine.aclose()
         leftover = asyncio.all_tasks() - before - {asyncio.current_task()}
     assert [t for t in leftover if not t.done()] == [] and not engine.running
     counts = rec.tracker.summary().counts
@@ -277,7 +277,7 @@ async def test_pause_holds_new_requests_until_resume() -> None:
         assert len(completions(server)) == paused_at
         engine.resume()
         result = await task
-        await engine.client.aclose()
+        await engine.aclose()
     assert result.count("completed") == 30
 
 

@@ -109,7 +109,7 @@ async def test_a_breaker_probe_never_spends_a_chunks_attempts() -> None:
         try:
             result = await engine.run(items(3))
         finally:
-            await engine.client.aclose()
+            await engine.aclose()
     assert len(server.log) == 11
     assert result.count(ChunkStatus.COMPLETED) == 3, [o.message for o in result.outcomes]
 

@@ -82,7 +82,7 @@ async def test_auto_answers_every_chunk_under_each_server(
             job, events = await _run(server, settings, session)
             outcomes = list(job.outcomes.values())
             assert outcomes and all(o.status is ChunkStatus.COMPLETED for o in outcomes)
-            assert job.engine.negotiation.mode == Mode(mode)
+            assert job.engine.pool.endpoints[0].negotiation.mode == Mode(mode)
             switches = [e for e in events if isinstance(e, StructuredOutputChanged)]
             assert len(switches) == refusals
             # A refusal costs no attempt: every request but the refused ones answered a

@@ -10,7 +10,12 @@ One ``Gate`` per endpoint decides *when* a request may go out. It combines, in o
   the last decrease do not halve again: one burst of 429s is one signal.
 * **A circuit breaker.** When most recent calls fail (transient errors), sending stops for
   a while; then exactly one probe goes out, and its result closes or reopens the circuit.
-  A fatal error (bad key, no quota, unknown model) opens it for good.
+* **Out of service.** An error that is the endpoint's own and will not mend by retrying at
+  once (a refused key, no quota, nothing listening) takes it down (``take_down``): the
+  breaker opens for ``down_for`` seconds, doubling while its probes fail, and an answered
+  probe puts it back. The pool (``endpoints.py``) sends the work elsewhere meanwhile.
+* **Stopped for good** (``fatal``): nothing is admitted again; the engine uses it when no
+  endpoint is left for the model, or for an error no endpoint can help with.
 * **Budgets** (``budget.py``): configured RPM/TPM and what the headers say is left.
 * **Pause.** No new request leaves while paused; those in flight finish.
 * **Slow start.** Until the endpoint has answered once (``proven``), one request at a time:
@@ -93,6 +98,8 @@ class GateConfig:
     breaker_failure_ratio: float = 0.7
     breaker_open_for: float = 2.0          # first open period; doubles while probes fail
     breaker_open_cap: float = 30.0
+    down_for: float = 5.0                  # first period out of service (take_down)
+    down_cap: float = 120.0
 
 
 class Gate:
@@ -121,6 +128,8 @@ class Gate:
         self._open_for = config.breaker_open_for
         self._probe_out = False
         self.fatal_message: str | None = None
+        self.down_reason: str | None = None  # out of service until a probe is answered
+        self._down_for = config.down_for
         self.proven = False  # the endpoint has answered (a cached answer does not count)
         self._wake = asyncio.Event()
 
@@ -245,6 +254,28 @@ class Gate:
         """A transient failure (5xx, timeout, dropped connection) counts toward the breaker."""
         self._record(False, permit.probe)
 
+    def take_down(self, reason: str) -> None:
+        """Out of service: an error of the endpoint's own that retrying at once cannot mend.
+
+        One probe goes out after ``down_for`` seconds (doubled each time a probe fails, up
+        to ``down_cap``); an answered probe brings the endpoint back. Failures of requests
+        that were already in flight when it went down do not lengthen the wait again.
+        """
+        if self.fatal_message is not None or (self.state is GateState.OPEN
+                                              and self.down_reason is not None):
+            return
+        self.down_reason = reason
+        self._down(self._clock.now())
+
+    def _down(self, now: float) -> None:
+        self.state = GateState.OPEN
+        self._open_until = now + self._down_for
+        self._down_for = min(self.config.down_cap, self._down_for * 2)
+        self._recent.clear()
+        self._emit(GateEvent("circuit-open", now, until=self._open_until,
+                             reason=self.down_reason or ""))
+        self._notify()
+
     def fatal(self, message: str) -> None:
         """No retry can help: stop admitting anything, for good."""
         if self.fatal_message is None:
@@ -263,7 +294,10 @@ class Gate:
                 self.state = GateState.CLOSED
                 self._recent.clear()
                 self._open_for = self.config.breaker_open_for
+                self.down_reason, self._down_for = None, self.config.down_for
                 self._emit(GateEvent("circuit-closed", now))
+            elif self.down_reason is not None:
+                self._down(now)  # still out of service: the longer wait, doubled
             else:
                 self._open(now, "the probe failed")
             self._notify()

@@ -1,24 +1,30 @@
 """The engine: work items in, one event per fact out, every chunk accounted for.
 
-``Engine.run(items)`` sends one request per chunk through the endpoint's ``Gate`` and owns
-every retry (the SDK's own retries are off, so each attempt is visible). Each error class
-has its own budget:
+``Engine.run(items)`` sends one request per chunk and owns every retry (the SDK's own
+retries are off, so each attempt is visible). Where a request goes is the
+``EndpointPool``'s answer (``endpoints.py``): one endpoint, or several routed by model and
+weight, each with its own gate and structured-output negotiation. Each error class has its
+own budget:
 
 ===============  ==========================================================================
 back-pressure    429: the gate's shared cool-down and AIMD; costs no attempt; a total
                  wait cap per chunk ends it with a clear failure
 transient        5xx, timeout, dropped connection: jittered exponential backoff, up to
                  ``retries`` attempts; a breaker probe's failure spends none of them; the
-                 same refused connection or 5xx twice before anything succeeded ends the
-                 run at once (``failfast.py``)
+                 same refused connection or 5xx twice before the endpoint answered takes
+                 it out of service at once (``failfast.py``); the retry goes to another
+                 endpoint first, when there is one
 invalid output   not JSON, wrong shape, empty: re-ask with the error, ``invalid_retries`` times
 truncated        ``finish_reason == "length"``: split the chunk in two, dispatch both halves
-fatal            the circuit opens; nothing more is sent; in-flight calls finish and keep
-                 their results; the rest end cancelled with the reason
+fatal            the endpoint's own (a refused key, no quota, an unknown model): it is
+                 taken out of service and the chunk goes to another endpoint at no cost;
+                 otherwise (context too long), or when no endpoint is left for the model,
+                 nothing more is sent; in-flight calls finish and keep their results; the
+                 rest end cancelled with the reason
 ===============  ==========================================================================
 
-One dispatcher task starts queued items, in order, as the gate admits them, and parks on the
-gate when it does not. A request that gets its answer hands its slot straight to the next
+One dispatcher task starts queued items, in order, as an endpoint admits them, and parks on
+the endpoints' gates when none does. A request that gets its answer hands its slot straight to the next
 queued item and parses the answer just after, so with many answers arriving together the
 next requests leave first. Retries wait in their own task without holding a slot, then
 rejoin at the front of the queue. Results are keyed by ``ChunkId``, so their order is
@@ -32,13 +38,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-from collections import deque
-from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
+from extractor_tui.core._engine_run import Admitted, Answer, ChunkState, Run
 from extractor_tui.core.clock import Clock, SystemClock
-from extractor_tui.core.dispatch import CircuitOpen, Gate, GateConfig, GateEvent, Permit
-from extractor_tui.core.failfast import FailFast
+from extractor_tui.core.dispatch import CircuitOpen, GateConfig, Permit
+from extractor_tui.core.endpoints import Endpoint, EndpointPool, EndpointSpec
+from extractor_tui.core.failfast import endpoint_label
 from extractor_tui.core.llm.offline import count_tokens as _bundled_count
 from extractor_tui.core.events import (
     AttemptFinished,
@@ -49,20 +56,16 @@ from extractor_tui.core.events import (
     ChunkId,
     ChunkRetrying,
     ChunkSplit,
-    CircuitClosed,
-    CircuitOpened,
-    ConcurrencyChanged,
-    CoolDownStarted,
+    EndpointInfo,
     RequestPlanned,
     RunFinished,
     RunPaused,
     RunResumed,
     RunStarted,
     Sink,
-    StructuredOutputChanged,
 )
 from extractor_tui.core.fields import FieldSet
-from extractor_tui.core.llm.base import Client, LLMRequest, LLMResponse
+from extractor_tui.core.llm.base import Client, LLMRequest
 from extractor_tui.core.llm.headers import RateLimitInfo
 from extractor_tui.core.model import ChunkStatus
 from extractor_tui.core.prompts import (
@@ -71,7 +74,6 @@ from extractor_tui.core.prompts import (
     parse_output,
     repair_messages,
 )
-from extractor_tui.core.structured import ModeSwitch, Negotiation
 from extractor_tui.core.usage import Usage, answer_usage, estimated_usage
 from extractor_tui.core.work import ChunkOutcome, EngineConfig, RunResult, WorkItem, split_point
 from extractor_tui.errors import (
@@ -83,89 +85,25 @@ from extractor_tui.errors import (
     TruncatedOutput,
 )
 
-__all__ = ["ChunkOutcome", "Engine", "EngineConfig", "RunResult", "WorkItem", "split_point"]
+__all__ = ["ChunkOutcome", "Engine", "EngineConfig", "EndpointSpec", "RunResult", "WorkItem",
+           "split_point"]
 
 _PROMPT_OVERHEAD_TOKENS = 400  # system + field list, for budget estimates only
 
 
-@dataclass
-class _State:
-    item: WorkItem
-    attempts: int = 0
-    transient: int = 0
-    invalid: int = 0
-    waited: float = 0.0
-    first_start: float | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    tokens_estimated: bool = False
-    repair: LLMRequest | None = None
-    last_error: ProviderError | None = None
-    done: bool = False
-
-
-@dataclass
-class _Run:
-    ready: deque[WorkItem] = field(default_factory=deque)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    finished: asyncio.Event = field(default_factory=asyncio.Event)
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    open_chunks: int = 0
-    running: int = 0
-    outcomes: dict[ChunkId, ChunkOutcome] = field(default_factory=dict)
-    cancel_reason: str | None = None
-    crash: BaseException | None = None
-
-    def spawn(self, coro: Coroutine[object, object, None], name: str) -> asyncio.Task[None]:
-        """A task of this run; if it raises (a bug, a sink that cannot write), the run ends
-        and ``Engine.run`` raises that error, instead of hanging or losing it."""
-        task = asyncio.create_task(coro, name=name)
-        self.tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and (error := task.exception()) is not None:
-            self._crashed(error)
-
-    def later(self, step: Callable[[], None]) -> None:
-        """Run ``step`` soon, on this loop, with the same error handling as a task."""
-        asyncio.get_running_loop().call_soon(self._guarded, step)
-
-    def _guarded(self, step: Callable[[], None]) -> None:
-        try:
-            step()
-        except Exception as error:  # noqa: BLE001 - re-raised by Engine.run, not swallowed
-            self._crashed(error)
-
-    def _crashed(self, error: BaseException) -> None:
-        if self.crash is None:
-            self.crash = error
-        self.finished.set()
-
-
-@dataclass(frozen=True)
-class _Answer:
-    """An answer received and not yet parsed (see ``Engine._attempt``)."""
-
-    state: _State
-    request: LLMRequest
-    permit: Permit
-    response: LLMResponse
-    start: float
-    attempt: int
-
-
 class Engine:
-    """Sends chunks to one client and reports every fact to ``sink``."""
+    """Sends chunks to its endpoints and reports every fact to ``sink``.
 
-    def __init__(self, client: Client, fields: FieldSet, *, model: str,
-                 config: EngineConfig = EngineConfig(), sink: Sink = lambda event: None,
-                 clock: Clock | None = None, rng: random.Random | None = None,
+    ``endpoints`` is one ``Client`` (an endpoint tuned by ``config`` and ``gate``, named
+    after its URL) or several ``EndpointSpec``s, each with its own tuning.
+    """
+
+    def __init__(self, endpoints: Client | Sequence[EndpointSpec], fields: FieldSet, *,
+                 model: str, config: EngineConfig = EngineConfig(),
+                 sink: Sink = lambda event: None, clock: Clock | None = None,
+                 rng: random.Random | None = None,
                  count_tokens: Callable[[str], int] | None = None,
                  gate: GateConfig | None = None) -> None:
-        self.client = client
         self.fields = fields
         self.model = model
         self.config = config
@@ -173,30 +111,32 @@ class Engine:
         self._clock = clock or SystemClock()
         self._rng = rng or random.Random()
         self._count_tokens = count_tokens
-        gate_config = replace(gate or GateConfig(), maximum=config.concurrency,
-                              rpm=config.rpm, tpm=config.tpm)
-        self.gate = Gate(gate_config, self._clock, self._on_gate_event)
-        self._fail_fast = FailFast(client.endpoint)
-        self.negotiation = Negotiation(config.structured_output, client.endpoint,
-                                       start=config.structured_start,
-                                       on_switch=self._on_mode_switch)
-        self._states: dict[ChunkId, _State] = {}
-        self._run: _Run | None = None
+        if not isinstance(endpoints, Sequence):
+            gate_config = replace(gate or GateConfig(), maximum=config.concurrency,
+                                  rpm=config.rpm, tpm=config.tpm)
+            endpoints = [EndpointSpec(endpoint_label(endpoints.endpoint), endpoints,
+                                      gate=gate_config,
+                                      structured_output=config.structured_output,
+                                      structured_start=config.structured_start)]
+        self.pool = EndpointPool(endpoints, self._clock, sink)
+        self._states: dict[ChunkId, ChunkState] = {}
+        self._run: Run | None = None
         # Every request carries a cap: the configured one, else what the fields need.
         self.max_tokens = config.max_tokens or answer_token_cap(fields, model)
 
     # -- controls ----------------------------------------------------------------------------
 
     def set_concurrency(self, maximum: int) -> None:
-        """Change the in-flight maximum (1–100) now, even mid-run."""
-        self.gate.set_maximum(maximum)
+        """Change the in-flight maximum now, even mid-run: 1–100 for one endpoint; with
+        several, the total, shared in proportion to their configured concurrency."""
+        self.pool.set_maximum(maximum)
 
     def pause(self) -> None:
-        self.gate.pause()
+        self.pool.pause()
         self._sink(RunPaused(self._clock.now()))
 
     def resume(self) -> None:
-        self.gate.resume()
+        self.pool.resume()
         self._sink(RunResumed(self._clock.now()))
 
     def cancel(self, reason: str = "cancelled by the user") -> None:
@@ -210,18 +150,39 @@ class Engine:
     def running(self) -> bool:
         return self._run is not None
 
+    @property
+    def provider(self) -> str:
+        return self.pool.endpoints[0].client.provider
+
+    @property
+    def fatal_message(self) -> str | None:
+        """Why nothing more can be sent for the model, or None."""
+        return self.pool.stop_reason(self.model)
+
+    def endpoint_info(self) -> tuple[EndpointInfo, ...]:
+        """Each endpoint as a run starts: name, ceiling, limit, mode, models."""
+        return tuple(EndpointInfo(e.name, e.gate.maximum, e.gate.limit,
+                                  e.negotiation.mode.value, tuple(sorted(e.models)),
+                                  e.serves(self.model))
+                     for e in self.pool.endpoints)
+
+    async def aclose(self) -> None:
+        """Release every endpoint's connections."""
+        for endpoint in self.pool.endpoints:
+            await endpoint.client.aclose()
+
     # -- the run -----------------------------------------------------------------------------
 
     async def run(self, items: Sequence[WorkItem]) -> RunResult:
         """Send every item; return when each has completed, failed or been cancelled."""
         if self._run is not None:
             raise RuntimeError("this engine is already running")
-        run = self._run = _Run()
+        run = self._run = Run()
         started = self._clock.now()
-        self._sink(RunStarted(len(items), self.gate.limit, self.client.provider, self.model,
-                              started))
+        self._sink(RunStarted(len(items), self.pool.limit, self.provider, self.model,
+                              started, self.endpoint_info()))
         for item in items:
-            self._states[item.id] = _State(item)
+            self._states[item.id] = ChunkState(item)
             run.ready.append(item)
             run.open_chunks += 1
             self._sink(_planned(item, started))
@@ -234,24 +195,23 @@ class Engine:
             for task in list(run.tasks):
                 task.cancel()
             await asyncio.gather(*run.tasks, return_exceptions=True)
-            reason = run.cancel_reason or (
-                f"not sent: {self.gate.fatal_message}" if self.gate.fatal_message
-                else "cancelled")
+            fatal = self.fatal_message
+            reason = run.cancel_reason or (f"not sent: {fatal}" if fatal else "cancelled")
             for state in list(self._states.values()):  # this run's items and their halves
                 self._cancel_open(run, state.item.id, reason)
             self._run = None
             result = RunResult(tuple(run.outcomes[key] for key in sorted(run.outcomes)),
-                               self.gate.fatal_message, run.cancel_reason is not None,
+                               fatal, run.cancel_reason is not None,
                                self._clock.now() - started)
             self._sink(RunFinished(result.count(ChunkStatus.COMPLETED),
                                    result.count(ChunkStatus.FAILED),
                                    result.count(ChunkStatus.CANCELLED), self._clock.now(),
-                                   self.gate.fatal_message))
+                                   fatal))
         if run.crash is not None:
             raise run.crash
         return result
 
-    def _cancel_open(self, run: _Run, chunk: ChunkId, reason: str) -> None:
+    def _cancel_open(self, run: Run, chunk: ChunkId, reason: str) -> None:
         state = self._states.get(chunk)
         if state is None or state.done:
             return
@@ -261,8 +221,8 @@ class Engine:
             completion_tokens=state.completion_tokens, tokens_estimated=state.tokens_estimated))
         self._sink(ChunkCancelled(chunk, reason, self._clock.now()))
 
-    async def _dispatch(self, run: _Run) -> None:
-        """Start every chunk the gate admits; park until the queue or the gate changes."""
+    async def _dispatch(self, run: Run) -> None:
+        """Start every chunk an endpoint admits; park until the queue or a gate changes."""
         while True:
             if not run.ready:
                 wake = run.wake = asyncio.Event()
@@ -271,43 +231,42 @@ class Engine:
             admitted = self._take_now(run)
             if admitted is None:
                 try:
-                    await self.gate.changed(_budget_tokens(run.ready[0]))
+                    await self.pool.changed(self.model, _budget_tokens(run.ready[0]))
                 except CircuitOpen:
                     self._maybe_finished(run)
                     return
                 continue
-            state, permit = admitted
-            run.spawn(self._attempt(run, state, permit),
-                      f"extractor-chunk-{state.item.id.doc}-{state.item.id.label}")
+            run.spawn(self._attempt(run, admitted),
+                      f"extractor-chunk-{admitted.state.item.id.doc}-"
+                      f"{admitted.state.item.id.label}")
             # Let the new task reach the socket before the next one starts: a burst of starts
             # would otherwise hold every first request back until all were built.
             await asyncio.sleep(0)
 
-    def _take_now(self, run: _Run) -> tuple[_State, Permit] | None:
-        """The next queued chunk and its permit, if the gate admits it without waiting."""
+    def _take_now(self, run: Run) -> Admitted | None:
+        """The next queued chunk, its endpoint and permit, if one admits it without waiting."""
         if not run.ready or run.cancel_reason is not None:
             return None
-        try:
-            permit = self.gate.try_acquire(_budget_tokens(run.ready[0]))
-        except CircuitOpen:
+        state = self._states[run.ready[0].id]
+        admitted = self.pool.try_admit(self.model, _budget_tokens(state.item), state.avoid)
+        if admitted is None:
             return None
-        if permit is None:
-            return None
+        run.ready.popleft()
         run.running += 1
-        return self._states[run.ready.popleft().id], permit
+        return Admitted(state, *admitted)
 
-    def _enqueue(self, run: _Run, item: WorkItem, front: bool = False) -> None:
+    def _enqueue(self, run: Run, item: WorkItem, front: bool = False) -> None:
         if front:
             run.ready.appendleft(item)
         else:
             run.ready.append(item)
         run.wake.set()
 
-    def _maybe_finished(self, run: _Run) -> None:
-        if run.open_chunks == 0 or (self.gate.fatal_message is not None and run.running == 0):
+    def _maybe_finished(self, run: Run) -> None:
+        if run.open_chunks == 0 or (run.running == 0 and self.fatal_message is not None):
             run.finished.set()
 
-    async def _attempt(self, run: _Run, state: _State, permit: Permit) -> None:
+    async def _attempt(self, run: Run, admitted: Admitted) -> None:
         """Send chunks one after another while the gate admits them without waiting.
 
         When an answer arrives, the slot it frees goes straight to the next queued chunk, in
@@ -316,20 +275,20 @@ class Engine:
         answers are parsed, instead of after all of them (a hop through the dispatcher task
         would queue each send behind every answer already waiting).
         """
-        admitted: tuple[_State, Permit] | None = (state, permit)
-        while admitted is not None:
-            admitted = await self._send(run, *admitted)
+        following: Admitted | None = admitted
+        while following is not None:
+            following = await self._send(run, following)
 
-    async def _send(self, run: _Run, state: _State,
-                    permit: Permit) -> tuple[_State, Permit] | None:
+    async def _send(self, run: Run, admitted: Admitted) -> Admitted | None:
+        state, endpoint, permit = admitted.state, admitted.endpoint, admitted.permit
         item = state.item
         state.attempts += 1
         attempt = state.attempts
         start = self._clock.now()
         if state.first_start is None:
             state.first_start = start
-        self._sink(AttemptStarted(item.id, attempt, start))
-        mode = self.negotiation.mode
+        self._sink(AttemptStarted(item.id, attempt, start, endpoint.name))
+        mode = endpoint.negotiation.mode
         if state.repair is not None and state.repair.mode != mode.value:
             state.repair = None  # a re-ask built for a mode the endpoint no longer takes
         request = state.repair or make_request(fields=self.fields, chunk_text=item.text,
@@ -338,26 +297,27 @@ class Engine:
         released = False
         try:
             try:
-                response = await self.client.complete(request, self.config.timeout)
+                response = await endpoint.client.complete(request, self.config.timeout)
             finally:
-                self.gate.release(permit)
+                endpoint.gate.release(permit)
                 released = True
                 run.running -= 1
             info = RateLimitInfo.from_headers(response.headers) if response.headers else None
-            self.gate.succeeded(info, permit, cached=response.cached)
+            endpoint.gate.succeeded(info, permit, cached=response.cached)
         except ProviderError as exc:
             # An answer we refused (malformed usage, fields of the wrong type, over the size
             # cap) was still generated: count it, estimated.
             usage = (self._spent(state, estimated_usage(request, exc.raw or "", self._count))
                      if isinstance(exc, InvalidOutput) else Usage())
-            self._attempt_failed(run, state, attempt, start, exc, request, permit, usage)
+            self._attempt_failed(run, state, attempt, start, exc, request, endpoint, permit,
+                                 usage)
             return None
         finally:
             if not released:  # cancelled while waiting for the answer
-                self.gate.release(permit)
+                endpoint.gate.release(permit)
                 run.running -= 1
             self._maybe_finished(run)
-        answered = _Answer(state, request, permit, response, start, attempt)
+        answered = Answer(state, request, endpoint, permit, response, start, attempt)
         following = self._take_now(run)
         if following is None:
             self._settle(run, answered)
@@ -365,7 +325,7 @@ class Engine:
             run.later(lambda: self._settle(run, answered))
         return following
 
-    def _settle(self, run: _Run, answered: _Answer) -> None:
+    def _settle(self, run: Run, answered: Answer) -> None:
         """Parse an answer and report it: completed, or re-asked, or split."""
         state, response, attempt = answered.state, answered.response, answered.attempt
         if state.done or self._run is not run:  # the run ended before this was reached
@@ -383,12 +343,14 @@ class Engine:
                 raise
         except ProviderError as exc:  # an HTTP 200 with bad output: its tokens were spent
             self._attempt_failed(run, state, attempt, start, exc, answered.request,
-                                 answered.permit, usage)
+                                 answered.endpoint, answered.permit, usage,
+                                 cached=response.cached)
             return
         end = self._clock.now()
         self._sink(AttemptFinished(item.id, attempt, end, end - start, "ok",
                                    response.status, None, usage.prompt, usage.completion,
-                                   tokens_estimated=usage.estimated, cached=response.cached))
+                                   tokens_estimated=usage.estimated, cached=response.cached,
+                                   endpoint="" if response.cached else answered.endpoint.name))
         outcome = ChunkOutcome(item, ChunkStatus.COMPLETED, attempt, candidates, response.content,
                                prompt_tokens=state.prompt_tokens,
                                completion_tokens=state.completion_tokens,
@@ -400,43 +362,48 @@ class Engine:
                                   candidates, response.content, response.cached,
                                   tokens_estimated=state.tokens_estimated))
 
-    def _attempt_failed(self, run: _Run, state: _State, attempt: int, start: float,
-                        exc: ProviderError, request: LLMRequest, permit: Permit,
-                        usage: Usage = Usage()) -> None:
+    def _attempt_failed(self, run: Run, state: ChunkState, attempt: int, start: float,
+                        exc: ProviderError, request: LLMRequest, endpoint: Endpoint,
+                        permit: Permit, usage: Usage = Usage(), *,
+                        cached: bool = False) -> None:
         end = self._clock.now()
         self._sink(AttemptFinished(state.item.id, attempt, end, end - start, exc.kind.value,
                                    exc.status, exc.message, usage.prompt, usage.completion,
-                                   tokens_estimated=usage.estimated))
-        self._failed(run, state, exc, request, permit)
+                                   tokens_estimated=usage.estimated, cached=cached,
+                                   endpoint="" if cached else endpoint.name))
+        self._failed(run, state, exc, request, endpoint, permit)
 
-    def _failed(self, run: _Run, state: _State, exc: ProviderError, request: LLMRequest,
-                permit: Permit) -> None:
+    def _failed(self, run: Run, state: ChunkState, exc: ProviderError, request: LLMRequest,
+                endpoint: Endpoint, permit: Permit) -> None:
         item, now = state.item, self._clock.now()
         state.last_error = exc
-        if self.negotiation.refused(request.mode, exc):
+        if endpoint.negotiation.refused(request.mode, exc):
             # The server refused the kind of request, not the chunk: send it again in the
             # endpoint's next mode, without counting this against the chunk's attempts.
             state.repair = None
             self._sink(ChunkRetrying(item.id, exc.kind, f"{exc.message} (sent again as "
-                                     f"{self.negotiation.mode.value})", now, now))
+                                     f"{endpoint.negotiation.mode.value})", now, now))
             self._enqueue(run, item, front=True)
             return
         if isinstance(exc, RateLimited):
-            wait = self.gate.rate_limited(exc.retry_after, permit,
-                                          RateLimitInfo.from_headers(exc.headers))
+            wait = endpoint.gate.rate_limited(exc.retry_after, permit,
+                                              RateLimitInfo.from_headers(exc.headers))
             state.waited += wait
             if state.waited > self.config.max_rate_limit_wait:
                 self._fail(run, state, exc, f"still rate limited after waiting "
                            f"{state.waited:.0f} s in total (cap "
                            f"{self.config.max_rate_limit_wait:.0f} s): {exc.message}")
                 return
-            self._sink(ChunkRetrying(item.id, exc.kind, exc.message, self.gate.cooldown_until,
-                                     now))
+            self._sink(ChunkRetrying(item.id, exc.kind, exc.message,
+                                     endpoint.gate.cooldown_until, now))
             self._enqueue(run, item, front=True)
         elif isinstance(exc, FatalProviderError):
-            reason = self._fail_fast.fatal_reason(exc)
-            self.gate.fatal(reason)
-            self._fail(run, state, exc, reason)
+            reason = endpoint.fail_fast.fatal_reason(exc)
+            if exc.endpoint_own:
+                self._out_of_service(run, state, exc, endpoint, reason)
+            else:
+                self.pool.stop(reason, self.model)
+                self._fail(run, state, exc, reason)
         elif isinstance(exc, TruncatedOutput):
             halves = self.split_item(item)
             if halves is None:
@@ -445,7 +412,7 @@ class Engine:
                 return
             planned = []
             for half in halves:
-                self._states[half.id] = _State(half)
+                self._states[half.id] = ChunkState(half)
                 run.open_chunks += 1
                 planned.append(_planned(half, now))
             # Only now: finishing the parent first would let a run whose last open chunk was
@@ -464,11 +431,11 @@ class Engine:
             self._sink(ChunkRetrying(item.id, exc.kind, exc.message, now, now))
             self._enqueue(run, item, front=True)
         else:
-            self.gate.failed(permit)
-            stop = self._fail_fast.stop_reason(exc, self.gate.proven)
+            endpoint.gate.failed(permit)
+            state.avoid = endpoint.name
+            stop = endpoint.fail_fast.stop_reason(exc, endpoint.gate.proven)
             if stop is not None:
-                self.gate.fatal(stop)
-                self._fail(run, state, exc, stop)
+                self._out_of_service(run, state, exc, endpoint, stop)
                 return
             if not permit.probe:  # a probe tests the endpoint; it costs the chunk nothing
                 state.transient += 1
@@ -480,11 +447,28 @@ class Engine:
             self._sink(ChunkRetrying(item.id, exc.kind, exc.message, now + delay, now))
             run.spawn(self._retry_later(run, item, delay), f"extractor-retry-{item.id.label}")
 
+    def _out_of_service(self, run: Run, state: ChunkState, exc: ProviderError, endpoint: Endpoint,
+                        reason: str) -> None:
+        """``endpoint`` failed in a way of its own: it is taken down and probed later. The
+        chunk goes to another endpoint at no cost to it; when none is left for the model,
+        it fails with the reason and the run stops."""
+        endpoint.gate.take_down(reason)
+        stop = self.fatal_message
+        if stop is not None:
+            self.pool.stop(stop, self.model)  # for good: nothing is probed after the run
+            self._fail(run, state, exc, stop)
+            return
+        state.avoid = endpoint.name
+        now = self._clock.now()
+        self._sink(ChunkRetrying(state.item.id, exc.kind,
+                                 f"{reason} (sent to another endpoint)", now, now))
+        self._enqueue(run, state.item, front=True)
+
     def _count(self, text: str) -> int:
         return self._count_tokens(text) if self._count_tokens else _bundled_count(text)
 
     @staticmethod
-    def _spent(state: _State, usage: Usage) -> Usage:
+    def _spent(state: ChunkState, usage: Usage) -> Usage:
         """Add one attempt's tokens to its chunk's; returns ``usage``."""
         state.prompt_tokens += usage.prompt
         state.completion_tokens += usage.completion
@@ -496,11 +480,11 @@ class Engine:
         ceiling = min(self.config.backoff_cap, self.config.backoff_base * 2.0 ** (failures - 1))
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 
-    async def _retry_later(self, run: _Run, item: WorkItem, delay: float) -> None:
+    async def _retry_later(self, run: Run, item: WorkItem, delay: float) -> None:
         await self._clock.sleep(delay)
         self._enqueue(run, item, front=True)
 
-    def _fail(self, run: _Run, state: _State, exc: ProviderError, message: str) -> None:
+    def _fail(self, run: Run, state: ChunkState, exc: ProviderError, message: str) -> None:
         self._finish(run, state, ChunkOutcome(
             state.item, ChunkStatus.FAILED, state.attempts, raw=exc.raw, reason=exc.kind,
             message=message, prompt_tokens=state.prompt_tokens,
@@ -508,7 +492,7 @@ class Engine:
         self._sink(ChunkFailed(state.item.id, state.attempts, self._clock.now(), exc.kind,
                                message, exc.status, exc.raw))
 
-    def _finish(self, run: _Run, state: _State, outcome: ChunkOutcome | None) -> None:
+    def _finish(self, run: Run, state: ChunkState, outcome: ChunkOutcome | None) -> None:
         state.done = True
         run.open_chunks -= 1
         if outcome is not None:
@@ -537,25 +521,6 @@ class Engine:
             halves.append(WorkItem(chunk_id, item.document, text, start, end, item.page_starts,
                                    tokens, key))
         return halves[0], halves[1]
-
-    def _on_mode_switch(self, switch: ModeSwitch) -> None:
-        self._sink(StructuredOutputChanged(switch.endpoint, switch.previous.value,
-                                           switch.mode.value, switch.message,
-                                           switch.reason[:300], self._clock.now()))
-
-    # -- gate events -> public events ----------------------------------------------------------
-
-    def _on_gate_event(self, event: GateEvent) -> None:
-        if event.kind == "limit":
-            self._sink(ConcurrencyChanged(event.limit, event.maximum, event.reason, event.at))
-        elif event.kind == "cooldown":
-            self._sink(CoolDownStarted(event.until, event.reason, event.at))
-        elif event.kind == "circuit-open":
-            self._sink(CircuitOpened(event.reason, False, event.until, event.at))
-        elif event.kind == "circuit-closed":
-            self._sink(CircuitClosed(event.at))
-        elif event.kind == "fatal":
-            self._sink(CircuitOpened(event.reason, True, None, event.at))
 
 
 def _budget_tokens(item: WorkItem) -> int:

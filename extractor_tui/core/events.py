@@ -27,6 +27,7 @@ __all__ = [
     "CircuitOpened",
     "ConcurrencyChanged",
     "CoolDownStarted",
+    "EndpointInfo",
     "Event",
     "RequestPlanned",
     "RunFinished",
@@ -56,26 +57,47 @@ class RequestPlanned:
 
 
 @dataclass(frozen=True)
+class EndpointInfo:
+    """One endpoint as a run starts: its name (never a key or a URL with credentials), its
+    concurrency ceiling and limit, its structured-output mode, the models it serves (empty:
+    any) and whether it serves this run's model."""
+
+    name: str
+    maximum: int
+    limit: int
+    mode: str
+    models: tuple[str, ...] = ()
+    serves: bool = True
+
+
+@dataclass(frozen=True)
 class RunStarted:
+    """``limit`` is the sum of the endpoints' limits; ``endpoints`` lists them."""
+
     total: int
     limit: int
     provider: str
     model: str
     at: float
+    endpoints: tuple[EndpointInfo, ...] = ()
 
 
 @dataclass(frozen=True)
 class AttemptStarted:
+    """A call left for ``endpoint`` (its name)."""
+
     id: ChunkId
     attempt: int
     at: float
+    endpoint: str = ""
 
 
 @dataclass(frozen=True)
 class AttemptFinished:
     """One call ended. ``outcome`` is ``"ok"`` or the error kind. The tokens are what the
     call cost (also when its answer was cut off or invalid); ``tokens_estimated`` when we
-    counted them because the server did not; ``cached`` when the session answered (free)."""
+    counted them because the server did not; ``cached`` when the session answered (free).
+    ``endpoint`` is the name of the endpoint that answered, ``""`` when the cache did."""
 
     id: ChunkId
     attempt: int
@@ -88,6 +110,7 @@ class AttemptFinished:
     completion_tokens: int = 0
     tokens_estimated: bool = False
     cached: bool = False
+    endpoint: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,34 +170,43 @@ class ChunkCancelled:
 
 @dataclass(frozen=True)
 class CoolDownStarted:
-    """A 429: no request is sent by anyone until ``until``."""
+    """A 429: nothing is sent to ``endpoint`` until ``until``."""
 
     until: float
     reason: str
     at: float
+    endpoint: str = ""
 
 
 @dataclass(frozen=True)
 class ConcurrencyChanged:
+    """``endpoint``'s limit and ceiling changed."""
+
     limit: int
     maximum: int
     reason: str
     at: float
+    endpoint: str = ""
 
 
 @dataclass(frozen=True)
 class CircuitOpened:
-    """Sending stopped: for a while (``fatal`` False, then a probe), or for good."""
+    """Sending to ``endpoint`` stopped: for a while (``fatal`` False, then a probe), or for
+    good."""
 
     reason: str
     fatal: bool
     until: float | None
     at: float
+    endpoint: str = ""
 
 
 @dataclass(frozen=True)
 class CircuitClosed:
+    """``endpoint``'s probe was answered: it is in service again."""
+
     at: float
+    endpoint: str = ""
 
 
 @dataclass(frozen=True)
@@ -201,6 +233,7 @@ class StructuredOutputChanged:
     """The endpoint refused a structured-output mode; it is asked in ``mode`` from now on.
 
     ``message`` is the one line shown to the user; ``reason`` is the server's own words.
+    ``endpoint`` is its URL (the session remembers the mode by it), ``name`` its name.
     """
 
     endpoint: str
@@ -209,6 +242,7 @@ class StructuredOutputChanged:
     message: str
     reason: str
     at: float
+    name: str = ""
 
 
 Event = (RequestPlanned | RunStarted | AttemptStarted | AttemptFinished | ChunkRetrying

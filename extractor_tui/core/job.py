@@ -377,7 +377,7 @@ class Job:
         prompt; local servers turn it into a grammar. Counting it everywhere put the
         estimate 64 % over on the invoices (14,491 prompt tokens for 8,828)."""
         encode = self.encoding.encoding.encode_ordinary
-        mode = self.engine.negotiation.mode
+        mode = self.engine.pool.primary(self.settings.model).negotiation.mode
         messages = build_messages(self.fields, "", mode)
         tokens = sum(len(encode(m["content"])) + MESSAGE_TOKENS for m in messages) \
             + REPLY_TOKENS

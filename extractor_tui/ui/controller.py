@@ -215,15 +215,15 @@ class Controller:
 
     @property
     def concurrency(self) -> int:
-        return self.job.engine.gate.maximum
+        return self.job.engine.pool.maximum
 
     @property
     def limit(self) -> int:
-        return self.job.engine.gate.limit
+        return self.job.engine.pool.limit
 
     @property
     def in_flight(self) -> int:
-        return self.job.engine.gate.in_flight
+        return self.job.engine.pool.in_flight
 
     def now(self) -> float:
         return self.clock.now()
@@ -316,7 +316,7 @@ class Controller:
         return self._work(self._send(label, again), name=label, group="run", exclusive=True)
 
     async def _send(self, label: str, start: Any) -> None:
-        if self.job.engine.gate.paused:  # a run cancelled while paused left the gate shut
+        if self.job.engine.pool.paused:  # a run cancelled while paused left the gate shut
             self.job.engine.resume()
         self._app.post_message(RunBegan(label))
         result: RunResult | None = None

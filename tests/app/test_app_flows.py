@@ -438,7 +438,7 @@ async def test_settings_help_palette_theme_and_mouse(make_app: MakeApp, settle: 
         view.action_apply()
         await settle(pilot)
         assert app.controller.settings.concurrency == 7
-        assert app.controller.job.engine.gate.maximum == 7
+        assert app.controller.job.engine.pool.maximum == 7
         assert app.controller.job.provider == "offline"  # provider "offline" wins over a key
 
 

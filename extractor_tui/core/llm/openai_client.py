@@ -156,7 +156,8 @@ def map_error(exc: openai.OpenAIError, timeout: float) -> ProviderError:
                                   fingerprint=f"{status} {text}" if status >= 500 else None)
         if status == 400 and code == "context_length_exceeded":
             return FatalProviderError(f"400 context too long: {text} (lower --chunk-tokens)",
-                                      status=status, request_id=request_id)
+                                      status=status, request_id=request_id,
+                                      endpoint_own=False)
         hint = _FATAL_HINTS.get(status, "the request was refused")
         return FatalProviderError(f"{status} {hint}: {text}", status=status,
                                   request_id=request_id)
