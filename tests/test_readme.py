@@ -1,0 +1,87 @@
+"""The README is a contract too: every ``extractor run`` option, every key of the JSON report
+and every exit code is written in it, and it says where the command and the test corpus are.
+Read from the code (the parser, a real report), so a new option or key cannot go
+undocumented."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clikit import cli_env, run_cli
+
+from extractor_tui import cli
+from extractor_tui.core.report import FailedChunk
+
+__all__ = ["cli_env"]
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def _block(opening: str) -> str:
+    """The fenced block of the README whose first line starts with ``opening``."""
+    for block in re.findall(r"```[a-z]*\n(.*?)```", README, re.S):
+        if block.startswith(opening):
+            return str(block)
+    raise AssertionError(f"no block starting {opening!r} in the README")
+
+
+def test_every_run_option_is_in_the_readme() -> None:
+    block = _block("extractor run PATH... [options]")
+    parser = cli._parser()
+    run = next(action for action in parser._actions if action.dest == "command")
+    options = [option for action in run.choices["run"]._actions  # type: ignore[union-attr]
+               for option in action.option_strings if option.startswith("--")]
+    assert len(options) > 15
+    missing = [option for option in options if not re.search(rf"{option}\b", block)]
+    assert missing == [], f"options not in the README's list: {missing}"
+
+
+def _keys(value: Any, prefix: str = "") -> set[str]:
+    """Every key of a JSON value, as a bare name (field names excepted)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if prefix != "fields":
+                found.add(key)
+            found |= _keys(inner, key)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= _keys(inner, prefix)
+    return found
+
+
+def test_every_json_key_is_in_the_readme(cli_env: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    docs = cli_env / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("INVOICE\nInvoice No.: 7\nTotal: 12.50\n", encoding="utf-8")
+    (docs / "empty.txt").write_bytes(b"")
+    (docs / "schema.json").write_text("{}", encoding="utf-8")
+    result = run_cli(["run", docs, "--preset", "invoice", "--offline"], capsys)
+    report = json.loads(result.out)
+    keys = _keys(report)
+    keys |= set(FailedChunk("1", "e", "transient", 1, (1, 1), "t", None).to_dict())
+    assert {"version", "skipped", "tokens", "edited", "candidates", "normalized"} <= keys
+    block = _block('{"version"')
+    missing = sorted(key for key in keys if f'"{key}"' not in block)
+    assert missing == [], f"report keys not in the README's Output block: {missing}"
+
+
+def test_every_exit_code_is_in_the_readme() -> None:
+    codes = {name: getattr(cli, name) for name in dir(cli) if name.startswith("EXIT_")}
+    section = README[README.index("**Exit codes.**"):]
+    section = section[:section.index("\n\n")]
+    missing = [name for name, code in codes.items() if f"`{code}`" not in section]
+    assert missing == [], f"exit codes not in the README: {missing}"
+
+
+def test_the_readme_says_where_the_command_and_the_corpus_are() -> None:
+    assert ".venv/bin/extractor" in README
+    assert "source .venv/bin/activate" in README
+    assert "github.com/applicaai/kleister-nda" in README
+    assert "github.com/invoice-x/invoice2data" in README
+    assert "after `tasks.py test`" in README
