@@ -150,11 +150,11 @@ def _claim_standard_fds() -> None:
 
 
 def _export(args: argparse.Namespace, err: Console) -> int:
+    from extractor_tui.config import load_settings
     from extractor_tui.core.export import check_output, export
-    from extractor_tui.core.job import Job
+    from extractor_tui.core.readout import session_report
     from extractor_tui.core.report import exit_code
     from extractor_tui.core.session import Session
-    from extractor_tui.config import load_settings
 
     if not args.session.is_file():
         raise ConfigError(f"{args.session}: no such session file")
@@ -164,10 +164,10 @@ def _export(args: argparse.Namespace, err: Console) -> int:
         info = session.run_info()
         if info is None:
             raise ConfigError(f"{args.session}: the session has no fields yet")
-        settings = load_settings(None, model=info.model, provider="offline")
-        job = Job(settings, info.fields, session, record_info=False)
-        report = job.report()
-        report["summary"]["provider"] = info.provider
+        # Read from the file alone: no provider, tokenizer or engine (prices may be set in
+        # the config file).
+        report = session_report(session, info.fields, provider=info.provider,
+                                model=info.model, prices=load_settings(None).prices)
         export(report, args.output)
         if args.output != "-":
             err.print(Text(f"wrote {args.output}", style="dim"))

@@ -51,7 +51,6 @@ from extractor_tui.core.events import (
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.llm.base import Client
 from extractor_tui.core.llm.cache import CachingClient
-from extractor_tui.core.merge import apply_edit, merge_document
 from extractor_tui.core.model import (
     ChunkId,
     ChunkOutcome,
@@ -63,13 +62,13 @@ from extractor_tui.core.model import (
     WorkItem,
 )
 from extractor_tui.core.pricing import cost_usd
+from extractor_tui.core.readout import document_outcomes, merged_results, stored_outcomes
 from extractor_tui.core.llm.offline import MESSAGE_TOKENS, REPLY_TOKENS, offline_answer
 from extractor_tui.core.prompts import (
     answer_schema,
     build_messages,
     chunk_key,
     document_digest,
-    parse_output,
 )
 from extractor_tui.core.structured import Mode
 from extractor_tui.core.report import (
@@ -82,7 +81,7 @@ from extractor_tui.core.report import (
 from extractor_tui.core._session_schema import redact_url
 from extractor_tui.core.run_settings import session_settings
 from extractor_tui.core.session import Session
-from extractor_tui.errors import DocumentError, InvalidOutput, SessionWriteError
+from extractor_tui.errors import DocumentError, SessionWriteError
 
 __all__ = ["DocumentEntry", "Job", "Plan", "list_models", "make_client"]
 
@@ -483,22 +482,11 @@ class Job:
     # -- results -----------------------------------------------------------------------------
 
     def _restore(self) -> None:
-        """Rebuild outcomes from the session: stored answers and recorded failures."""
-        for item, content in self.session.completed():
-            try:
-                candidates = parse_output(content, self.fields)
-            except InvalidOutput:
-                continue
-            self.outcomes[item.id] = ChunkOutcome(item, ChunkStatus.COMPLETED, 1, candidates,
-                                                  content, cached=True)
-        for stored in self.session.failed_chunks():
-            item = stored.item
-            if item.id not in self.outcomes:
-                self.outcomes[item.id] = ChunkOutcome(
-                    item, stored.status, stored.attempts, raw=stored.raw,
-                    reason=stored.reason, message=stored.message,
-                    prompt_tokens=stored.prompt_tokens,
-                    completion_tokens=stored.completion_tokens)
+        """Rebuild outcomes from the session: its answers replace what this Job knew of
+        those chunks; a recorded failure only fills a gap."""
+        for chunk, outcome in stored_outcomes(self.session, self.fields).items():
+            if outcome.status is ChunkStatus.COMPLETED or chunk not in self.outcomes:
+                self.outcomes[chunk] = outcome
 
     def chunk_outcomes(self, doc_id: int) -> list[ChunkOutcome]:
         """The latest outcome of every leaf chunk of a document, in chunk order."""
@@ -511,15 +499,7 @@ class Job:
         Computed, never written: a read (a screen showing a row, an export of a session
         that is full or read-only) must not write. ``_store_results`` keeps them in the
         session after what changes them: a run, a retry, an edit, chunks marked empty."""
-        completed = [(o.item, o.candidates) for o in self.chunk_outcomes(doc_id)
-                     if o.status is ChunkStatus.COMPLETED]
-        results = merge_document(self.fields, completed)
-        for name, edit in self.session.edits(doc_id).items():
-            spec = self.fields.get(name)
-            if spec is not None and name in results:
-                results[name] = apply_edit(results[name], spec, edit.value, by=edit.by,
-                                           at=edit.at)
-        return results
+        return merged_results(self.session, self.fields, doc_id, self.chunk_outcomes(doc_id))
 
     def _store_results(self, doc_ids: Iterable[int]) -> None:
         """Keep the merged results of these documents in the session, for other readers of
@@ -550,12 +530,7 @@ class Job:
             if doc.error is not None:
                 reports.append(failed_document(doc.path, doc.error, self.fields))
                 continue
-            outcomes = self.chunk_outcomes(doc.doc_id)
-            known = {o.item.id for o in outcomes}
-            outcomes += [ChunkOutcome(item, ChunkStatus.CANCELLED, 0, reason=None,
-                                      message="not sent yet")
-                         for item in doc.items if item.id not in known]
-            outcomes.sort(key=lambda o: o.item.id)
+            outcomes = document_outcomes(doc.items, self.outcomes)
             # Every call this job made for the document, the cut-off and invalid answers and
             # the halves' parents included: summing the outcomes missed all of those.
             spent = self._spent.get(doc.doc_id, Usage())

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import quote
 from typing import Any, Protocol
 
+from extractor_tui.core._session_open import cannot_open, connect, not_a_session
 from extractor_tui.core._session_schema import (
     APPLICATION_ID,
     DDL,
@@ -68,6 +68,7 @@ from extractor_tui.core.model import (
     ChunkStatus,
     DocumentStatus,
     FileStamp,
+    Usage,
     WorkItem,
 )
 from extractor_tui.core.session_lock import SessionLock
@@ -142,33 +143,35 @@ class Session:
         ``lock`` names the writer ("extractor run", "the app"): the session's lock is taken
         for as long as it is open, and ``SessionBusy`` says who holds it if another process
         does (``session_lock.py``). ``read_only`` opens an existing session for reading
-        only; every write then raises ``SessionWriteError``. Raises ``ConfigError`` for a
-        file that is not an extractor session, one written by a newer version, or one that
-        cannot be opened. ``now`` gives wall-clock times (tests).
+        only, also a read-only file in a read-only folder; every write then raises
+        ``SessionWriteError``. Raises ``ConfigError`` saying why a file cannot be used: not
+        an extractor session, written by a newer version, locked by another program, a
+        folder or file this user cannot write (``_session_open.py``). ``now`` gives
+        wall-clock times (tests).
         """
         path = Path(path)
-        not_session = ConfigError(f"{path} is not an extractor session")
         if path.is_dir():
-            raise not_session
+            raise not_a_session(path, "a folder")
         if read_only and not path.is_file():
             raise ConfigError(f"{path}: no such session file")
-        held = SessionLock.acquire(path, lock) if lock and str(path) != ":memory:" else None
         try:
-            if read_only:
-                db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True,
-                                     isolation_level=None, timeout=5.0)
-            else:
-                db = sqlite3.connect(path, isolation_level=None, timeout=5.0)
-        except sqlite3.Error as exc:
+            held = (SessionLock.acquire(path, lock) if lock and str(path) != ":memory:"
+                    else None)
+        except OSError as exc:  # the lock file cannot be made: a read-only folder
+            raise cannot_open(path, exc, read_only=read_only) from exc
+        try:
+            db = connect(path, read_only=read_only)
+        except ConfigError:
             if held is not None:
                 held.release()
-            raise ConfigError(f"cannot open session {path}: {exc}") from exc
+            raise
         try:
             db.execute("PRAGMA busy_timeout = 5000")
             app_id = int(db.execute("PRAGMA application_id").fetchone()[0])
             objects = int(db.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0])
             if app_id != APPLICATION_ID and (app_id != 0 or objects != 0 or read_only):
-                raise not_session
+                raise not_a_session(path, "a SQLite database of another program"
+                                    if objects else "an empty SQLite file")
             if not read_only:
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute("PRAGMA synchronous = NORMAL")
@@ -176,13 +179,13 @@ class Session:
             session = cls(db, path, now or _utc_now, read_only=read_only, lock=held)
             if app_id == 0:
                 session._create()
-            session._check_version(not_session)
+            session._check_version()
             session._estimates = add_missing_columns(db, not read_only)
-        except sqlite3.DatabaseError as exc:  # "file is not a database" and the like
+        except sqlite3.Error as exc:
             db.close()
             if held is not None:
                 held.release()
-            raise not_session from exc
+            raise cannot_open(path, exc, read_only=read_only) from exc
         except BaseException:
             db.close()
             if held is not None:
@@ -203,10 +206,10 @@ class Session:
                            [("schema_version", str(SCHEMA_VERSION)),
                             ("created_at", self._timestamp())])
 
-    def _check_version(self, not_session: ConfigError) -> None:
+    def _check_version(self) -> None:
         version = self.meta("schema_version")
         if version is None or not version.isdigit():
-            raise not_session
+            raise not_a_session(self.path, "it has no schema version")
         if int(version) > SCHEMA_VERSION:
             raise ConfigError(f"{self.path} was written by a newer extractor (session schema "
                               f"{version}; this version reads up to {SCHEMA_VERSION})")
@@ -509,6 +512,20 @@ class Session:
                 int(r[16]), r[17], str(r[18]),
                 tuple(self.attempts(item.id.doc, item.id.label)), bool(r[19])))
         return failed
+
+    def spent(self) -> dict[int, Usage]:
+        """Document id → what every call recorded for its chunks cost, across all runs (an
+        answer from the cache cost nothing)."""
+        rows = self._db.execute("SELECT doc_id, sum(prompt_tokens), sum(completion_tokens), "
+                                "max(tokens_estimated) FROM attempts GROUP BY doc_id")
+        return {int(doc): Usage(int(p), int(c), bool(e)) for doc, p, c, e in rows}
+
+    def request_counts(self) -> tuple[int, int]:
+        """Every call recorded (answers from the cache included, as a run counts them), and
+        how many of them were sent again after an earlier attempt of the same run."""
+        calls, again = self._db.execute("SELECT count(*), coalesce(sum(number > 1), 0) "
+                                        "FROM attempts").fetchone()
+        return int(calls), int(again)
 
     def attempts(self, doc_id: int, label: str) -> list[StoredAttempt]:
         """Every call made for one chunk, across runs, oldest first."""
