@@ -143,7 +143,7 @@ def test_status_rules() -> None:
                                       reason=ErrorKind.CANCELLED, message="cancelled by the user")]
     cancelled_report = document_report("x", FIELDS, cancelled, good.fields, None)
     assert cancelled_report.status is ResultStatus.PARTIAL
-    assert cancelled_report.chunks_cancelled == 1
+    assert cancelled_report.chunks.cancelled == 1
     assert cancelled_report.failed_chunks[0].reason == "cancelled"
     nothing_done = [replace(o, status=ChunkStatus.FAILED) for o in first]
     assert document_report("x", FIELDS, nothing_done, good.fields,

@@ -104,7 +104,7 @@ async def test_reads_never_write_and_results_are_kept_after_what_changes_them(
         await job.add_paths([SAMPLES / "acme-2024-0117.txt", SAMPLES / "kestrel-kp-24-1009.txt"])
         await job.run()
         first, second = job.documents()
-        assert session.load_results(first.doc_id)["total"]["value"] is not None
+        assert session.load_results(first.doc_id)["total"].value is not None
         before = version()
         job.report()
         job.results(first.doc_id)
@@ -112,7 +112,7 @@ async def test_reads_never_write_and_results_are_kept_after_what_changes_them(
         assert version() == before
         job.edit(first.doc_id, "total", "12.50")
         assert version() != before
-        assert session.load_results(first.doc_id)["total"]["value"] == 12.5
+        assert session.load_results(first.doc_id)["total"].value == 12.5
     watcher.close()
 
 

@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                  "extractor_tui.core.text", "extractor_tui.core.values",
                  "extractor_tui.core.presets", "extractor_tui.core.pricing")),
     (1, "types", ("extractor_tui.core.model", "extractor_tui.core.events",
+                  "extractor_tui.core.serial",
                   "extractor_tui.core.fields", "extractor_tui.core.llm.base")),
     (2, "engine", ("extractor_tui.core.engine", "extractor_tui.core._engine_run",
                    "extractor_tui.core.endpoints", "extractor_tui.core.work",

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from extractor_tui.core import fields as fields_module
 from extractor_tui.core.fields import FieldSet, FieldSpec, FieldType, coerce
 from extractor_tui.core.merge import (
     MISSING,
     apply_edit,
-    apply_validation,
     candidates_from,
     chunk_order,
     fold,
     merge_document,
     merge_field,
-    validate_record,
 )
 from extractor_tui.core.model import (
     Candidate,
@@ -29,6 +29,7 @@ from extractor_tui.core.model import (
     Source,
     WorkItem,
 )
+from extractor_tui.core.serial import result_from_json, result_json
 
 NAME = FieldSpec("party")
 DATE = FieldSpec("effective_date", FieldType.DATE)
@@ -224,16 +225,28 @@ def test_merge_document_keeps_field_order_and_merges_across_chunks() -> None:
     assert results["parties"].value == ["Acme Inc.", "Beta LLC"]
 
 
-def test_the_record_model_flags_what_merge_let_through() -> None:
-    fields = FieldSet((AMOUNT, replace(NAME, required=True)))
-    results = {"total": FieldResult("total", "lots", valid=True),
-               "party": merge_field(replace(NAME, required=True), [])}
-    errors = validate_record(fields, results)
-    assert errors["total"] == ["not a number: 'lots'"]
-    checked = apply_validation(fields, results)
-    assert not checked["total"].valid and checked["total"].errors == ("not a number: 'lots'",)
-    assert checked["party"].errors == (MISSING,)  # not repeated in the model's words
-    assert apply_validation(fields, checked) == checked
+def test_each_value_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One validator: merge reads each candidate's value once (a record model re-read
+    every merged value with the same parsers), and a missing required field says so once."""
+    reads: list[object] = []
+    real = fields_module.parse_date
+
+    def counting(raw: object) -> str:
+        reads.append(raw)
+        return real(raw)
+
+    monkeypatch.setattr(fields_module, "parse_date", counting)
+    fields_module._adapter.cache_clear()  # noqa: SLF001 - rebuilt with the counting parser
+    try:
+        results = merge_document(FieldSet((DATE, replace(NAME, required=True))), [
+            (item("dated 1 May 2024, or 2 May 2024"),
+             [raw("effective_date", "1 May 2024", "dated 1 May 2024"),
+              raw("effective_date", "2 May 2024", "2 May 2024")])])
+    finally:
+        fields_module._adapter.cache_clear()  # noqa: SLF001
+    assert reads == ["1 May 2024", "2 May 2024"]
+    assert results["effective_date"].value == "2024-05-01"
+    assert results["party"].errors == (MISSING,) and not results["party"].valid
 
 
 # --------------------------------------------------------------------------- edits, round trip
@@ -273,10 +286,9 @@ def test_field_results_survive_a_json_round_trip() -> None:
     edited = apply_edit(merge_field(NAME, [cand(NAME, "Acme"), cand(NAME, "Beta", chunk="2")]),
                         NAME, "Acme Corp", by="ana", at="t")
     for result in (merged, edited, merge_field(AMOUNT, [])):
-        data = json.loads(json.dumps(result.to_dict()))
-        assert FieldResult.from_dict(data) == result
-    source = Source("1", 2, "q")
-    assert Source.from_dict(source.to_dict()) == source
+        data = json.loads(json.dumps(result_json(result)))
+        assert list(data) == [f.name for f in dataclass_fields(FieldResult)]
+        assert result_from_json(data) == result
 
 
 # --------------------------------------------------------------------------- properties

@@ -433,16 +433,32 @@ def test_a_split_needs_spans_or_registered_halves(session: Session) -> None:
 
 # -- results and edits -------------------------------------------------------------------------
 
-def test_results_round_trip_as_dicts(session: Session) -> None:
+def test_results_round_trip(session: Session) -> None:
     doc_id, _ = loaded(session)
     results = {"total": FieldResult("total", 12.5, True, sources=(Source("0", 1, "12.5"),)),
                "parties": FieldResult("parties", ["A", "B"], True)}
     session.save_results(doc_id, results)
     stored = session.load_results(doc_id)
     assert list(stored) == ["total", "parties"]
-    assert {name: FieldResult.from_dict(data) for name, data in stored.items()} == results
+    assert stored == results
     session.save_results(doc_id, {"total": results["total"]})
     assert list(session.load_results(doc_id)) == ["total"]
+
+
+def test_results_an_older_version_wrote_still_read(session: Session) -> None:
+    """Rows written before conflicts and who edited were kept: those take their defaults."""
+    doc_id, _ = loaded(session)
+    old = {"name": "total", "value": 12.5, "valid": True, "errors": [], "grounded": True,
+           "sources": [{"chunk": "0", "page": 1, "quote": "12.50"}],
+           "candidates": [{"field": "total", "value": "12.50", "normalized": 12.5,
+                           "error": None, "quote": "12.50", "chunk": "0", "page": 1,
+                           "grounded": True, "confidence": None}]}
+    with session._write() as db:  # noqa: SLF001 - as an older version's writer left it
+        db.execute("INSERT INTO results(doc_id, field, data) VALUES (?, ?, ?)",
+                   (doc_id, "total", json.dumps(old)))
+    [(name, result)] = session.load_results(doc_id).items()
+    assert (name, result.value, result.conflicts, result.edited) == ("total", 12.5, (), False)
+    assert result.candidates[0].offset is None and result.sources == (Source("0", 1, "12.50"),)
 
 
 def test_edits_keep_history_with_who_and_when(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 Why frozen dataclasses and not pydantic models here: a ``FieldSet`` is hashed into every
 request key (so the cache and resume notice a changed field) and passed around the engine
-as plain data. Pydantic appears only at the edges: ``output_model()`` builds the model that
-validates merged values, and ``from_json_schema`` reads the user's file.
+as plain data. Pydantic is where values are read: ``coerce`` validates a value against a
+``TypeAdapter`` built once per field shape, and it is the only reader of values.
 
 Three ways in, one shape out:
 
@@ -14,7 +14,7 @@ Three ways in, one shape out:
 * ``preset(name)``: the built-in sets in ``presets.py``.
 
 Every problem is a ``FieldSpecError`` whose message is one line naming the culprit.
-Values are read by ``coerce`` (the parsers live in ``values.py``).
+Values are read by ``coerce`` (the parsers it calls live in ``values.py``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property, lru_cache, partial
 from pathlib import Path
-from types import MappingProxyType
+from types import GenericAlias, MappingProxyType
 from typing import Annotated, Any
 
 import pydantic
@@ -40,6 +40,7 @@ from extractor_tui.core.values import (
     parse_date,
     parse_integer,
     parse_number,
+    plain_number,
 )
 from extractor_tui.errors import FieldSpecError
 
@@ -52,7 +53,6 @@ __all__ = [
     "coerce",
     "fields_from_args",
     "load_schema",
-    "output_model",
     "parse_field_arg",
     "preset",
 ]
@@ -353,86 +353,69 @@ def preset(name: str) -> FieldSet:
 
 
 # --------------------------------------------------------------------------- values
+#
+# One reading of values, in pydantic: a TypeAdapter per field shape (type, list or not, enum),
+# built once. Its before-validator reads a value as written ("17 Jan 2024", "$1,234.50") with
+# the parsers of ``values.py``; pydantic then checks the type and, for a list, each item.
+# Merge, the edit dialog and the offline provider all call ``coerce``: nothing else reads a
+# value, so nothing reads one twice.
 
 
-def _coerce_one(spec: FieldSpec, raw: object) -> object:
-    if raw is None:
-        raise ValueError("no value")
-    if spec.type is FieldType.DATE:
-        return parse_date(raw)
-    if spec.type is FieldType.NUMBER:
-        return parse_number(raw)
-    if spec.type is FieldType.INTEGER:
-        return parse_integer(raw)
-    if spec.type is FieldType.BOOLEAN:
-        return parse_boolean(raw)
-    text = clean_text(raw)
-    return match_enum(text, spec.enum) if spec.enum is not None else text
+def _reader(kind: FieldType, enum: tuple[str, ...] | None) -> Any:
+    """One value of ``kind``, as written: parsed before pydantic checks its type."""
+    parse: Any = {FieldType.DATE: parse_date, FieldType.NUMBER: parse_number,
+                  FieldType.INTEGER: parse_integer, FieldType.BOOLEAN: parse_boolean,
+                  FieldType.STRING: clean_text}[kind]
+    if enum is not None:
+        parse = partial(_one_of, enum)
 
-
-def coerce(spec: FieldSpec, raw: object) -> object:
-    """``raw`` as the field's type: ISO date string, float, int, bool or clean text.
-
-    For a list field each element is coerced (a single value counts as a one-item list).
-    Raises ``ValueError`` with a short message when a value cannot be read.
-    """
-    if not spec.many:
+    def read(raw: object) -> object:
+        if raw is None:
+            raise ValueError("no value")
         if isinstance(raw, (list, tuple)):
             raise ValueError(f"expected one value, got a list of {len(raw)}")
-        return _coerce_one(spec, raw)
-    items = list(raw) if isinstance(raw, (list, tuple)) else [raw]
-    result: list[object] = []
-    for n, item in enumerate(items, 1):
-        try:
-            result.append(_coerce_one(spec, item))
-        except ValueError as exc:
-            raise ValueError(f"item {n}: {exc}") from None
-    return result
+        return parse(raw)
+
+    base: Any = {FieldType.DATE: str, FieldType.NUMBER: float, FieldType.INTEGER: int,
+                 FieldType.BOOLEAN: bool, FieldType.STRING: str}[kind]
+    if kind is FieldType.NUMBER:  # a whole amount reads 12450, not 12450.0, everywhere
+        return Annotated[base, pydantic.BeforeValidator(read),
+                         pydantic.AfterValidator(plain_number)]
+    return Annotated[base, pydantic.BeforeValidator(read)]
 
 
-_PY_TYPES: dict[FieldType, type] = {FieldType.STRING: str, FieldType.NUMBER: float,
-                                    FieldType.INTEGER: int, FieldType.BOOLEAN: bool,
-                                    FieldType.DATE: str}
+def _one_of(allowed: tuple[str, ...], raw: object) -> str:
+    return match_enum(clean_text(raw), allowed)
 
 
-def _validate(spec: FieldSpec, value: object) -> object:
-    return None if value is None and not spec.required else coerce(spec, value)
+def _as_list(raw: object) -> object:
+    """A list field takes a single value as a list of one."""
+    return list(raw) if isinstance(raw, (list, tuple)) else [raw]
 
 
-@lru_cache(maxsize=64)  # create_model takes milliseconds; merge validates every document
-def output_model(fields: FieldSet) -> type[pydantic.BaseModel]:
-    """A pydantic model validating one whole record ``{field name: value}`` with ``coerce``.
+@lru_cache(maxsize=256)
+def _adapter(kind: FieldType, many: bool, enum: tuple[str, ...] | None
+             ) -> pydantic.TypeAdapter[Any]:
+    one = _reader(kind, enum)
+    listed = GenericAlias(list, (one,))
+    shape: Any = Annotated[listed, pydantic.BeforeValidator(_as_list)] if many else one
+    return pydantic.TypeAdapter(shape)
 
-    Required fields must be present and non-null; the others default to None; list fields
-    are lists. Python attribute names are the field names where pydantic allows them
-    (``field_<n>`` otherwise, e.g. for ``_x`` or ``model_x``); the alias is always the field
-    name, so validate and dump with field names (``model_dump(by_alias=True)``).
+
+def coerce(spec: FieldSpec, raw: object, *, item: bool = False) -> object:
+    """``raw`` as the field's type: ISO date string, number (an int when whole), int, bool
+    or clean text; one of ``spec.enum`` when it has one.
+
+    For a list field each element is read (a single value counts as a one-item list);
+    ``item`` reads one element of it. Raises ``ValueError`` with a short message when a
+    value cannot be read ("not a date: 'soon'", "item 2: no value").
     """
-    definitions: dict[str, Any] = {}
-    reserved = set(dir(pydantic.BaseModel))
-    names = set(fields.names)
-    for n, spec in enumerate(fields):
-        base: Any = _PY_TYPES[spec.type]
-        annotation: Any = list[base] if spec.many else base
-        if not spec.required:
-            annotation = annotation | None
-        attr = spec.name
-        if attr.startswith(("_", "model_")) or attr in reserved:
-            attr = f"field_{n}"
-            while attr in names:  # never take another field's own name
-                attr += "_"
-        default: Any = ... if spec.required else None
-        definitions[attr] = (
-            Annotated[annotation, pydantic.BeforeValidator(partial(_validate, spec))],
-            pydantic.Field(default, alias=spec.name, description=spec.description or None),
-        )
-    config = pydantic.ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-    model: type[pydantic.BaseModel] = pydantic.create_model(
-        f"{_model_name(fields.name)}Record", __config__=config, **definitions)
-    return model
-
-
-def _model_name(name: str) -> str:
-    words = re.findall(r"[A-Za-z0-9]+", name)
-    title = "".join(word[:1].upper() + word[1:] for word in words)
-    return title if title[:1].isalpha() else f"Fields{title}"
+    try:
+        return _adapter(spec.type, spec.many and not item, spec.enum).validate_python(raw)
+    except pydantic.ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        loc = error.get("loc", ())
+        if loc and isinstance(loc[0], int):
+            message = f"item {loc[0] + 1}: {message}"
+        raise ValueError(message) from None

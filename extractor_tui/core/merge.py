@@ -37,9 +37,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
-import pydantic
-
-from extractor_tui.core.fields import FieldSet, FieldSpec, coerce, output_model
+from extractor_tui.core.fields import FieldSet, FieldSpec, coerce
 from extractor_tui.core.model import (
     Candidate,
     FieldResult,
@@ -52,13 +50,11 @@ __all__ = [
     "MISSING",
     "FoldedText",
     "apply_edit",
-    "apply_validation",
     "candidates_from",
     "chunk_order",
     "fold",
     "merge_document",
     "merge_field",
-    "validate_record",
 ]
 
 MISSING = "required field missing"
@@ -165,7 +161,7 @@ def _folded(text: str) -> str:
 def _coerce(spec: FieldSpec, raw: object) -> tuple[object, str | None]:
     """(coerced value, None), or (None, error message). Lists' elements one at a time."""
     try:
-        return coerce(replace(spec, many=False), raw), None
+        return coerce(spec, raw, item=True), None
     except ValueError as exc:
         return None, str(exc) or "invalid value"
 
@@ -301,62 +297,14 @@ def _merge_list(spec: FieldSpec, mine: tuple[Candidate, ...],
 def merge_document(fields: FieldSet, completed: Sequence[tuple[WorkItem,
                                                                Sequence[RawCandidate]]]
                    ) -> dict[str, FieldResult]:
-    """Every field's result for one document, in field order, checked by the record model."""
+    """Every field's result for one document, in field order. Each value was read (and so
+    checked) once, by ``fields.coerce``: there is no second pass over the record."""
     candidates = [candidate for item, raws in completed
                   for candidate in candidates_from(item, raws, fields)]
     by_field: dict[str, list[Candidate]] = {name: [] for name in fields.names}
     for candidate in candidates:
         by_field[candidate.field].append(candidate)
-    results = {spec.name: merge_field(spec, by_field[spec.name]) for spec in fields}
-    return apply_validation(fields, results)
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def validate_record(fields: FieldSet, results: Mapping[str, FieldResult]
-                    ) -> dict[str, list[str]]:
-    """Run ``output_model(fields)`` over the merged values; its messages by field name.
-
-    Record-level errors without a field location (none today) are reported under ``""``.
-    """
-    model = output_model(fields)
-    record = {spec.name: (results[spec.name].value if spec.name in results else None)
-              for spec in fields}
-    try:
-        model.model_validate(record)
-    except pydantic.ValidationError as exc:
-        errors: dict[str, list[str]] = {}
-        for error in exc.errors(include_url=False):
-            loc = error.get("loc", ())
-            name = str(loc[0]) if loc and str(loc[0]) in fields.names else ""
-            message = str(error.get("msg", "invalid"))
-            message = message.removeprefix("Value error, ")
-            if len(loc) > 1 and isinstance(loc[1], int):
-                message = f"item {loc[1] + 1}: {message}"
-            errors.setdefault(name, []).append(message)
-        return errors
-    return {}
-
-
-def apply_validation(fields: FieldSet, results: Mapping[str, FieldResult]
-                     ) -> dict[str, FieldResult]:
-    """``results`` with the record model's errors added, in field order.
-
-    Only fields that merge found valid take model errors: an invalid field already carries
-    the more specific coercion message, and the model would only repeat it in other words.
-    Record-level errors (key ``""``) have no field to attach to; the model built by
-    ``output_model`` has no record-level validators, so there are none today.
-    """
-    errors = validate_record(fields, results)
-    checked: dict[str, FieldResult] = {}
-    for spec in fields:
-        result = results.get(spec.name) or _missing(spec, ())
-        extra = [e for e in errors.get(spec.name, ()) if e not in result.errors]
-        if result.valid and extra:
-            result = replace(result, valid=False, errors=(*result.errors, *extra))
-        checked[spec.name] = result
-    return checked
+    return {spec.name: merge_field(spec, by_field[spec.name]) for spec in fields}
 
 
 def apply_edit(result: FieldResult, spec: FieldSpec, value: object, *, by: str,

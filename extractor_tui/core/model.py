@@ -5,7 +5,8 @@ values, and merge, the session store, the report, the tracker and the app consum
 they lived beside the engine, every one of those depended on the engine, and through it on
 dispatch and the rate budgets; a change to how requests are sent rebuilt the whole graph. Here
 they are frozen dataclasses (hashable, comparable, cheap to build), with no behaviour beyond
-reading their own fields; pydantic meets them only at the edges.
+reading their own fields; pydantic meets them only at the edges (``serial.py``, the
+report).
 
 The layering this module anchors, checked by ``tests/test_layers.py``::
 
@@ -17,13 +18,10 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
-from dataclasses import fields as dataclass_fields
+from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
-from extractor_tui.core.values import plain_number
 from extractor_tui.errors import ErrorKind
 
 __all__ = [
@@ -219,13 +217,6 @@ class Candidate:
     confidence: float | None
     offset: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "normalized": plain_number(self.normalized)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Candidate:
-        return cls(**{f.name: data[f.name] for f in dataclass_fields(cls) if f.name in data})
-
 
 @dataclass(frozen=True)
 class Source:
@@ -234,13 +225,6 @@ class Source:
     chunk: str
     page: int | None
     quote: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Source:
-        return cls(str(data["chunk"]), data.get("page"), str(data.get("quote", "")))
 
 
 @dataclass(frozen=True)
@@ -263,29 +247,3 @@ class FieldResult:
     edited: bool = False
     edited_by: str | None = None
     edited_at: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name,
-                "value": [plain_number(v) for v in self.value]
-                if isinstance(self.value, (list, tuple)) else plain_number(self.value),
-                "valid": self.valid, "errors": list(self.errors), "grounded": self.grounded,
-                "sources": [source.to_dict() for source in self.sources],
-                "candidates": [candidate.to_dict() for candidate in self.candidates],
-                "conflicts": [candidate.to_dict() for candidate in self.conflicts],
-                "edited": self.edited, "edited_by": self.edited_by,
-                "edited_at": self.edited_at}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], name: str | None = None) -> FieldResult:
-        """Read ``to_dict`` output; ``name`` overrides (or stands in for) ``data["name"]``."""
-        value = data.get("value")
-        return cls(name=name if name is not None else str(data["name"]),
-                   value=list(value) if isinstance(value, (list, tuple)) else value,
-                   valid=bool(data["valid"]), errors=tuple(data.get("errors", ())),
-                   grounded=bool(data.get("grounded", False)),
-                   sources=tuple(Source.from_dict(s) for s in data.get("sources", ())),
-                   candidates=tuple(Candidate.from_dict(c)
-                                    for c in data.get("candidates", ())),
-                   conflicts=tuple(Candidate.from_dict(c) for c in data.get("conflicts", ())),
-                   edited=bool(data.get("edited", False)), edited_by=data.get("edited_by"),
-                   edited_at=data.get("edited_at"))

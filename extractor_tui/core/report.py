@@ -16,9 +16,10 @@ Shape (every key always present; extra keys may be added, never removed or renam
                  "prompt_tokens", "completion_tokens", "tokens_estimated", "cost_usd",
                  "elapsed_seconds", "provider", "model", "fatal", "cancelled", "skipped"}}
 
-Why dataclasses first and a dict last: the TUI, the session store and the CLI all hold
-``DocumentReport``/``RunSummary`` values, and only ``build_report`` fixes the JSON shape, so
-the contract lives in one function (and its test asserts the key sets). Cancelled chunks
+Why dataclasses first and a dict last: the dataclasses below have exactly the JSON's shape
+(``DocumentReport.chunks`` is the ``chunks`` object, ``tokens`` the ``tokens`` one), and
+``build_report`` has pydantic write them out, so the contract is the types themselves, with
+no hand-written ``to_dict`` to fall out of step (its test asserts the key sets). Cancelled chunks
 count as failed in ``chunks.failed`` and appear in ``failed_chunks`` (reason
 ``cancelled``), because for the user both mean "not extracted yet, retry me".
 
@@ -34,7 +35,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
+
+import pydantic
 
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.model import (
@@ -48,9 +52,12 @@ from extractor_tui.core.model import (
 __all__ = [
     "NOT_LOADED",
     "REPORT_VERSION",
+    "ChunkCounts",
     "DocumentReport",
     "FailedChunk",
+    "Report",
     "RunSummary",
+    "SkippedFile",
     "build_report",
     "document_report",
     "exit_code",
@@ -76,41 +83,29 @@ class FailedChunk:
     text: str
     raw: str | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"chunk": self.chunk, "error": self.error, "reason": self.reason,
-                "attempts": self.attempts, "pages": list(self.pages), "text": self.text,
-                "raw": self.raw}
+
+@dataclass(frozen=True)
+class ChunkCounts:
+    """How a document's chunks went; ``failed`` counts the cancelled ones too."""
+
+    total: int
+    completed: int
+    failed: int
+    cancelled: int = 0
 
 
 @dataclass(frozen=True)
 class DocumentReport:
-    """One document's results and how its chunks went."""
+    """One document's results and how its chunks went; ``tokens`` is what its calls cost."""
 
     path: str
     status: ResultStatus
     error: str | None
     fields: dict[str, FieldResult]
-    chunks_total: int
-    chunks_completed: int
-    chunks_failed: int
+    chunks: ChunkCounts
     failed_chunks: tuple[FailedChunk, ...]
-    prompt_tokens: int
-    completion_tokens: int
+    tokens: Usage
     cost_usd: float | None
-    chunks_cancelled: int = 0
-    tokens_estimated: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path, "status": self.status, "error": self.error,
-            "fields": {name: result.to_dict() for name, result in self.fields.items()},
-            "chunks": {"total": self.chunks_total, "completed": self.chunks_completed,
-                       "failed": self.chunks_failed, "cancelled": self.chunks_cancelled},
-            "failed_chunks": [chunk.to_dict() for chunk in self.failed_chunks],
-            "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens,
-                       "estimated": self.tokens_estimated},
-            "cost_usd": self.cost_usd,
-        }
 
 
 def _status(loaded: bool, completed: int, failed: int,
@@ -145,12 +140,10 @@ def document_report(path: str, fields: FieldSet, outcomes: Sequence[ChunkOutcome
     failed = len(outcomes) - completed
     return DocumentReport(
         path=path, status=_status(True, completed, failed, ordered), error=None,
-        fields=ordered, chunks_total=len(outcomes), chunks_completed=completed,
-        chunks_failed=failed,
+        fields=ordered, chunks=ChunkCounts(len(outcomes), completed, failed, cancelled),
         failed_chunks=tuple(_failed_chunk(o) for o in outcomes
                             if o.status is not ChunkStatus.COMPLETED),
-        prompt_tokens=tokens.prompt, completion_tokens=tokens.completion, cost_usd=cost_usd,
-        chunks_cancelled=cancelled, tokens_estimated=tokens.estimated)
+        tokens=tokens, cost_usd=cost_usd)
 
 
 def failed_document(path: str, error: str, fields: FieldSet) -> DocumentReport:
@@ -158,12 +151,11 @@ def failed_document(path: str, error: str, fields: FieldSet) -> DocumentReport:
     empty = {spec.name: FieldResult(spec.name, [] if spec.many else None, valid=False,
                                     errors=(NOT_LOADED,)) for spec in fields}
     return DocumentReport(path=path, status=ResultStatus.FAILED, error=error, fields=empty,
-                          chunks_total=0, chunks_completed=0, chunks_failed=0,
-                          failed_chunks=(), prompt_tokens=0, completion_tokens=0,
+                          chunks=ChunkCounts(0, 0, 0), failed_chunks=(), tokens=Usage(),
                           cost_usd=0.0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunSummary:
     """The run as a whole. ``cost_usd`` is None when the price of the model is unknown."""
 
@@ -174,6 +166,7 @@ class RunSummary:
     failed_chunks: int
     prompt_tokens: int
     completion_tokens: int
+    tokens_estimated: bool = False
     cost_usd: float | None
     elapsed_seconds: float
     provider: str
@@ -181,7 +174,6 @@ class RunSummary:
     fatal: str | None = None
     cancelled: bool = False
     skipped: int = 0
-    tokens_estimated: bool = False
 
     @classmethod
     def from_documents(cls, documents: Sequence[DocumentReport], *, requests: int,
@@ -193,36 +185,50 @@ class RunSummary:
         The cost is None as soon as one document that sent chunks has an unknown cost: a
         partial sum would understate what the run cost.
         """
-        costs = [d.cost_usd for d in documents if d.chunks_total]
+        costs = [d.cost_usd for d in documents if d.chunks.total]
         cost = None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
-        return cls(documents=len(documents), chunks=sum(d.chunks_total for d in documents),
+        return cls(documents=len(documents), chunks=sum(d.chunks.total for d in documents),
                    requests=requests, retries=retries,
-                   failed_chunks=sum(d.chunks_failed for d in documents),
-                   prompt_tokens=sum(d.prompt_tokens for d in documents),
-                   completion_tokens=sum(d.completion_tokens for d in documents),
-                   cost_usd=cost, elapsed_seconds=elapsed_seconds, provider=provider,
-                   model=model, fatal=fatal, cancelled=cancelled, skipped=skipped,
-                   tokens_estimated=any(d.tokens_estimated for d in documents))
+                   failed_chunks=sum(d.chunks.failed for d in documents),
+                   prompt_tokens=sum(d.tokens.prompt for d in documents),
+                   completion_tokens=sum(d.tokens.completion for d in documents),
+                   tokens_estimated=any(d.tokens.estimated for d in documents),
+                   cost_usd=cost, elapsed_seconds=round(elapsed_seconds, 3),
+                   provider=provider, model=model, fatal=fatal, cancelled=cancelled,
+                   skipped=skipped)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"documents": self.documents, "chunks": self.chunks,
-                "requests": self.requests, "retries": self.retries,
-                "failed_chunks": self.failed_chunks, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens,
-                "tokens_estimated": self.tokens_estimated, "cost_usd": self.cost_usd,
-                "elapsed_seconds": round(self.elapsed_seconds, 3),
-                "provider": self.provider, "model": self.model, "fatal": self.fatal,
-                "cancelled": self.cancelled, "skipped": self.skipped}
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file passed over while walking a folder, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """The whole JSON result; ``build_report`` writes it out."""
+
+    version: int
+    documents: tuple[DocumentReport, ...]
+    skipped: tuple[SkippedFile, ...]
+    summary: RunSummary
+
+
+@cache
+def _adapter() -> pydantic.TypeAdapter[Report]:
+    return pydantic.TypeAdapter(Report)
 
 
 def build_report(documents: Sequence[DocumentReport], summary: RunSummary,
                  skipped: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
     """The JSON-serialisable report: documents in the given order, fields in field order,
     and the (path, reason) of each file skipped while walking a folder."""
-    return {"version": REPORT_VERSION,
-            "documents": [document.to_dict() for document in documents],
-            "skipped": [{"path": path, "reason": reason} for path, reason in skipped],
-            "summary": summary.to_dict()}
+    report = Report(REPORT_VERSION, tuple(documents),
+                    tuple(SkippedFile(path, reason) for path, reason in skipped), summary)
+    data: dict[str, Any] = _adapter().dump_python(report, mode="json")
+    return data
 
 
 def exit_code(report: dict[str, Any]) -> int:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 from extractor_tui.core._session_open import cannot_open, connect, not_a_session
 from extractor_tui.core._session_schema import (
@@ -67,10 +67,12 @@ from extractor_tui.core.model import (
     ChunkId,
     ChunkStatus,
     DocumentStatus,
+    FieldResult,
     FileStamp,
     Usage,
     WorkItem,
 )
+from extractor_tui.core.serial import result_from_json, result_json
 from extractor_tui.core.session_lock import SessionLock
 from extractor_tui.errors import ConfigError, SessionWriteError
 
@@ -83,7 +85,6 @@ __all__ = [
     "StoredDocument",
     "StoredEdit",
     "StoredRequest",
-    "SupportsToDict",
 ]
 
 _CHUNK_COLUMNS = ('c.doc_id, c.chunk, c.part, c.document, c.start, c."end", c.tokens, c.key, '
@@ -103,12 +104,6 @@ class ReusableChunk:
     start: int
     end: int
     key: str
-
-
-class SupportsToDict(Protocol):
-    """What ``save_results`` stores: anything with ``to_dict()`` (``merge.FieldResult``)."""
-
-    def to_dict(self) -> Mapping[str, Any]: ...
 
 
 def _utc_now() -> datetime:
@@ -537,18 +532,19 @@ class Session:
 
     # -- results and edits ---------------------------------------------------------------
 
-    def save_results(self, doc_id: int, results: Mapping[str, SupportsToDict]) -> None:
-        """Replace a document's results with ``results`` (field name → ``FieldResult``)."""
-        rows = [(doc_id, name, json.dumps(result.to_dict())) for name, result in results.items()]
+    def save_results(self, doc_id: int, results: Mapping[str, FieldResult]) -> None:
+        """Replace a document's results with ``results`` (field name → result)."""
+        rows = [(doc_id, name, json.dumps(result_json(result)))
+                for name, result in results.items()]
         with self._write() as db:
             db.execute("DELETE FROM results WHERE doc_id = ?", (doc_id,))
             db.executemany("INSERT INTO results(doc_id, field, data) VALUES (?, ?, ?)", rows)
 
-    def load_results(self, doc_id: int) -> dict[str, dict[str, Any]]:
-        """A document's results as ``to_dict()`` wrote them (``FieldResult.from_dict``)."""
+    def load_results(self, doc_id: int) -> dict[str, FieldResult]:
+        """A document's results as ``save_results`` kept them (also an older version's)."""
         rows = self._db.execute("SELECT field, data FROM results WHERE doc_id = ? "
                                 "ORDER BY rowid", (doc_id,))
-        return {str(field): json.loads(data) for field, data in rows}
+        return {str(field): result_from_json(json.loads(data)) for field, data in rows}
 
     def add_edit(self, doc_id: int, field: str, value: object, *, by: str,
                  at: str | None = None) -> StoredEdit:
@@ -557,7 +553,8 @@ class Session:
         if previous is not None:
             before: object = previous.value
         else:
-            before = self.load_results(doc_id).get(field, {}).get("value")
+            stored = self.load_results(doc_id).get(field)
+            before = stored.value if stored is not None else None
         at = at or self._timestamp()
         with self._write() as db:
             try:
