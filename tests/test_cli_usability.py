@@ -118,3 +118,29 @@ def test_the_csv_says_which_provider_made_it(cli_env: Path,
     assert rows[0]["provider"] == "offline (no LLM)"
     assert rows[0]["model"] == ""  # the offline provider uses no model
     assert json.loads(json.dumps(rows))  # plain strings
+
+
+def test_a_run_over_many_documents_lists_the_ones_to_look_at_then_counts(
+        cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Thousands of documents must not mean thousands of lines on stderr (10,000 took 6 s
+    and buried the totals): past SUMMARY_LINES, the documents that need a look, then counts."""
+    from extractor_tui.cli_run import SUMMARY_LINES
+
+    folder = cli_env / "many"
+    folder.mkdir()
+    for n in range(SUMMARY_LINES + 5):
+        total = f"Total: ${100 + n}.00\n" if n % 3 else ""  # every third lacks its total
+        (folder / f"inv-{n:02d}.txt").write_text(
+            f"Invoice No. INV-{n:04d}\nInvoice Date: 2024-01-{n % 28 + 1:02d}\n"
+            f"Vendor: Acme Ltd\n{total}", encoding="utf-8")
+    result = run_cli(["run", folder, "--preset", "invoice", "--offline",
+                      "--output", cli_env / "r.json"], capsys)
+    report = json.loads((cli_env / "r.json").read_text(encoding="utf-8"))
+    statuses = [doc["status"] for doc in report["documents"]]
+    listed = [line for line in result.err.splitlines() if "inv-" in line]
+    needing_a_look = [s for s in statuses if s != "complete"]
+    assert 0 < len(listed) == min(SUMMARY_LINES, len(needing_a_look)) < len(statuses)
+    assert all("complete" not in line.split()[0] for line in listed)
+    more = [line for line in result.err.splitlines() if "more document(s) not listed" in line]
+    assert len(more) == 1 and f"{len(statuses) - len(listed)} more" in more[0]
+    assert f"{statuses.count('complete')} complete" in more[0]
