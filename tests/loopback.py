@@ -24,6 +24,9 @@ Why it is built this way:
 * ``profile=`` (``server_profiles.py``) makes it take and refuse structured output as one
   real server does (OpenAI, vLLM, llama-server, llama-cpp-python, Ollama, LM Studio), with
   that server's status codes and error bodies, and answer forced tool calls its way.
+* ``batch=`` also serves OpenAI's Files and Batch APIs (``loopback_batch.py``): each request
+  of a batch is answered by the same responder, and ``batch_script`` (``Fault`` values, as
+  for live calls) decides which lines fail.
 
 Use::
 
@@ -48,6 +51,7 @@ from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any, Literal, TypeAlias
 
+from loopback_batch import BatchAPI, LineAnswer
 from server_profiles import PROFILES, Profile, prompt_schema
 
 HOST = "127.0.0.1"
@@ -425,6 +429,9 @@ class LoopbackServer:
     ``profile`` (a ``server_profiles.PROFILES`` name) refuses what that server refuses,
     before the script, and answers as a model behind it would unless ``responder`` is given.
     ``token_counter`` counts usage as a server with that tokenizer would (else chars / 4).
+    ``batch`` (True, or ``BatchAPI`` keyword arguments) serves ``/v1/files`` and
+    ``/v1/batches`` too (``self.batch``); ``batch_script`` decides each batch line as
+    ``script`` decides each live request (default: ``default``).
     """
 
     def __init__(self, *, port: int = 0, script: Script | None = None,
@@ -433,7 +440,9 @@ class LoopbackServer:
                  models: Sequence[str] = ("loopback-1",), max_requests: int = 100_000,
                  max_lifetime_s: float = 300.0, idle_timeout_s: float = IDLE_TIMEOUT_S,
                  record_bodies: bool = True, profile: str | None = None,
-                 token_counter: TokenCounter | None = None) -> None:
+                 token_counter: TokenCounter | None = None,
+                 batch: bool | Mapping[str, Any] = False,
+                 batch_script: Script | None = None) -> None:
         if not (0 < max_lifetime_s < math.inf and 0 < idle_timeout_s < math.inf):
             raise ValueError("max_lifetime_s and idle_timeout_s must be positive and finite")
         if max_requests < 1 or (rate_limit is not None and not (rate_limit[0] >= 1
@@ -461,6 +470,11 @@ class LoopbackServer:
         self._closing = False
         self._closed = asyncio.Event()
         self._started = 0.0
+        self._batch_script, self._batch_pos = batch_script, 0
+        self.batch: BatchAPI | None = None
+        if batch:
+            options = dict(batch) if isinstance(batch, Mapping) else {}
+            self.batch = BatchAPI(self._batch_answer, **options)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -571,12 +585,54 @@ class LoopbackServer:
         length = headers.get("content-length", "0")
         if len(parts) != 3 or "transfer-encoding" in headers or not length.isdigit():
             return await self._reject(writer, 400, "Unsupported request framing")
-        if int(length) > MAX_BODY_BYTES:
+        path = parts[1].split("?")[0] if len(parts) == 3 else ""
+        upload = self.batch is not None and self.batch.handles(path)
+        if int(length) > (self.batch.max_upload_bytes if upload and self.batch
+                          else MAX_BODY_BYTES):
             return await self._reject(writer, 413, "Request body too large")
         raw = await asyncio.wait_for(reader.readexactly(int(length)), self.idle_timeout_s)
-        method, path, version = parts[0], parts[1].split("?")[0], parts[2]
+        method, version = parts[0], parts[2]
         close = headers.get("connection", "").lower() == "close" or version != "HTTP/1.1"
+        if upload and self.batch is not None:
+            return await self._batch_request(writer, method, parts[1], headers, raw, close)
         return await self._handle(writer, method, path, headers, raw, close)
+
+    async def _batch_request(self, writer: asyncio.StreamWriter, method: str, target: str,
+                             headers: dict[str, str], raw: bytes, close: bool) -> bool:
+        """A Files or Batch API request: answered at once by ``self.batch``, and logged."""
+        assert self.batch is not None
+        index = self.requests_total
+        self.requests_total += 1
+        record = RequestRecord(index, method, target.split("?")[0], time.monotonic(), None,
+                               fault="batch")
+        if len(self.log) < self.max_requests:
+            self.log.append(record)
+        if index >= self.max_requests:
+            status, payload, extra = 503, _error("Loopback request cap reached"), {}
+            close = True
+        else:
+            status, payload, extra = self.batch.handle(method, target, headers, raw)
+        record.status, record.finished = status, time.monotonic()
+        self.status_counts[status] += 1
+        extra = {**extra, "x-request-id": f"req_loopback_{index}"}
+        await self._send(writer, status, payload, extra, close)
+        return not close
+
+    def _batch_answer(self, body: dict[str, Any], index: int) -> LineAnswer:
+        """How the model answers one request of a batch: the same responder and faults as
+        a live call; a hang or a dropped connection is a ``request_timeout`` line."""
+        info = RequestInfo(index, body, {}, time.monotonic())
+        if callable(self._batch_script):
+            fault = self._batch_script(info)
+        elif self._batch_script is not None and self._batch_pos < len(self._batch_script):
+            fault = self._batch_script[self._batch_pos]
+            self._batch_pos += 1
+        else:
+            fault = self._default
+        if fault.kind in ("hang", "drop"):
+            return LineAnswer(0, b"", "request_timeout")
+        status, payload, _ = self._answer(fault, body, index)
+        return LineAnswer(status, payload if isinstance(payload, bytes) else payload.whole())
 
     async def _handle(self, writer: asyncio.StreamWriter, method: str, path: str,
                       headers: dict[str, str], raw: bytes, close: bool) -> bool:
@@ -707,8 +763,10 @@ class LoopbackServer:
     async def _send(self, writer: asyncio.StreamWriter, status: int, payload: Payload,
                     extra: Mapping[str, str], close: bool, drip_s: float = 0.0) -> None:
         known = status in HTTPStatus._value2member_map_
+        extra = dict(extra)
         head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase if known else 'Status'}",
-                "content-type: application/json", f"content-length: {len(payload)}",
+                f"content-type: {extra.pop('content-type', 'application/json')}",
+                f"content-length: {len(payload)}",
                 f"connection: {'close' if close else 'keep-alive'}"]
         head += [f"{name}: {value}" for name, value in extra.items()]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
