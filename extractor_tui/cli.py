@@ -4,6 +4,7 @@
   ``harlequin FILE`` does).
 * ``extractor run PATH... [options]`` is the headless front end (``cli_run.py``).
 * ``extractor export SESSION --output FILE`` re-exports a saved session.
+* ``extractor batch status|cancel SESSION``: a session's Batch API batches (``cli_batch.py``).
 
 Every user error is an ``ExtractorError`` and becomes one red line and exit code 2 (usage)
 or 1; anything else is a bug: its traceback goes to a private log file (``crashlog.py``),
@@ -26,6 +27,7 @@ from rich.console import Console
 from rich.text import Text
 
 from extractor_tui import __version__
+from extractor_tui.cli_batch import add_batch_arguments, add_batch_command, batch_command
 from extractor_tui.cli_run import Terminated, run_command
 from extractor_tui.core.scrub import printable, redact
 from extractor_tui.crashlog import CrashLogUnavailable, write_crash_log
@@ -37,7 +39,7 @@ __all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PARTIAL", "EXIT
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process that SIGTERM ended
-_COMMANDS = ("run", "export")
+_COMMANDS = ("run", "export", "batch")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
                     "them into token-sized chunks, extract the fields from every chunk, merge "
                     "and validate them, and write the results.")
     add_run_arguments(run)
+    add_batch_arguments(run)
     run.add_argument("--output", metavar="FILE", default="-",
                      help='.json, .csv or .jsonl (failed chunks), chosen by extension; "-" '
                           "= JSON on stdout (default)")
@@ -65,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--output", metavar="FILE", default="-",
                         help='.json, .csv or .jsonl; "-" = JSON on stdout')
     export.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_batch_command(sub)
     return parser
 
 
@@ -74,13 +78,15 @@ def _app_parser() -> argparse.ArgumentParser:
         usage="extractor [PATH...] [options]          the app, with these documents loaded\n"
               "       extractor run PATH... [options]      headless: results to a file or "
               "stdout\n"
-              "       extractor export SESSION [--output FILE]",
+              "       extractor export SESSION [--output FILE]\n"
+              "       extractor batch status|cancel SESSION",
         description="Pull structured fields out of PDFs and text files with LLMs. Without a "
                     "command, open the app on PATH (files or folders). The headless "
                     "commands have their own help: `extractor run --help`, `extractor "
-                    "export --help`.",
+                    "export --help`, `extractor batch --help`.",
         epilog="Commands: extractor run (extract headlessly; results to a file or stdout), "
-               "extractor export (write a saved session's results to a file).")
+               "extractor export (write a saved session's results to a file), "
+               "extractor batch (a session's Batch API batches: status, cancel).")
     parser.add_argument("--version", action="version", version=f"extractor {__version__}")
     add_run_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -101,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return launch_app(args, err)
         if args.command == "export":
             return _export(args, err)
+        if args.command == "batch":
+            return asyncio.run(batch_command(args, err))
         return asyncio.run(run_command(args, err))
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from extractor_tui.cli_batch import batch_printer
 from extractor_tui.core.events import Event, StructuredOutputChanged
 from extractor_tui.core.export import check_output, export
 from extractor_tui.core.job import Job, Plan
@@ -126,7 +127,10 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
     plan = job.plan()
     for line in _reuse_lines(job, plan, before):
         err.print(Text(f"session: {line}", style="dim"))
-    err.print(Text(_plan_line(plan)))
+    batch = bool(getattr(args, "batch", False))
+    err.print(Text(_plan_line(plan, batch)))
+    if batch:
+        job.add_sink(batch_printer(err))
     if args.dry_run:
         return EXIT_OK if plan.documents else EXIT_USAGE
     if plan.documents == 0:
@@ -138,7 +142,7 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
         task = progress.add_task("chunks", total=max(1, plan.to_send), detail="")
         refresher = asyncio.create_task(_refresh(progress, task, tracker, job))
         try:
-            result = await job.run()
+            result = await (job.run_batch() if batch else job.run())
         except asyncio.CancelledError:
             refresher.cancel()
             report = job.report()
@@ -164,6 +168,9 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
     _write(job, output, err, report)
     _summary(err, report, time.perf_counter() - started)
     _failures(err, tracker)
+    if batch and result.cancelled:
+        err.print(Text("a batch was cancelled: what it answered is kept, the rest is back in "
+                       "the queue; run the same command again to send it", style="yellow"))
     if result.fatal:
         err.print(Text(f"stopped: {printable(result.fatal)}", style="red"))
         if not any(o.status is ChunkStatus.COMPLETED for o in job.outcomes.values()):
@@ -194,15 +201,17 @@ def _reuse_lines(job: Job, plan: Plan, before: RunInfo | None) -> list[str]:
     return lines
 
 
-def _plan_line(plan: Plan) -> str:
+def _plan_line(plan: Plan, batch: bool = False) -> str:
     cost = ("unknown cost (model not in the price table)" if plan.cost_usd is None
-            else f"≈ ${plan.cost_usd:.4f}")
+            else f"≈ ${plan.cost_usd:.4f} live, ${plan.batch_cost_usd or 0:.4f} with --batch"
+            + (" (this run)" if batch else ""))
     if plan.provider == "offline" and plan.model_cost_usd is not None:
         cost = f"free offline; with {plan.model} ≈ ${plan.model_cost_usd:.4f}"
     failed = f" ({plan.failed_documents} unreadable)" if plan.failed_documents else ""
+    waiting = f", {plan.in_batches} waiting in a batch" if plan.in_batches else ""
     return (f"plan: {plan.documents} document(s){failed}, {plan.pages} page(s), "
             f"{plan.chunks} chunk(s), {plan.chunk_tokens:,} chunk tokens; to send: "
-            f"{plan.to_send} request(s) ({plan.cached} answered from the session), "
+            f"{plan.to_send} request(s) ({plan.cached} answered from the session{waiting}), "
             f"≈ {plan.prompt_tokens:,} prompt + {plan.completion_tokens:,} completion "
             f"tokens, {cost}")
 

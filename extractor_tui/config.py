@@ -103,6 +103,17 @@ class Settings(BaseSettings):
             "tools, then prompt when the server refuses one; or one of them, fixed."))
     prices: dict[str, tuple[float, float]] = Field(default_factory=dict, description=(
         "Extra or overriding prices: model = [USD per 1M input tokens, per 1M output]."))
+    batch_fallback: Literal["queue", "direct"] = Field("queue", description=(
+        "With --batch: lines that failed and batches that expired or were cancelled go "
+        "into the next batch ('queue') or are sent live ('direct')."))
+    batch_max_requests: int = Field(50_000, ge=1, le=1_000_000, description=(
+        "Requests per Batch API input file at most (OpenAI: 50,000)."))
+    batch_max_mb: float = Field(200.0, gt=0, le=10_000, description=(
+        "Size of a Batch API input file at most, in MB (OpenAI: 200)."))
+    batch_poll_s: float = Field(10.0, gt=0, le=3600, description=(
+        "First wait between polls of a running batch; it grows while nothing changes."))
+    batch_poll_max_s: float = Field(300.0, gt=0, le=3600, description=(
+        "Longest wait between polls of a running batch."))
 
     @field_validator("base_url")
     @classmethod

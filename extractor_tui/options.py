@@ -65,6 +65,7 @@ def flag_warnings(args: argparse.Namespace) -> list[str]:
 def settings_from(args: argparse.Namespace) -> Settings:
     """The settings: defaults < config file < environment < these flags."""
     flags: dict[str, Any] = {name: getattr(args, name) for name, _, _ in SETTING_FLAGS}
+    flags["batch_fallback"] = getattr(args, "batch_fallback", None)  # extractor run --batch
     if args.offline:
         flags["provider"] = "offline"
     names = {name: flag for name, flag, _ in SETTING_FLAGS}

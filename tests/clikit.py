@@ -139,6 +139,12 @@ class ServerThread:
     def base_url(self) -> str:
         return self.server.base_url
 
+    def call(self, step: Callable[[], Any]) -> Any:
+        """Run ``step`` on the server's loop (between two requests) and return its value."""
+        async def run() -> Any:
+            return step()
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
+
     def chats(self) -> list[RequestRecord]:
         """Every chat-completion request received so far, in arrival order."""
         return [r for r in list(self.server.log) if r.path == CHAT]

@@ -70,12 +70,13 @@ def test_dry_run_prints_the_plan_and_sends_nothing(cli_env: Path, server: Server
     assert result.out == ""
     plan = re.search(r"^plan: 6 document\(s\), 8 page\(s\), 7 chunk\(s\), ([\d,]+) chunk "
                      r"tokens; to send: 7 request\(s\) \(0 answered from the session\), "
-                     r"≈ ([\d,]+) prompt \+ ([\d,]+) completion tokens, ≈ \$(\d+\.\d{4})$",
-                     result.err, re.MULTILINE)
+                     r"≈ ([\d,]+) prompt \+ ([\d,]+) completion tokens, ≈ \$(\d+\.\d{4}) live, "
+                     r"\$(\d+\.\d{4}) with --batch$", result.err, re.MULTILINE)
     assert plan is not None, result.err
     chunk_tokens, prompt, completion = (int(plan[i].replace(",", "")) for i in (1, 2, 3))
     assert 0 < chunk_tokens < prompt and completion > 0
     assert float(plan[4]) > 0  # gpt-4o-mini is in the price table
+    assert abs(float(plan[5]) - float(plan[4]) / 2) <= 0.0001  # the Batch API: half
 
 
 # --------------------------------------------------------------------------- exit codes

@@ -102,7 +102,10 @@ def test_json_keys_are_exactly_the_contract(tmp_path: Path) -> None:
     assert set(data["summary"]) == {"documents", "chunks", "requests", "retries",
                                     "failed_chunks", "prompt_tokens", "completion_tokens",
                                     "tokens_estimated", "cost_usd", "elapsed_seconds",
-                                    "provider", "model", "fatal", "cancelled", "skipped"}
+                                    "provider", "model", "fatal", "cancelled", "skipped",
+                                    "batch"}
+    assert set(data["summary"]["batch"]) == {"requests", "prompt_tokens",
+                                             "completion_tokens", "cost_usd"}
     for document in data["documents"]:
         assert set(document) == {"path", "status", "error", "fields", "chunks",
                                  "failed_chunks", "tokens", "cost_usd"}

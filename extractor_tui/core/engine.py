@@ -65,9 +65,9 @@ from extractor_tui.core.events import (
     Sink,
 )
 from extractor_tui.core.fields import FieldSet
-from extractor_tui.core.llm.base import Client, LLMRequest
+from extractor_tui.core.llm.base import Client, LLMRequest, LLMResponse
 from extractor_tui.core.llm.headers import RateLimitInfo
-from extractor_tui.core.model import ChunkStatus
+from extractor_tui.core.model import ChunkStatus, RawCandidate
 from extractor_tui.core.prompts import (
     answer_token_cap,
     make_request,
@@ -291,9 +291,7 @@ class Engine:
         mode = endpoint.negotiation.mode
         if state.repair is not None and state.repair.mode != mode.value:
             state.repair = None  # a re-ask built for a mode the endpoint no longer takes
-        request = state.repair or make_request(fields=self.fields, chunk_text=item.text,
-                                               model=self.model, key=item.key,
-                                               max_tokens=self.max_tokens, mode=mode)
+        request = state.repair or self.request_for(item, endpoint)
         released = False
         try:
             try:
@@ -333,14 +331,7 @@ class Engine:
         item, start = state.item, answered.start
         usage = self._spent(state, answer_usage(answered.request, response, self._count))
         try:
-            if response.finish_reason == "length":
-                raise TruncatedOutput("the answer was cut at the token limit",
-                                      status=response.status, raw=response.content)
-            try:
-                candidates = parse_output(response.content, self.fields)
-            except InvalidOutput as exc:
-                exc.status = response.status
-                raise
+            candidates = self.check_answer(item, response)
         except ProviderError as exc:  # an HTTP 200 with bad output: its tokens were spent
             self._attempt_failed(run, state, attempt, start, exc, answered.request,
                                  answered.endpoint, answered.permit, usage,
@@ -426,8 +417,7 @@ class Engine:
             if state.invalid > self.config.invalid_retries:
                 self._fail(run, state, exc, exc.message)
                 return
-            state.repair = replace(request, messages=repair_messages(
-                request.messages, exc.raw or "", exc.message))
+            state.repair = self.repair_request(item, request, exc.raw or "", exc.message)
             self._sink(ChunkRetrying(item.id, exc.kind, exc.message, now, now))
             self._enqueue(run, item, front=True)
         else:
@@ -474,6 +464,36 @@ class Engine:
         state.completion_tokens += usage.completion
         state.tokens_estimated = state.tokens_estimated or usage.estimated
         return usage
+
+    # -- one request, built and read: shared with the Batch API hand-off (batch.py) ----------
+
+    def request_for(self, item: WorkItem, endpoint: Endpoint | None = None) -> LLMRequest:
+        """The request ``item`` is sent as to ``endpoint`` (else the first serving the
+        model), in that endpoint's negotiated mode; a batch line's body is exactly this."""
+        mode = (endpoint or self.pool.primary(self.model)).negotiation.mode
+        return make_request(fields=self.fields, chunk_text=item.text, model=self.model,
+                            key=item.key, max_tokens=self.max_tokens, mode=mode)
+
+    def check_answer(self, item: WorkItem, response: LLMResponse) -> tuple[RawCandidate, ...]:
+        """The answer's candidates; ``TruncatedOutput`` when it was cut at the token limit,
+        ``InvalidOutput`` when it cannot be used."""
+        if response.finish_reason == "length":
+            raise TruncatedOutput("the answer was cut at the token limit",
+                                  status=response.status, raw=response.content)
+        try:
+            return parse_output(response.content, self.fields)
+        except InvalidOutput as exc:
+            exc.status = response.status
+            raise
+
+    def usage_of(self, request: LLMRequest, response: LLMResponse) -> Usage:
+        """What one answered request cost: the server's figures, or our count, estimated."""
+        return answer_usage(request, response, self._count)
+
+    def repair_request(self, item: WorkItem, request: LLMRequest, bad_output: str,
+                       error: str) -> LLMRequest:
+        """``request`` asked again, with the unusable answer and what was wrong with it."""
+        return replace(request, messages=repair_messages(request.messages, bad_output, error))
 
     def _backoff(self, failures: int) -> float:
         """Exponential with "equal jitter": half fixed, half random, capped."""

@@ -17,6 +17,8 @@ from extractor_tui.errors import ErrorKind
 __all__ = [
     "AttemptFinished",
     "AttemptStarted",
+    "BatchChanged",
+    "BatchCollected",
     "ChunkCancelled",
     "ChunkCompleted",
     "ChunkFailed",
@@ -97,7 +99,8 @@ class AttemptFinished:
     """One call ended. ``outcome`` is ``"ok"`` or the error kind. The tokens are what the
     call cost (also when its answer was cut off or invalid); ``tokens_estimated`` when we
     counted them because the server did not; ``cached`` when the session answered (free).
-    ``endpoint`` is the name of the endpoint that answered, ``""`` when the cache did."""
+    ``endpoint`` is the name of the endpoint that answered, ``""`` when the cache did;
+    ``batch`` when it was a line of a Batch API batch (billed at the batch price)."""
 
     id: ChunkId
     attempt: int
@@ -111,6 +114,7 @@ class AttemptFinished:
     tokens_estimated: bool = False
     cached: bool = False
     endpoint: str = ""
+    batch: bool = False
 
 
 @dataclass(frozen=True)
@@ -245,9 +249,41 @@ class StructuredOutputChanged:
     name: str = ""
 
 
+@dataclass(frozen=True)
+class BatchChanged:
+    """A batch handed to the provider's Batch API was created, or its status or counts
+    changed. ``batch`` is the session's number for it, ``batch_id`` the provider's (None
+    until it is created); ``requests`` is how many request lines it holds."""
+
+    batch: int
+    batch_id: str | None
+    status: str
+    requests: int
+    completed: int
+    failed: int
+    at: float
+    message: str | None = None
+    started: float | None = None  # the provider's in_progress_at (Unix seconds)
+
+
+@dataclass(frozen=True)
+class BatchCollected:
+    """A finished batch's output and error files were read: how many lines were usable
+    answers, answers that must be asked again, failed, and never ran."""
+
+    batch: int
+    batch_id: str | None
+    status: str
+    answered: int
+    invalid: int
+    failed: int
+    not_run: int
+    at: float
+
+
 Event = (RequestPlanned | RunStarted | AttemptStarted | AttemptFinished | ChunkRetrying
          | ChunkCompleted | ChunkFailed | ChunkSplit | ChunkCancelled | CoolDownStarted
          | ConcurrencyChanged | CircuitOpened | CircuitClosed | RunPaused | RunResumed
-         | RunFinished | StructuredOutputChanged)
+         | RunFinished | StructuredOutputChanged | BatchChanged | BatchCollected)
 
 Sink = Callable[[Event], None]

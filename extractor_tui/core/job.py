@@ -36,6 +36,15 @@ from extractor_tui.core.documents import (
     Skipped,
     load_documents,
 )
+from extractor_tui.core.batch import (
+    BatchEndpoint,
+    BatchLimits,
+    BatchResult,
+    BatchRunner,
+    ChatWire,
+    PollPolicy,
+    batch_service,
+)
 from extractor_tui.core.engine import Engine, EngineConfig
 from extractor_tui.core.events import (
     AttemptFinished,
@@ -45,6 +54,8 @@ from extractor_tui.core.events import (
     ChunkSplit,
     Event,
     RequestPlanned,
+    RunFinished,
+    RunStarted,
     Sink,
     StructuredOutputChanged,
 )
@@ -72,6 +83,7 @@ from extractor_tui.core.prompts import (
 )
 from extractor_tui.core.structured import Mode
 from extractor_tui.core.report import (
+    BatchBilling,
     DocumentReport,
     RunSummary,
     build_report,
@@ -81,7 +93,7 @@ from extractor_tui.core.report import (
 from extractor_tui.core._session_schema import redact_url
 from extractor_tui.core.run_settings import session_settings
 from extractor_tui.core.session import Session
-from extractor_tui.errors import DocumentError, SessionWriteError
+from extractor_tui.errors import ConfigError, DocumentError, SessionWriteError
 
 __all__ = ["DocumentEntry", "Job", "Plan", "list_models", "make_client"]
 
@@ -171,6 +183,8 @@ class Plan:
     model: str
     tokenizer: str
     model_cost_usd: float | None = None  # what the model would cost, even when offline
+    batch_cost_usd: float | None = None  # the same requests through the Batch API
+    in_batches: int = 0  # chunks waiting in a batch already submitted (not sent again)
 
 
 class Job:
@@ -200,8 +214,11 @@ class Job:
         self.retries = 0
         self.elapsed = 0.0
         self.last_run: RunResult | None = None
+        self.batch_runner: BatchRunner | None = None  # while run_batch waits on batches
         self._answered_now: dict[ChunkId, ChunkCompleted] = {}  # answers of the current run
         self._spent: dict[int, Usage] = {}  # document id → what its calls cost in this job
+        self._spent_batch: dict[int, Usage] = {}  # … its Batch API lines (the batch price)
+        self.batch_answers = 0  # Batch API lines that came back with an answer, this job
         # Files skipped while walking folders (other types, links to folders): shown and
         # reported, never stored, as they are no part of the session.
         self.skipped: dict[str, Skipped] = {}
@@ -229,9 +246,10 @@ class Job:
         if isinstance(event, AttemptStarted):
             self.requests += 1
         elif isinstance(event, AttemptFinished) and not event.cached:
-            spent = self._spent.get(event.id.doc, Usage())
-            self._spent[event.id.doc] = spent + Usage(
+            bill = self._spent_batch if event.batch else self._spent
+            bill[event.id.doc] = bill.get(event.id.doc, Usage()) + Usage(
                 event.prompt_tokens, event.completion_tokens, event.tokens_estimated)
+            self.batch_answers += 1 if event.batch else 0
         elif isinstance(event, ChunkCompleted) and not event.cached:
             self._answered_now[event.id] = event
         elif isinstance(event, ChunkRetrying):
@@ -347,11 +365,19 @@ class Job:
 
     # -- plan and run ------------------------------------------------------------------------
 
+    def pending(self) -> list[WorkItem]:
+        """Chunks with no answer yet, less those waiting in a batch already submitted:
+        sending them now would pay for them twice."""
+        busy = self.session.batches.live_keys()
+        return [item for item in self._scoped(self.session.pending_items())
+                if item.key not in busy]
+
     def plan(self) -> Plan:
         """Documents, pages, chunks, tokens and the estimated cost of sending what is pending."""
         docs = self.documents()
         loaded = [d for d in docs if d.error is None]
-        pending = self._pending()
+        waiting = self._scoped(self.session.pending_items())
+        pending = self.pending()
         overhead = self._prompt_overhead()
         prompt = sum(item.tokens + overhead for item in pending)
         completion = self._completion_estimate(pending)
@@ -359,14 +385,18 @@ class Job:
         return Plan(
             documents=len(loaded), failed_documents=len(docs) - len(loaded),
             pages=sum(d.pages for d in loaded), chunks=len(all_items), to_send=len(pending),
-            cached=len(all_items) - len(pending), chunk_tokens=sum(i.tokens for i in all_items),
+            cached=len(all_items) - len(waiting), chunk_tokens=sum(i.tokens for i in all_items),
             prompt_tokens=prompt, completion_tokens=completion,
             cost_usd=cost_usd(self.settings.model, prompt, completion, provider=self.provider,
                               overrides=self.settings.prices),
             provider=self.provider, model=self.settings.model,
             tokenizer=self.encoding.describe(),
             model_cost_usd=cost_usd(self.settings.model, prompt, completion,
-                                    provider="openai", overrides=self.settings.prices))
+                                    provider="openai", overrides=self.settings.prices),
+            batch_cost_usd=cost_usd(self.settings.model, prompt, completion,
+                                    provider=self.provider, overrides=self.settings.prices,
+                                    batch=True),
+            in_batches=len(waiting) - len(pending))
 
     def _prompt_overhead(self) -> int:
         """Tokens a request adds to its chunk's: the messages around it, in the endpoint's
@@ -405,13 +435,71 @@ class Job:
 
     async def run(self, only: Sequence[ChunkId] | None = None) -> RunResult:
         """Send every pending chunk (or just ``only``); stored answers cost no call."""
-        return await self._send(self._pending() if only is None else self._chosen(only))
+        return await self._send(self.pending() if only is None else self._chosen(only))
 
-    def _pending(self) -> list[WorkItem]:
-        pending = self.session.pending_items()
+    async def run_batch(self) -> RunResult:
+        """Send every pending chunk through the endpoint's Batch API (``batch.py``), wait
+        for the batches and collect them; resumes the batches a killed run left. What must
+        go live (``batch_fallback = "direct"``) is sent live after."""
+        endpoint = self._batch_endpoint()
+        settings = self.settings
+        runner = self.batch_runner = BatchRunner(
+            self.engine, self.session.batches, endpoint, sink=self._emit, clock=self.clock,
+            poll=PollPolicy(settings.batch_poll_s, 1.5, settings.batch_poll_max_s),
+            fallback=settings.batch_fallback, rounds=settings.retries,
+            invalid_retries=settings.invalid_retries)
+        items = self._scoped(self.session.pending_items())
+        started = self.clock.now()
+        self._answered_now.clear()
+        self._emit(RunStarted(len(items), 0, self.provider, settings.model, started))
+        for item in items:
+            self._emit(_planned(item, started))
+        try:
+            result = await runner.run(items)
+        except (asyncio.CancelledError, SessionWriteError):
+            self._interrupted(started)
+            raise
+        finally:
+            self.batch_runner = None
+            await endpoint.service.aclose()
+        self._emit(RunFinished(sum(1 for o in result.outcomes
+                                   if o.status is ChunkStatus.COMPLETED),
+                               sum(1 for o in result.outcomes if o.status is ChunkStatus.FAILED),
+                               0, self.clock.now(), result.stopped))
+        return await self._after_batches(result, started)
+
+    async def _after_batches(self, result: BatchResult, started: float) -> RunResult:
+        for outcome in result.outcomes:
+            self.outcomes[outcome.item.id] = outcome
+        self.elapsed += self.clock.now() - started
+        outcomes = {o.item.id: o for o in result.outcomes}
+        fatal, cancelled = result.stopped, result.cancelled
+        if result.live:
+            live = await self._send(result.live)
+            outcomes.update((o.item.id, o) for o in live.outcomes)
+            fatal, cancelled = fatal or live.fatal, cancelled or live.cancelled
+        self._store_results({chunk.doc for chunk in outcomes})
+        self.last_run = RunResult(tuple(outcomes[key] for key in sorted(outcomes)), fatal,
+                                  cancelled, self.clock.now() - started)
+        return self.last_run
+
+    def _batch_endpoint(self) -> BatchEndpoint:
+        """The one endpoint's client, Batch API and limits (the seam a pool of endpoints
+        will fill per endpoint)."""
+        if self.provider == "offline" or not isinstance(self._inner, ChatWire):
+            raise ConfigError("--batch needs an OpenAI-compatible endpoint with a Batch API; "
+                              "the built-in offline provider has none")
+        settings = self.settings
+        service = batch_service(settings)
+        limits = BatchLimits(settings.batch_max_requests, int(settings.batch_max_mb * 1e6))
+        return BatchEndpoint(self.engine.pool.primary(settings.model), self._inner, service,
+                             limits)
+
+    def _scoped(self, items: list[WorkItem]) -> list[WorkItem]:
+        """Only the documents of this job's scope (``limit_to``), when it has one."""
         if self.scope is None:
-            return pending
-        return [item for item in pending if item.id.doc in self.scope]
+            return items
+        return [item for item in items if item.id.doc in self.scope]
 
     async def retry(self, chunks: Sequence[ChunkId], *, split: bool = False) -> RunResult:
         """Send chosen chunks again; ``split`` first cuts each in two at a good boundary."""
@@ -443,20 +531,7 @@ class Job:
         try:
             result = await self.engine.run(items)
         except (asyncio.CancelledError, SessionWriteError):
-            # Interrupted, or the session could not be written (a full disk, a locked file):
-            # the engine's outcomes go down with it, but every answer committed in the
-            # session is taken back, so a report written now shows them, with what the
-            # answers of this run cost (the session's cache keeps no cost) and its time.
-            self._restore()
-            for chunk, done in self._answered_now.items():
-                outcome = self.outcomes.get(chunk)
-                if outcome is not None and outcome.status is ChunkStatus.COMPLETED:
-                    self.outcomes[chunk] = replace(
-                        outcome, attempts=done.attempts, prompt_tokens=done.prompt_tokens,
-                        completion_tokens=done.completion_tokens, cached=False)
-            elapsed = max(0.0, self.clock.now() - started)
-            self.elapsed += elapsed
-            self.last_run = RunResult((), None, True, elapsed)
+            self._interrupted(started)
             raise
         for outcome in result.outcomes:
             self.outcomes[outcome.item.id] = outcome
@@ -464,6 +539,22 @@ class Job:
         self.last_run = result
         self._store_results({outcome.item.id.doc for outcome in result.outcomes})
         return result
+
+    def _interrupted(self, started: float) -> None:
+        """Interrupted, or the session could not be written (a full disk, a locked file):
+        the run's outcomes go down with it, but every answer committed in the session is
+        taken back, so a report written now shows them, with what the answers of this run
+        cost (the session's cache keeps no cost) and its time."""
+        self._restore()
+        for chunk, done in self._answered_now.items():
+            outcome = self.outcomes.get(chunk)
+            if outcome is not None and outcome.status is ChunkStatus.COMPLETED:
+                self.outcomes[chunk] = replace(
+                    outcome, attempts=done.attempts, prompt_tokens=done.prompt_tokens,
+                    completion_tokens=done.completion_tokens, cached=False)
+        elapsed = max(0.0, self.clock.now() - started)
+        self.elapsed += elapsed
+        self.last_run = RunResult((), None, True, elapsed)
 
     def mark_empty(self, chunks: Sequence[ChunkId]) -> None:
         """The user says these chunks hold nothing: store an empty answer for each."""
@@ -518,9 +609,11 @@ class Job:
         self._store_results([doc_id])
         return self.results(doc_id)[field]
 
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+    def cost(self, prompt_tokens: int, completion_tokens: int, *,
+             batch: bool = False) -> float | None:
+        """What these tokens cost at the live price, or the Batch API's with ``batch``."""
         return cost_usd(self.settings.model, prompt_tokens, completion_tokens,
-                        provider=self.provider, overrides=self.settings.prices)
+                        provider=self.provider, overrides=self.settings.prices, batch=batch)
 
     def report(self) -> dict[str, Any]:
         """The JSON result (the contract in the README), documents in session order.
@@ -532,20 +625,32 @@ class Job:
                 continue
             outcomes = document_outcomes(doc.items, self.outcomes)
             # Every call this job made for the document, the cut-off and invalid answers and
-            # the halves' parents included: summing the outcomes missed all of those.
+            # the halves' parents included: summing the outcomes missed all of those. Calls
+            # answered through the Batch API are billed at its price.
             spent = self._spent.get(doc.doc_id, Usage())
+            batched = self._spent_batch.get(doc.doc_id, Usage())
             reports.append(document_report(doc.path, self.fields, outcomes,
                                            self.results(doc.doc_id),
-                                           self.cost(spent.prompt, spent.completion), spent))
+                                           _add(self.cost(spent.prompt, spent.completion),
+                                                self.cost(batched.prompt, batched.completion,
+                                                          batch=True)),
+                                           spent + batched))
         fatal = self.last_run.fatal if self.last_run else None
         cancelled = self.last_run.cancelled if self.last_run else False
+        batched = Usage.total(self._spent_batch.values())
         summary = RunSummary.from_documents(
             reports, requests=self.requests, retries=self.retries,
             elapsed_seconds=self.elapsed, provider=self.provider, model=self.settings.model,
-            fatal=fatal, cancelled=cancelled, skipped=len(self.skipped))
+            fatal=fatal, cancelled=cancelled, skipped=len(self.skipped),
+            batch=BatchBilling(self.batch_answers, batched.prompt, batched.completion,
+                               self.cost(batched.prompt, batched.completion, batch=True)))
         return build_report(reports, summary,
                             [(path, skip.reason) for path, skip in self.skipped.items()])
 
     async def aclose(self) -> None:
         await self._inner.aclose()
 
+
+def _add(first: float | None, second: float | None) -> float | None:
+    """Two costs together; unknown when either is."""
+    return None if first is None or second is None else round(first + second, 6)

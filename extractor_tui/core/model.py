@@ -160,6 +160,7 @@ class ChunkOutcome:
     completion_tokens: int = 0
     cached: bool = False
     tokens_estimated: bool = False
+    batch: bool = False  # answered through the Batch API: billed at the batch price
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,20 @@ Prices are USD per million tokens (input, output), as the providers publish them
 that is not in the table has an *unknown* cost (None), never a made-up one; the user can add
 it under ``[prices]`` in the config file. The offline provider costs nothing.
 Prices change: the table says when it was checked, and the README says how to override it.
+
+The Batch API bills every model at half its price (``BATCH_DISCOUNT``): "Each model will be
+offered at 50% cost discount vs. the synchronous APIs" (OpenAI's Batch API FAQ, and its
+batch guide: "50% lower costs"); ``cost_usd(..., batch=True)`` prices it so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["PRICES", "PRICES_CHECKED", "cost_usd", "price_for"]
+__all__ = ["BATCH_DISCOUNT", "PRICES", "PRICES_CHECKED", "cost_usd", "price_for"]
+
+BATCH_DISCOUNT = 0.5
+"""What the Batch API bills, as a share of the live price."""
 
 PRICES_CHECKED = "2026-11"
 
@@ -43,11 +50,15 @@ def price_for(model: str, overrides: Mapping[str, tuple[float, float]] | None = 
 
 
 def cost_usd(model: str, prompt_tokens: int, completion_tokens: int, *, provider: str,
-             overrides: Mapping[str, tuple[float, float]] | None = None) -> float | None:
-    """The cost of these tokens, 0.0 for the offline provider, None when unknown."""
+             overrides: Mapping[str, tuple[float, float]] | None = None,
+             batch: bool = False) -> float | None:
+    """The cost of these tokens (at the Batch API's price with ``batch``), 0.0 for the
+    offline provider, None when unknown."""
     if provider == "offline":
         return 0.0
     price = price_for(model, overrides)
     if price is None:
         return None
-    return round((prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000, 6)
+    share = BATCH_DISCOUNT if batch else 1.0
+    return round((prompt_tokens * price[0] + completion_tokens * price[1]) * share / 1_000_000,
+                 6)

@@ -14,7 +14,11 @@ Shape (every key always present; extra keys may be added, never removed or renam
      "skipped": [{"path", "reason"}],
      "summary": {"documents", "chunks", "requests", "retries", "failed_chunks",
                  "prompt_tokens", "completion_tokens", "tokens_estimated", "cost_usd",
-                 "elapsed_seconds", "provider", "model", "fatal", "cancelled", "skipped"}}
+                 "elapsed_seconds", "provider", "model", "fatal", "cancelled", "skipped",
+                 "batch": {"requests", "prompt_tokens", "completion_tokens", "cost_usd"}}}
+
+``summary.batch`` is what this run had answered through the Batch API, billed at the batch
+price (its tokens and cost are also in the totals).
 
 Why dataclasses first and a dict last: the dataclasses below have exactly the JSON's shape
 (``DocumentReport.chunks`` is the ``chunks`` object, ``tokens`` the ``tokens`` one), and
@@ -52,6 +56,7 @@ from extractor_tui.core.model import (
 __all__ = [
     "NOT_LOADED",
     "REPORT_VERSION",
+    "BatchBilling",
     "ChunkCounts",
     "DocumentReport",
     "FailedChunk",
@@ -155,6 +160,16 @@ def failed_document(path: str, error: str, fields: FieldSet) -> DocumentReport:
                           cost_usd=0.0)
 
 
+@dataclass(frozen=True)
+class BatchBilling:
+    """The answers a run got through the Batch API, at the batch price."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunSummary:
     """The run as a whole. ``cost_usd`` is None when the price of the model is unknown."""
@@ -174,12 +189,13 @@ class RunSummary:
     fatal: str | None = None
     cancelled: bool = False
     skipped: int = 0
+    batch: BatchBilling = BatchBilling()
 
     @classmethod
     def from_documents(cls, documents: Sequence[DocumentReport], *, requests: int,
                        retries: int, elapsed_seconds: float, provider: str, model: str,
                        fatal: str | None = None, cancelled: bool = False,
-                       skipped: int = 0) -> RunSummary:
+                       skipped: int = 0, batch: BatchBilling = BatchBilling()) -> RunSummary:
         """Totals summed from the documents; request counts come from the tracker.
 
         The cost is None as soon as one document that sent chunks has an unknown cost: a
@@ -195,7 +211,7 @@ class RunSummary:
                    tokens_estimated=any(d.tokens.estimated for d in documents),
                    cost_usd=cost, elapsed_seconds=round(elapsed_seconds, 3),
                    provider=provider, model=model, fatal=fatal, cancelled=cancelled,
-                   skipped=skipped)
+                   skipped=skipped, batch=batch)
 
 
 @dataclass(frozen=True)

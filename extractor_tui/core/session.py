@@ -61,6 +61,7 @@ from extractor_tui.core._session_schema import (
     redact_url,
 )
 from extractor_tui.core.events import Event
+from extractor_tui.core.batch_store import BatchStore
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.model import (
     CachedAnswer,
@@ -127,6 +128,8 @@ class Session:
         self._write = self._writer.transaction
         self._aside: sqlite3.Connection | None = None  # bulk writes off the loop
         self._aside_lock = threading.Lock()
+        self.batches = BatchStore(db, self._write, self._timestamp)
+        """The Batch API hand-offs of this session (``batch_store.py``)."""
 
     # -- opening and closing -------------------------------------------------------------
 

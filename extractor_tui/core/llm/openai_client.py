@@ -206,13 +206,34 @@ class OpenAIClient:
     async def complete(self, request: LLMRequest, timeout: float) -> LLMResponse:
         """One chat completion; what the server sent comes back with the key redacted."""
         try:
-            response = await self._complete(request, timeout)
+            content, headers, status = await self._post(request, timeout)
         except ProviderError as exc:
             raise _redacted(exc)
+        return self.read_answer(content, headers, status, request)
+
+    def body(self, request: LLMRequest) -> dict[str, Any]:
+        """The JSON body this client sends for ``request`` (a batch line carries it as is)."""
+        return request_body(request, openai_endpoint=self._openai)
+
+    def read_answer(self, content: bytes, headers: Mapping[str, str], status: int,
+                    request: LLMRequest) -> LLMResponse:
+        """An answer's body read as every answer is (``envelope.read_envelope``), the cap
+        checked and the key redacted: a live call's, or a Batch API output line's."""
+        try:
+            response = read_envelope(content, dict(headers), status, self._max_body_bytes)
+        except ProviderError as exc:
+            raise _redacted(exc)
+        cap = request.max_tokens
+        if cap is not None and response.finish_reason != "length" \
+                and response.completion_tokens >= cap:
+            # Cut at the cap but not labelled so: llama-cpp-python ends a forced tool call
+            # with "tool_calls" whatever stopped it. Treated as any answer cut at the limit.
+            response = replace(response, finish_reason="length")
         return replace(response, content=redact(response.content))
 
-    async def _complete(self, request: LLMRequest, timeout: float) -> LLMResponse:
-        body = request_body(request, openai_endpoint=self._openai)
+    async def _post(self, request: LLMRequest,
+                    timeout: float) -> tuple[bytes, Mapping[str, str], int]:
+        body = self.body(request)
         try:
             async with asyncio.timeout(timeout):
                 raw = await self._sdk.post("/chat/completions", cast_to=httpx2.Response,
@@ -222,15 +243,7 @@ class OpenAIClient:
             raise TransientError(f"no answer within {timeout:g} s") from exc
         except openai.OpenAIError as exc:
             raise map_error(exc, timeout) from exc
-        response = read_envelope(content, dict(raw.headers), raw.status_code,
-                                 self._max_body_bytes)
-        cap = request.max_tokens
-        if cap is not None and response.finish_reason != "length" \
-                and response.completion_tokens >= cap:
-            # Cut at the cap but not labelled so: llama-cpp-python ends a forced tool call
-            # with "tool_calls" whatever stopped it. Treated as any answer cut at the limit.
-            response = replace(response, finish_reason="length")
-        return response
+        return content, raw.headers, raw.status_code
 
     async def list_models(self, timeout: float = 10.0) -> list[str]:
         """One small call, for "test connection"."""
