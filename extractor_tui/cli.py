@@ -9,8 +9,8 @@
 Every user error is an ``ExtractorError`` and becomes one red line and exit code 2 (usage)
 or 1; anything else is a bug: its traceback goes to a private log file (``crashlog.py``),
 never at the user, unless ``--debug`` is given. Everything printed passes through
-``scrub.printable`` (no secret, no escape sequence). Exit codes are listed in
-``cli_run.py`` and the README.
+``scrub.printable`` (no secret, no escape sequence). Exit codes are defined
+in ``exits.py`` and listed in the README.
 """
 
 from __future__ import annotations
@@ -32,13 +32,19 @@ from extractor_tui.cli_run import Terminated, run_command
 from extractor_tui.core.scrub import printable, redact
 from extractor_tui.crashlog import CrashLogUnavailable, write_crash_log
 from extractor_tui.errors import ConfigError, ExtractorError, FieldSpecError, SessionBusy
+from extractor_tui.exits import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+)
 from extractor_tui.options import add_run_arguments
 
 __all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PARTIAL", "EXIT_TERMINATED",
            "EXIT_USAGE", "main"]
 
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
-EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process that SIGTERM ended
 _COMMANDS = ("run", "export", "batch")
 
 

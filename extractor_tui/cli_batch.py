@@ -51,7 +51,7 @@ def add_batch_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     batch.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
-class batch_printer:  # noqa: N801 - used as a function: job.add_sink(batch_printer(err))
+class batch_printer:  # noqa: N801 - used as a function: a sink, batch_printer(err)
     """A sink that prints a line whenever a batch changes or is collected."""
 
     def __init__(self, err: Console) -> None:

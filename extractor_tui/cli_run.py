@@ -37,11 +37,11 @@ from extractor_tui.core.scrub import printable, redact_url
 from extractor_tui.core.session import RunInfo, Session
 from extractor_tui.core.tracker import RequestTracker, describe_failures
 from extractor_tui.errors import ConfigError, DocumentError, OutputError, SessionWriteError
+from extractor_tui.exits import EXIT_OK, EXIT_USAGE
 from extractor_tui.options import fields_from, flag_warnings, settings_from
 
 __all__ = ["Terminated", "run_command"]
 
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 async def run_command(args: argparse.Namespace, err: Console) -> int:
@@ -58,7 +58,16 @@ async def run_command(args: argparse.Namespace, err: Console) -> int:
     session = Session.open(args.session or ":memory:", lock="extractor run")
     before = session.run_info()  # how the session was made, before this run says otherwise
     tracker = RequestTracker()
-    job = Job(settings, fields, session, sink=tracker.apply)
+
+    batches = batch_printer(err)  # only a --batch run has batch events to print
+
+    def sink(event: Event) -> None:
+        tracker.apply(event)
+        batches(event)
+        if isinstance(event, StructuredOutputChanged):  # said once per move, as it happens
+            err.print(Text(f"note: {printable(event.message)}", style="yellow"))
+
+    job = Job(settings, fields, session, sink=sink)
     with _sigterm_cancels() as terminated:
         try:
             return await _run_job(job, args, err, tracker, output, before)
@@ -106,12 +115,6 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
     err.print(Text(f"provider: {printable(label)} · model: {printable(job.settings.model)} · "
                    f"tokenizer: {job.encoding.describe()}", style="dim"))
 
-    def on_event(event: Event) -> None:
-        if isinstance(event, StructuredOutputChanged):  # said once per move, as it happens
-            err.print(Text(f"note: {printable(event.message)}", style="yellow"))
-
-    job.add_sink(on_event)
-
     def on_outcome(outcome: object) -> None:
         if isinstance(outcome, DocumentError):
             err.print(Text.assemble(("✗ ", "red"), printable(outcome.path), ": ",
@@ -129,8 +132,6 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
         err.print(Text(f"session: {line}", style="dim"))
     batch = bool(getattr(args, "batch", False))
     err.print(Text(_plan_line(plan, batch)))
-    if batch:
-        job.add_sink(batch_printer(err))
     if args.dry_run:
         return EXIT_OK if plan.documents else EXIT_USAGE
     if plan.documents == 0:

@@ -12,7 +12,6 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,9 +28,9 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from extractor_tui.core.scrub import register_secret
@@ -39,9 +38,6 @@ from extractor_tui.errors import ConfigError
 from extractor_tui.paths import config_dir
 
 __all__ = ["Settings", "default_config_path", "load_settings"]
-
-_config_file: ContextVar[Path | None] = ContextVar("extractor_config_file", default=None)
-
 
 def default_config_path() -> Path:
     """``$EXTRACTOR_CONFIG``, else ``$XDG_CONFIG_HOME/extractor/config.toml``."""
@@ -157,11 +153,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = _config_file.get()
-        if path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-        return tuple(sources)
+        # Values given to the constructor (the flags, with the config file's below them:
+        # ``load_settings``), then the environment; nothing else, no state between calls.
+        return init_settings, env_settings
 
 
 def load_settings(config_file: Path | None = None, *,
@@ -176,19 +170,32 @@ def load_settings(config_file: Path | None = None, *,
     if config_file is not None and not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     given = {key: value for key, value in flags.items() if value is not None}
-    token = _config_file.set(path if path.is_file() else None)
+    # The file's values go in beneath the environment's: a setting the environment gives is
+    # left out of them, and the flags cover both.
+    from_env = EnvSettingsSource(Settings)()
+    layered = {key: value for key, value in _read_toml(path).items() if key not in from_env}
+    layered.update(given)
     try:
-        settings = Settings(**given)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+        settings = Settings(**layered)
     except ValidationError as exc:
         where = _Sources(given, flag_names or {}, path)
         raise ConfigError("; ".join(where.problem(err) for err in exc.errors())) from exc
-    finally:
-        _config_file.reset(token)
     if settings.api_key is not None:  # from here on, redacted wherever it would show
         register_secret(settings.api_key.get_secret_value())
     return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The config file's settings; none when there is no file."""
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{path}: cannot read the config file: {reason}") from exc
 
 
 _SECRET_SETTINGS = frozenset({"api_key", "base_url"})

@@ -54,3 +54,29 @@ def test_bad_config_file_is_one_readable_error(tmp_path: Path, content: str,
     config.write_text(content, encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
         load_settings(config)
+
+
+def test_the_environment_beats_the_file_under_any_of_its_names(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("base_url = 'http://from-file/v1'\nconcurrency = 3\n", encoding="utf-8")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://from-env/v1")
+    settings = load_settings(config)
+    assert (settings.base_url, settings.concurrency) == ("http://from-env/v1", 3)
+    assert {"base_url", "concurrency"} <= settings.model_fields_set  # set, not defaults
+
+
+def test_settings_keep_no_state_between_loads(tmp_path: Path) -> None:
+    """Which config file to read is an argument, not a module-level ContextVar: settings
+    built directly read none, whatever was loaded before."""
+    import ast
+
+    from extractor_tui import config as module
+
+    config = tmp_path / "config.toml"
+    config.write_text("chunk_tokens = 300\noverlap_tokens = 30\n", encoding="utf-8")
+    assert load_settings(config).chunk_tokens == 300
+    assert Settings().chunk_tokens == 1000
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    assert not [node for node in tree.body if isinstance(node, ast.Assign | ast.AnnAssign)
+                and "ContextVar" in ast.unparse(node)]

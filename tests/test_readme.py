@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clikit import cli_env, run_cli
+from clikit import REPO, cli_env, run_cli
 
 from extractor_tui import cli
 from extractor_tui.core.report import FailedChunk
@@ -86,3 +86,18 @@ def test_the_readme_says_where_the_command_and_the_corpus_are() -> None:
     assert "github.com/applicaai/kleister-nda" in README
     assert "github.com/invoice-x/invoice2data" in README
     assert "after `tasks.py test`" in README
+
+
+def test_each_exit_code_is_defined_once() -> None:
+    """In ``exits.py``: the CLI, ``extractor run`` and the report's exit code share them."""
+    import ast
+
+    defined = []
+    for path in sorted((REPO / "extractor_tui").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+            defined += [(path.name, name) for name in names if name.startswith("EXIT_")]
+    assert {file for file, _ in defined} == {"exits.py"}
+    assert sorted(name for _, name in defined) == sorted(
+        name for name in dir(cli) if name.startswith("EXIT_"))

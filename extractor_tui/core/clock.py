@@ -1,8 +1,8 @@
 """Time comes in through a parameter, so backoff and cool-downs can be tested without waiting.
 
 The engine never calls ``time`` or ``asyncio.sleep`` directly: it asks a ``Clock``. The
-default is the event loop's monotonic clock; tests pass a ``ScaledClock`` that runs faster
-than real time while keeping every ratio (a 2 s Retry-After is still twice a 1 s one).
+default is the real monotonic clock; tests pass a virtual one (``tests/fakeclock.py``) that
+moves only when the test moves it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "ScaledClock", "SystemClock"]
+__all__ = ["Clock", "SystemClock"]
 
 
 class Clock(Protocol):
@@ -34,19 +34,3 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
-
-
-class ScaledClock:
-    """Time that runs ``factor`` times faster than real time (for tests)."""
-
-    def __init__(self, factor: float) -> None:
-        if factor <= 0:
-            raise ValueError("factor must be positive")
-        self.factor = factor
-        self._origin = time.monotonic()
-
-    def now(self) -> float:
-        return (time.monotonic() - self._origin) * self.factor
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds) / self.factor)

@@ -239,9 +239,6 @@ class Job:
     def provider(self) -> str:
         return self._inner.provider
 
-    def add_sink(self, sink: Sink) -> None:
-        self._sinks.append(sink)
-
     def _emit(self, event: Event) -> None:
         if isinstance(event, AttemptStarted):
             self.requests += 1

@@ -52,6 +52,7 @@ from extractor_tui.core.model import (
     ResultStatus,
     Usage,
 )
+from extractor_tui.exits import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 
 __all__ = [
     "NOT_LOADED",
@@ -251,5 +252,6 @@ def exit_code(report: dict[str, Any]) -> int:
     """0 all complete · 1 results exist but something failed · 2 no result at all."""
     statuses = [document.get("status") for document in report.get("documents", ())]
     if not statuses or all(status == ResultStatus.FAILED for status in statuses):
-        return 2
-    return 0 if all(status == ResultStatus.COMPLETE for status in statuses) else 1
+        return EXIT_USAGE
+    return EXIT_OK if all(status == ResultStatus.COMPLETE for status in statuses) \
+        else EXIT_PARTIAL

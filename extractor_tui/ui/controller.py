@@ -124,13 +124,13 @@ class Controller:
         recent.add(session.path)
 
     def _make_job(self, settings: Settings, fields: FieldSet, session: Session) -> Job:
-        job = Job(settings, fields, session, client=self._client, sink=self.events,
-                  clock=self.clock, record_info=not session.read_only)
-        job.add_sink(self._on_event)
-        return job
+        return Job(settings, fields, session, client=self._client, sink=self._on_event,
+                   clock=self.clock, record_info=not session.read_only)
 
     def _on_event(self, event: Event) -> None:
-        """The few facts said at once, not only in the table: an endpoint's new mode."""
+        """Every event goes to the buffer the Run screen drains; the few facts said at once
+        are notified too: an endpoint's new mode."""
+        self.events(event)
         if isinstance(event, StructuredOutputChanged):
             self._app.notify(event.message, title="Structured output", markup=False)
 
