@@ -4,6 +4,13 @@ Why one class: the TUI, ``extractor run`` and the tests all read the same fields
 setting can be given wherever is handiest (``EXTRACTOR_CHUNK_TOKENS=800``, a line in
 ``~/.config/extractor/config.toml``, or ``--chunk-tokens 800``) and means the same thing.
 Every field has a docstring-like description, shown by ``extractor run --help``.
+
+Each stage has a table of its own (``[stages.extract]``, ``[stages.verify]``; in the
+environment ``EXTRACTOR_STAGES__VERIFY__MODEL``): whether it runs, its model, endpoint and
+sampling. The extract stage's model and answer cap are the top-level ``model`` and
+``max_output_tokens``, which every part of the code already reads; a config file may also
+spell them ``model`` and ``max_tokens`` in ``[stages.extract]`` (as the issue's example
+does), and they are read as the top-level ones, so ``--model`` still wins over the file.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from typing import Literal
 
 from pydantic import (
     AliasChoices,
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -34,10 +43,12 @@ from pydantic_settings import (
 )
 
 from extractor_tui.core.scrub import register_secret
+from extractor_tui.core.stage_types import Sampling
 from extractor_tui.errors import ConfigError
 from extractor_tui.paths import config_dir
 
-__all__ = ["Settings", "default_config_path", "load_settings"]
+__all__ = ["ExtractStageSettings", "Settings", "StagesSettings", "VerifyStageSettings",
+           "default_config_path", "load_settings"]
 
 def default_config_path() -> Path:
     """``$EXTRACTOR_CONFIG``, else ``$XDG_CONFIG_HOME/extractor/config.toml``."""
@@ -47,11 +58,62 @@ def default_config_path() -> Path:
     return config_dir() / "config.toml"
 
 
+class _StageSettings(BaseModel):
+    """What every stage can set: its endpoint and its sampling (None: the server's default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    endpoint: str | None = Field(default=None, description=(
+        "Name of the endpoint this stage's requests go to (None: any that serves its "
+        "model)."))
+    temperature: float | None = Field(default=None, ge=0, le=2, description=(
+        "Sampling temperature (0 = the most likely answer); unset = the server's default."))
+    top_p: float | None = Field(default=None, gt=0, le=1, description=(
+        "Nucleus sampling: only tokens within this probability mass; unset = the server's "
+        "default."))
+    seed: int | None = Field(default=None, description=(
+        "Sampling seed, for servers that take one (OpenAI, vLLM, llama.cpp, Ollama)."))
+
+    def sampling(self) -> Sampling:
+        return Sampling(self.temperature, self.top_p, self.seed)
+
+
+class ExtractStageSettings(_StageSettings):
+    """``[stages.extract]``: one request per chunk. Its model is ``model``."""
+
+    enabled: bool = Field(default=True, description=(
+        "Send the extract requests; off, a run only verifies what the session holds."))
+
+
+class VerifyStageSettings(_StageSettings):
+    """``[stages.verify]``: one request per document that checks every field's value
+    against the text of the chunks its candidates came from."""
+
+    enabled: bool = Field(default=False, description=(
+        "Check every document's values with a second request (off by default)."))
+    model: str | None = Field(default=None, description=(
+        "Model of the verify stage (unset: the extract model)."))
+    max_tokens: int | None = Field(default=None, ge=16, description=(
+        "Cap on each verify answer's tokens (unset: what the fields need)."))
+    evidence_tokens: int = Field(default=8000, ge=256, le=1_000_000, description=(
+        "Most chunk text one verify request carries; a document with more is checked in "
+        "several requests, a field's chunks never parted."))
+
+
+class StagesSettings(BaseModel):
+    """``[stages]``: the two stages, each with its own table."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    extract: ExtractStageSettings = Field(default_factory=lambda: ExtractStageSettings())
+    verify: VerifyStageSettings = Field(default_factory=lambda: VerifyStageSettings())
+
+
 class Settings(BaseSettings):
     """Everything a run can be tuned by. Env vars are the field names prefixed ``EXTRACTOR_``."""
 
     model_config = SettingsConfigDict(env_prefix="EXTRACTOR_", extra="forbid",
-                                      validate_default=True)
+                                      validate_default=True, env_nested_delimiter="__")
 
     model: str = Field("gpt-4o-mini", description=(
         "Model name; also picks the tokenizer used to size chunks."))
@@ -110,6 +172,9 @@ class Settings(BaseSettings):
         "First wait between polls of a running batch; it grows while nothing changes."))
     batch_poll_max_s: float = Field(300.0, gt=0, le=3600, description=(
         "Longest wait between polls of a running batch."))
+    stages: StagesSettings = Field(default_factory=StagesSettings, description=(
+        "Each stage's switch, model, endpoint and sampling ([stages.extract], "
+        "[stages.verify])."))
 
     @field_validator("base_url")
     @classmethod
@@ -129,12 +194,37 @@ class Settings(BaseSettings):
                              f"chunk_tokens ({self.chunk_tokens})")
         return self
 
+    @model_validator(mode="after")
+    def _stage_endpoints_exist(self) -> Settings:
+        for name, stage in (("extract", self.stages.extract), ("verify", self.stages.verify)):
+            if stage.endpoint is not None and stage.endpoint not in self.endpoint_names():
+                raise ValueError(f"[stages.{name}] endpoint = {stage.endpoint!r}: no endpoint "
+                                 "has that name (the one endpoint is --base-url / "
+                                 "OPENAI_BASE_URL, which has no name)")
+        return self
+
+    def endpoint_names(self) -> frozenset[str]:
+        """The names a stage's ``endpoint`` may give: none while there is one endpoint."""
+        return frozenset()
+
     @property
     def resolved_provider(self) -> Literal["offline", "openai"]:
         """Which provider runs: 'auto' means offline unless a key or base URL is set."""
         if self.provider == "auto":
             return "openai" if (self.api_key or self.base_url) else "offline"
         return self.provider
+
+    @property
+    def verify_model(self) -> str:
+        """The verify stage's model: its own, else the extract model (one model serving
+        both stages with different sampling is the common local case)."""
+        return self.stages.verify.model or self.model
+
+    def extract_sampling(self) -> Sampling:
+        return self.stages.extract.sampling()
+
+    def verify_sampling(self) -> Sampling:
+        return self.stages.verify.sampling()
 
     @property
     def max_file_bytes(self) -> int:
@@ -172,9 +262,10 @@ def load_settings(config_file: Path | None = None, *,
     given = {key: value for key, value in flags.items() if value is not None}
     # The file's values go in beneath the environment's: a setting the environment gives is
     # left out of them, and the flags cover both.
+    # Table by table: the environment's EXTRACTOR_STAGES__VERIFY__MODEL leaves the file's
+    # other [stages.verify] keys in place, and so does --verify-model.
     from_env = EnvSettingsSource(Settings)()
-    layered = {key: value for key, value in _read_toml(path).items() if key not in from_env}
-    layered.update(given)
+    layered = _over(_less(_read_toml(path), from_env), given)
     try:
         settings = Settings(**layered)
     except ValidationError as exc:
@@ -190,12 +281,52 @@ def _read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(f"{path}: cannot read the config file: {reason}") from exc
+    return _extract_table(data, path)
+
+
+def _extract_table(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``[stages.extract]`` ``model`` and ``max_tokens`` read as the top-level ``model`` and
+    ``max_output_tokens`` (the same settings, which every part of the code reads)."""
+    stages = data.get("stages")
+    extract = stages.get("extract") if isinstance(stages, dict) else None
+    if not isinstance(extract, dict):
+        return data
+    for inner, outer in (("model", "model"), ("max_tokens", "max_output_tokens")):
+        if inner not in extract:
+            continue
+        value = extract.pop(inner)
+        if outer in data and data[outer] != value:
+            raise ConfigError(f"{path}: {outer} = {data[outer]!r} and [stages.extract] "
+                              f"{inner} = {value!r} name the same setting; keep one")
+        data[outer] = value
+    return data
+
+
+def _less(lower: Mapping[str, Any], covered: Mapping[str, Any]) -> dict[str, Any]:
+    """``lower`` without the values ``covered`` gives, table by table."""
+    kept: dict[str, Any] = {}
+    for key, value in lower.items():
+        if key not in covered:
+            kept[key] = value
+        elif isinstance(value, Mapping) and isinstance(covered[key], Mapping):
+            kept[key] = _less(value, covered[key])
+    return kept
+
+
+def _over(lower: Mapping[str, Any], upper: Mapping[str, Any]) -> dict[str, Any]:
+    """``upper``'s values on top of ``lower``'s, table by table."""
+    merged = dict(lower)
+    for key, value in upper.items():
+        below = merged.get(key)
+        merged[key] = (_over(below, value) if isinstance(value, Mapping)
+                       and isinstance(below, Mapping) else value)
+    return merged
 
 
 _SECRET_SETTINGS = frozenset({"api_key", "base_url"})

@@ -1,6 +1,6 @@
 """The engine: work items in, one event per fact out, every chunk accounted for.
 
-``Engine.run(items)`` sends one request per chunk and owns every retry (the SDK's own
+``Engine.run(items)`` sends one request per work item and owns every retry (the SDK's own
 retries are off, so each attempt is visible). Where a request goes is the
 ``EndpointPool``'s answer (``endpoints.py``): one endpoint, or several routed by model and
 weight, each with its own gate and structured-output negotiation. Each error class has its
@@ -22,6 +22,12 @@ fatal            the endpoint's own (a refused key, no quota, an unknown model):
                  nothing more is sent; in-flight calls finish and keep their results; the
                  rest end cancelled with the reason
 ===============  ==========================================================================
+
+An item is a chunk (the ``extract`` stage) or a document's evidence (``verify``): its
+``ChunkId.stage`` names the ``Stage`` that builds its request, parses its answer, re-asks
+after a bad one and says whether a cut answer may be split (``stages.py``), and its
+stage's model is what the item is routed by; everything else here is the same for every
+stage.
 
 One dispatcher task starts queued items, in order, as an endpoint admits them, and parks on
 the endpoints' gates when none does. A request that gets its answer hands its slot straight to the next
@@ -68,12 +74,8 @@ from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.llm.base import Client, LLMRequest, LLMResponse
 from extractor_tui.core.llm.headers import RateLimitInfo
 from extractor_tui.core.model import ChunkStatus, RawCandidate
-from extractor_tui.core.prompts import (
-    answer_token_cap,
-    make_request,
-    parse_output,
-    repair_messages,
-)
+from extractor_tui.core.prompts import answer_token_cap
+from extractor_tui.core.stages import ExtractStage, Stage
 from extractor_tui.core.usage import Usage, answer_usage, estimated_usage
 from extractor_tui.core.work import ChunkOutcome, EngineConfig, RunResult, WorkItem, split_point
 from extractor_tui.errors import (
@@ -92,10 +94,12 @@ _PROMPT_OVERHEAD_TOKENS = 400  # system + field list, for budget estimates only
 
 
 class Engine:
-    """Sends chunks to its endpoints and reports every fact to ``sink``.
+    """Sends work items to its endpoints and reports every fact to ``sink``.
 
     ``endpoints`` is one ``Client`` (an endpoint tuned by ``config`` and ``gate``, named
-    after its URL) or several ``EndpointSpec``s, each with its own tuning.
+    after its URL) or several ``EndpointSpec``s, each with its own tuning. ``stages``
+    replace or add to the default ``extract`` stage (``fields`` with ``model``, no sampling
+    set).
     """
 
     def __init__(self, endpoints: Client | Sequence[EndpointSpec], fields: FieldSet, *,
@@ -103,7 +107,7 @@ class Engine:
                  sink: Sink = lambda event: None, clock: Clock | None = None,
                  rng: random.Random | None = None,
                  count_tokens: Callable[[str], int] | None = None,
-                 gate: GateConfig | None = None) -> None:
+                 gate: GateConfig | None = None, stages: Sequence[Stage] = ()) -> None:
         self.fields = fields
         self.model = model
         self.config = config
@@ -123,6 +127,11 @@ class Engine:
         self._run: Run | None = None
         # Every request carries a cap: the configured one, else what the fields need.
         self.max_tokens = config.max_tokens or answer_token_cap(fields, model)
+        self.stages: dict[str, Stage] = {
+            "extract": ExtractStage(fields, model, max_tokens=self.max_tokens)}
+        for stage in stages:
+            self.stages[stage.name] = stage
+        self._models: tuple[str, ...] = (model,)  # of the run's items, first seen first
 
     # -- controls ----------------------------------------------------------------------------
 
@@ -156,14 +165,15 @@ class Engine:
 
     @property
     def fatal_message(self) -> str | None:
-        """Why nothing more can be sent for the model, or None."""
-        return self.pool.stop_reason(self.model)
+        """Why nothing more can be sent for a model of the run's items, or None."""
+        return next((reason for model in self._models
+                     if (reason := self.pool.stop_reason(model)) is not None), None)
 
     def endpoint_info(self) -> tuple[EndpointInfo, ...]:
         """Each endpoint as a run starts: name, ceiling, limit, mode, models."""
         return tuple(EndpointInfo(e.name, e.gate.maximum, e.gate.limit,
                                   e.negotiation.mode.value, tuple(sorted(e.models)),
-                                  e.serves(self.model))
+                                  e.serves(self._models[0]))
                      for e in self.pool.endpoints)
 
     async def aclose(self) -> None:
@@ -179,7 +189,9 @@ class Engine:
             raise RuntimeError("this engine is already running")
         run = self._run = Run()
         started = self._clock.now()
-        self._sink(RunStarted(len(items), self.pool.limit, self.provider, self.model,
+        self._models = tuple(dict.fromkeys(self._stage(item).model for item in items)) \
+            or (self.model,)
+        self._sink(RunStarted(len(items), self.pool.limit, self.provider, self._models[0],
                               started, self.endpoint_info()))
         for item in items:
             self._states[item.id] = ChunkState(item)
@@ -231,7 +243,8 @@ class Engine:
             admitted = self._take_now(run)
             if admitted is None:
                 try:
-                    await self.pool.changed(self.model, _budget_tokens(run.ready[0]))
+                    await self.pool.changed(self._model_of(run.ready[0]),
+                                            _budget_tokens(run.ready[0]))
                 except CircuitOpen:
                     self._maybe_finished(run)
                     return
@@ -248,7 +261,8 @@ class Engine:
         if not run.ready or run.cancel_reason is not None:
             return None
         state = self._states[run.ready[0].id]
-        admitted = self.pool.try_admit(self.model, _budget_tokens(state.item), state.avoid)
+        admitted = self.pool.try_admit(self._model_of(state.item), _budget_tokens(state.item),
+                                       state.avoid)
         if admitted is None:
             return None
         run.ready.popleft()
@@ -349,9 +363,9 @@ class Engine:
                                cached=response.cached)
         self._finish(run, state, outcome)
         self._sink(ChunkCompleted(item.id, attempt, end, end - (state.first_start or start),
-                                  state.prompt_tokens, state.completion_tokens, self.model,
-                                  candidates, response.content, response.cached,
-                                  tokens_estimated=state.tokens_estimated))
+                                  state.prompt_tokens, state.completion_tokens,
+                                  answered.request.model, candidates, response.content,
+                                  response.cached, tokens_estimated=state.tokens_estimated))
 
     def _attempt_failed(self, run: Run, state: ChunkState, attempt: int, start: float,
                         exc: ProviderError, request: LLMRequest, endpoint: Endpoint,
@@ -393,9 +407,15 @@ class Engine:
             if exc.endpoint_own:
                 self._out_of_service(run, state, exc, endpoint, reason)
             else:
-                self.pool.stop(reason, self.model)
+                self.pool.stop(reason, self._model_of(item))
                 self._fail(run, state, exc, reason)
         elif isinstance(exc, TruncatedOutput):
+            stage = self._stage(item)
+            if not stage.splits:
+                self._fail(run, state, exc, f"the {stage.name} answer was cut at the token "
+                           f"limit ({request.max_tokens}); raise the {stage.name} stage's "
+                           "max_tokens")
+                return
             halves = self.split_item(item)
             if halves is None:
                 self._fail(run, state, exc, "the answer was cut at the token limit and the "
@@ -445,7 +465,7 @@ class Engine:
         endpoint.gate.take_down(reason)
         stop = self.fatal_message
         if stop is not None:
-            self.pool.stop(stop, self.model)  # for good: nothing is probed after the run
+            self.pool.stop(stop, self._model_of(state.item))  # for good: no probe after the run
             self._fail(run, state, exc, stop)
             return
         state.avoid = endpoint.name
@@ -453,6 +473,16 @@ class Engine:
         self._sink(ChunkRetrying(state.item.id, exc.kind,
                                  f"{reason} (sent to another endpoint)", now, now))
         self._enqueue(run, state.item, front=True)
+
+    def _stage(self, item: WorkItem) -> Stage:
+        stage = self.stages.get(item.id.stage)
+        if stage is None:
+            raise LookupError(f"no {item.id.stage!r} stage was given to this engine")
+        return stage
+
+    def _model_of(self, item: WorkItem) -> str:
+        """The model an item's request names, and is routed by: its stage's."""
+        return self._stage(item).model
 
     def _count(self, text: str) -> int:
         return self._count_tokens(text) if self._count_tokens else _bundled_count(text)
@@ -470,9 +500,8 @@ class Engine:
     def request_for(self, item: WorkItem, endpoint: Endpoint | None = None) -> LLMRequest:
         """The request ``item`` is sent as to ``endpoint`` (else the first serving the
         model), in that endpoint's negotiated mode; a batch line's body is exactly this."""
-        mode = (endpoint or self.pool.primary(self.model)).negotiation.mode
-        return make_request(fields=self.fields, chunk_text=item.text, model=self.model,
-                            key=item.key, max_tokens=self.max_tokens, mode=mode)
+        mode = (endpoint or self.pool.primary(self._model_of(item))).negotiation.mode
+        return self._stage(item).build_request(item, mode)
 
     def check_answer(self, item: WorkItem, response: LLMResponse) -> tuple[RawCandidate, ...]:
         """The answer's candidates; ``TruncatedOutput`` when it was cut at the token limit,
@@ -481,7 +510,7 @@ class Engine:
             raise TruncatedOutput("the answer was cut at the token limit",
                                   status=response.status, raw=response.content)
         try:
-            return parse_output(response.content, self.fields)
+            return self._stage(item).parse(item, response.content)
         except InvalidOutput as exc:
             exc.status = response.status
             raise
@@ -493,7 +522,7 @@ class Engine:
     def repair_request(self, item: WorkItem, request: LLMRequest, bad_output: str,
                        error: str) -> LLMRequest:
         """``request`` asked again, with the unusable answer and what was wrong with it."""
-        return replace(request, messages=repair_messages(request.messages, bad_output, error))
+        return self._stage(item).repair(request, bad_output, error)
 
     def _backoff(self, failures: int) -> float:
         """Exponential with "equal jitter": half fixed, half random, capped."""

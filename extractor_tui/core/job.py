@@ -77,10 +77,12 @@ from extractor_tui.core.readout import document_outcomes, merged_results, stored
 from extractor_tui.core.llm.offline import MESSAGE_TOKENS, REPLY_TOKENS, offline_answer
 from extractor_tui.core.prompts import (
     answer_schema,
+    answer_token_cap,
     build_messages,
     chunk_key,
     document_digest,
 )
+from extractor_tui.core.stages import ExtractStage
 from extractor_tui.core.structured import Mode
 from extractor_tui.core.report import (
     BatchBilling,
@@ -206,9 +208,14 @@ class Job:
         self.chunker, self.encoding = make_chunker(settings.model, settings.chunk_tokens,
                                                    settings.overlap_tokens)
         start = _negotiated(session).get(redact_url(self.client.endpoint))
+        extract = ExtractStage(fields, settings.model, settings.extract_sampling(),
+                               max_tokens=settings.max_output_tokens
+                               or answer_token_cap(fields, settings.model),
+                               endpoint=settings.stages.extract.endpoint)
         self.engine = Engine(self.client, fields, model=settings.model,
                              config=engine_config(settings, start), sink=self._emit,
-                             clock=self.clock, rng=rng, count_tokens=self.count_tokens)
+                             clock=self.clock, rng=rng, count_tokens=self.count_tokens,
+                             stages=[extract])
         self.outcomes: dict[ChunkId, ChunkOutcome] = {}
         self.requests = 0
         self.retries = 0
@@ -298,7 +305,7 @@ class Job:
         """The request key of a chunk of this job (one definition for registering a file
         and for telling whether a stored one is still current)."""
         return chunk_key(text_sha256, start, end, self.fields, self.settings.model,
-                         self.settings.structured_output)
+                         self.settings.structured_output, self.settings.extract_sampling())
 
     def _reuse_check(self) -> Callable[[Path, FileStamp], bool]:
         """Whether a file is registered as it is now: same size and mtime, chunked the same

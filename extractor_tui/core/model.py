@@ -75,7 +75,9 @@ class ResultStatus(StrEnum):
 
 @dataclass(frozen=True, order=True)
 class ChunkId:
-    """(document, chunk), plus the path of halves when a truncated chunk was split.
+    """(document, chunk), plus the path of halves when a truncated chunk was split, and the
+    stage the request belongs to: a verify request of a document is ``ChunkId(doc, n,
+    stage="verify")``, its n-th (usually only) part.
 
     Ordered, so results sort deterministically whatever order they completed in.
     """
@@ -83,15 +85,19 @@ class ChunkId:
     doc: int
     chunk: int
     part: tuple[int, ...] = ()
+    stage: str = "extract"
 
     @property
     def label(self) -> str:
-        """``"3"``, or ``"3.1.0"`` for the first half of the second half of chunk 3."""
+        """``"3"``, or ``"3.1.0"`` for the first half of the second half of chunk 3;
+        ``"verify-1"`` for the first verify request of a document."""
+        if self.stage != "extract":
+            return f"{self.stage}-{self.chunk + 1}"
         return ".".join(str(n) for n in (self.chunk, *self.part))
 
     def halves(self) -> tuple[ChunkId, ChunkId]:
-        return (ChunkId(self.doc, self.chunk, (*self.part, 0)),
-                ChunkId(self.doc, self.chunk, (*self.part, 1)))
+        return (ChunkId(self.doc, self.chunk, (*self.part, 0), self.stage),
+                ChunkId(self.doc, self.chunk, (*self.part, 1), self.stage))
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from typing import Any
 from extractor_tui.core.fields import FieldSet, FieldSpec, FieldType
 from extractor_tui.core.llm.base import LLMRequest
 from extractor_tui.core.model import RawCandidate
+from extractor_tui.core.stage_types import Sampling
 from extractor_tui.core.structured import Mode
 from extractor_tui.errors import InvalidOutput
 
@@ -419,20 +420,25 @@ def document_digest(document_text: str) -> str:
 
 
 def request_key(document_text: str, start: int, end: int, fields: FieldSet, model: str,
-                structured: str = "auto") -> str:
+                structured: str = "auto", sampling: Sampling | None = None) -> str:
     """The cache and resume key of one chunk's request: changes when any input changes."""
-    return chunk_key(document_digest(document_text), start, end, fields, model, structured)
+    return chunk_key(document_digest(document_text), start, end, fields, model, structured,
+                     sampling)
 
 
 def chunk_key(document_sha256: str, start: int, end: int, fields: FieldSet, model: str,
-              structured: str = "auto") -> str:
+              structured: str = "auto", sampling: Sampling | None = None) -> str:
     """``request_key`` from the document's digest: a document of many chunks is hashed once,
     not once per chunk (that made registering a 4 MB file take 3.5 s, quadratic in size).
-    A fixed structured-output mode other than ``json_schema`` is part of the key."""
+    A fixed structured-output mode other than ``json_schema`` is part of the key, and so is
+    the stage's sampling when any of it is set (unset, the key is what it always was)."""
     parts: list[object] = [document_sha256, start, end, fields.fingerprint(), PROMPT_VERSION,
                            model]
     if structured not in ("auto", Mode.JSON_SCHEMA.value):
         parts.append(structured)
+    sampled = sampling.key_part() if sampling is not None else None
+    if sampled is not None:
+        parts.append(sampled)
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 

@@ -4,7 +4,9 @@ A request carries both the chat messages (what an HTTP provider sends) and the c
 and fields they were built from (what the in-process ``offline`` provider reads directly),
 so both providers answer the same request object and the engine cannot tell them apart.
 ``mode`` is the structured-output mode the request was built in (``structured.Mode``): the
-engine reads it back when a server refuses the request, to move the endpoint on.
+engine reads it back when a server refuses the request, to move the endpoint on. ``stage``
+names the stage that built it, ``endpoint`` the endpoint that stage asks for (None: any
+that serves ``model``), and the sampling fields are sent only when set (``stages.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ __all__ = ["Client", "LLMRequest", "LLMResponse"]
 
 @dataclass(frozen=True)
 class LLMRequest:
-    """One extraction call: one chunk × the field set."""
+    """One call: one chunk × the field set (extract), or one document's evidence (verify)."""
 
     key: str
     model: str
@@ -32,6 +34,11 @@ class LLMRequest:
     mode: str = "json_schema"
     tools: tuple[Mapping[str, Any], ...] = ()
     tool_choice: Mapping[str, Any] | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    stage: str = "extract"
+    endpoint: str | None = None
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,10 @@ def request_body(request: LLMRequest, *, openai_endpoint: bool = False) -> dict[
         body["tool_choice"] = dict(request.tool_choice)
     if request.max_tokens is not None:
         body[cap_parameter(request.model)] = request.max_tokens
+    for name, value in (("temperature", request.temperature), ("top_p", request.top_p),
+                        ("seed", request.seed)):
+        if value is not None:  # unset: the server's default, and no field it may refuse
+            body[name] = value
     return body
 
 
