@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("session", type=Path, metavar="SESSION")
     export.add_argument("--output", metavar="FILE", default="-",
                         help='.json, .csv or .jsonl; "-" = JSON on stdout')
+    export.add_argument("--verified-columns", action="store_true",
+                        help="a CSV gets a 'NAME verified' column after each field")
     export.add_argument("--debug", action="store_true", help="show tracebacks")
     add_batch_command(sub)
     return parser
@@ -182,7 +184,7 @@ def _export(args: argparse.Namespace, err: Console) -> int:
         # the config file).
         report = session_report(session, info.fields, provider=info.provider,
                                 model=info.model, prices=load_settings(None).prices)
-        export(report, args.output)
+        export(report, args.output, verified_columns=args.verified_columns)
         if args.output != "-":
             err.print(Text(f"wrote {args.output}", style="dim"))
         return exit_code(report)

@@ -112,7 +112,12 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
                    output: str, before: RunInfo | None) -> int:
     label = ("offline (built-in heuristic provider, no LLM)" if job.provider == "offline"
              else f"{job.provider} {redact_url(job.settings.base_url or DEFAULT_BASE_URL)}")
-    err.print(Text(f"provider: {printable(label)} · model: {printable(job.settings.model)} · "
+    models = printable(job.settings.model)
+    if job.verification.enabled:
+        models += f" · verify model: {printable(job.verification.model)}"
+    if not job.settings.stages.extract.enabled:
+        models += " (extract stage off: only verifying)"
+    err.print(Text(f"provider: {printable(label)} · model: {models} · "
                    f"tokenizer: {job.encoding.describe()}", style="dim"))
 
     def on_outcome(outcome: object) -> None:
@@ -136,7 +141,7 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
         return EXIT_OK if plan.documents else EXIT_USAGE
     if plan.documents == 0:
         err.print(Text("error: no document could be read", style="red"))
-        _write(job, output, err)
+        _write(job, output, err, verified=args.verified_columns)
         return EXIT_USAGE
     started = time.perf_counter()
     with _progress(err) as progress:
@@ -147,7 +152,7 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
         except asyncio.CancelledError:
             refresher.cancel()
             report = job.report()
-            _write(job, output, err, report)
+            _write(job, output, err, report, verified=args.verified_columns)
             _summary(err, report, time.perf_counter() - started)
             _failures(err, tracker)
             err.print("interrupted: everything finished so far is kept"
@@ -158,7 +163,7 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
             # session's error as one line (exit 1), also when --output cannot be written.
             refresher.cancel()
             try:
-                _write(job, output, err, job.report())
+                _write(job, output, err, job.report(), verified=args.verified_columns)
             except (ConfigError, OutputError) as exc:
                 err.print(Text(f"error: {printable(exc)}", style="red"))
             raise
@@ -166,7 +171,7 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
             refresher.cancel()
             _update(progress, task, tracker, job)
     report = job.report()
-    _write(job, output, err, report)
+    _write(job, output, err, report, verified=args.verified_columns)
     _summary(err, report, time.perf_counter() - started)
     _failures(err, tracker)
     if batch and result.cancelled:
@@ -210,11 +215,25 @@ def _plan_line(plan: Plan, batch: bool = False) -> str:
         cost = f"free offline; with {plan.model} ≈ ${plan.model_cost_usd:.4f}"
     failed = f" ({plan.failed_documents} unreadable)" if plan.failed_documents else ""
     waiting = f", {plan.in_batches} waiting in a batch" if plan.in_batches else ""
-    return (f"plan: {plan.documents} document(s){failed}, {plan.pages} page(s), "
+    line = (f"plan: {plan.documents} document(s){failed}, {plan.pages} page(s), "
             f"{plan.chunks} chunk(s), {plan.chunk_tokens:,} chunk tokens; to send: "
             f"{plan.to_send} request(s) ({plan.cached} answered from the session{waiting}), "
             f"≈ {plan.prompt_tokens:,} prompt + {plan.completion_tokens:,} completion "
             f"tokens, {cost}")
+    for stage in plan.stages[1:]:
+        price = ("unknown cost" if stage.cost_usd is None else f"≈ ${stage.cost_usd:.4f}")
+        if plan.provider == "offline":
+            price = "free offline"
+        line += (f"; {stage.stage} with {stage.model}: {stage.requests} request(s) "
+                 f"({stage.cached} answered from the session), ≈ {stage.prompt_tokens:,} "
+                 f"prompt + {stage.completion_tokens:,} completion tokens, {price}"
+                 + (" (estimated before extraction)" if stage.estimated else "")
+                 + (f"; {stage.skipped} document(s) not verified: not extracted yet, and "
+                    "the extract stage is off" if stage.skipped else ""))
+    if len(plan.stages) > 1 and plan.provider != "offline":
+        total = plan.total_cost_usd
+        line += "; total " + ("unknown" if total is None else f"≈ ${total:.4f}")
+    return line
 
 
 def _progress(err: Console) -> Progress:
@@ -249,9 +268,10 @@ def _failures(err: Console, tracker: RequestTracker) -> None:
                    style="yellow" if failures else "dim"))
 
 
-def _write(job: Job, output: str, err: Console, report: dict[str, Any] | None = None) -> None:
+def _write(job: Job, output: str, err: Console, report: dict[str, Any] | None = None, *,
+           verified: bool = False) -> None:
     report = report if report is not None else job.report()
-    export(report, output)
+    export(report, output, verified_columns=verified)
     if output != "-":
         err.print(Text(f"wrote {output}", style="dim"))
 

@@ -43,7 +43,7 @@ from pydantic_settings import (
 )
 
 from extractor_tui.core.scrub import register_secret
-from extractor_tui.core.stage_types import Sampling
+from extractor_tui.core.model import Sampling
 from extractor_tui.errors import ConfigError
 from extractor_tui.paths import config_dir
 

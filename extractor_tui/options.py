@@ -13,10 +13,10 @@ from typing import Any
 
 from extractor_tui.config import Settings, load_settings
 from extractor_tui.core.fields import FieldSet, fields_from_args, load_schema, preset
-from extractor_tui.errors import FieldSpecError
+from extractor_tui.errors import ConfigError, FieldSpecError
 
-__all__ = ["SETTING_FLAGS", "add_run_arguments", "fields_from", "flag_warnings",
-           "settings_from"]
+__all__ = ["SETTING_FLAGS", "STAGE_NAMES", "add_run_arguments", "fields_from",
+           "flag_warnings", "settings_from", "stage_flags"]
 
 SETTING_FLAGS: tuple[tuple[str, str, type], ...] = (
     ("model", "--model", str), ("base_url", "--base-url", str), ("api_key", "--api-key", str),
@@ -45,6 +45,16 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
                           "base URL are set)")
     run.add_argument("--config", type=Path, metavar="FILE",
                      help="TOML config file (default: ~/.config/extractor/config.toml)")
+    stages = run.add_argument_group("stages")
+    stages.add_argument("--stages", metavar="LIST", default=None,
+                        help="the stages to run, comma-separated: extract, verify (default: "
+                             "extract, and verify when [stages.verify] enabled = true); "
+                             "'verify' alone re-verifies a finished session without "
+                             "extracting again")
+    stages.add_argument("--verify-model", metavar="NAME", default=None,
+                        help="model of the verify stage (default: the extract model)")
+    stages.add_argument("--verified-columns", action="store_true",
+                        help="a CSV export gets a 'NAME verified' column after each field")
     described = Settings.model_fields
     for name, flag, kind in SETTING_FLAGS:
         info = described[name]
@@ -68,8 +78,31 @@ def settings_from(args: argparse.Namespace) -> Settings:
     flags["batch_fallback"] = getattr(args, "batch_fallback", None)  # extractor run --batch
     if args.offline:
         flags["provider"] = "offline"
+    stages = stage_flags(getattr(args, "stages", None), getattr(args, "verify_model", None))
+    if stages:
+        flags["stages"] = stages
     names = {name: flag for name, flag, _ in SETTING_FLAGS}
+    names["stages"] = "--stages/--verify-model"
     return load_settings(args.config, flag_names=names, **flags)
+
+
+STAGE_NAMES = ("extract", "verify")
+
+
+def stage_flags(listed: str | None, verify_model: str | None) -> dict[str, Any]:
+    """``--stages extract,verify`` and ``--verify-model`` as ``stages`` settings (on top of
+    the config file's tables: only what the flags say is set)."""
+    stages: dict[str, Any] = {}
+    if listed is not None:
+        names = [name.strip().lower() for name in listed.split(",") if name.strip()]
+        unknown = [name for name in names if name not in STAGE_NAMES]
+        if unknown or not names:
+            raise ConfigError(f"--stages {listed}: name one or more of "
+                              f"{', '.join(STAGE_NAMES)}, comma-separated")
+        stages = {name: {"enabled": name in names} for name in STAGE_NAMES}
+    if verify_model:
+        stages.setdefault("verify", {})["model"] = verify_model
+    return stages
 
 
 def fields_from(args: argparse.Namespace, required: bool = True) -> FieldSet | None:

@@ -27,6 +27,9 @@ Why it is built this way:
 * ``batch=`` also serves OpenAI's Files and Batch APIs (``loopback_batch.py``): each request
   of a batch is answered by the same responder, and ``batch_script`` (``Fault`` values, as
   for live calls) decides which lines fail.
+* ``responder=GoldModel(...)`` (``gold_model.py``; ``--gold FILE --wrong MODEL=SHARE`` on
+  the command line) answers as a model that knows the right values of some documents,
+  with a share of them wrong-but-grounded for the models named: the verify stage's bench.
 
 Use::
 
@@ -51,6 +54,7 @@ from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any, Literal, TypeAlias
 
+from gold_model import GoldModel, load_truth
 from loopback_batch import BatchAPI, LineAnswer
 from server_profiles import PROFILES, Profile, prompt_schema
 
@@ -848,8 +852,12 @@ def _parse_rate(text: str) -> tuple[int, float]:
 async def _serve(args: argparse.Namespace) -> None:
     picker = _fault_picker(args.fault_rate, args.seed, args.latency, not args.no_429)
     hostile = hostile_fault(args.hostile) if args.hostile else None
+    wrong = {model: float(share) for model, _, share in
+             (spec.partition("=") for spec in args.wrong)}
+    responder: Responder = (GoldModel(load_truth(args.gold), wrong_models=wrong,
+                                      seed=args.seed) if args.gold else default_responder)
     server = LoopbackServer(
-        port=args.port,
+        port=args.port, responder=responder,
         script=(lambda _info: hostile) if hostile is not None else picker,
         rate_limit=_parse_rate(args.rate_limit) if args.rate_limit else None,
         limiter="quantised" if args.quantised else "window",
@@ -890,6 +898,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-requests", type=int, default=100_000)
     parser.add_argument("--profile", choices=sorted(PROFILES), default=None,
                         help="take and refuse structured output as this server does")
+    parser.add_argument("--gold", default=None, metavar="FILE",
+                        help='answer as a model that knows the right values: a JSON list of '
+                             '{"text": document text, "values": {field: [as written]}}')
+    parser.add_argument("--wrong", action="append", default=[], metavar="MODEL=SHARE",
+                        help="with --gold: this model gets SHARE of each document's fields "
+                             "wrong-but-grounded (repeat for more models)")
     asyncio.run(_serve(parser.parse_args(argv)))
     return 0
 

@@ -103,18 +103,19 @@ def test_json_keys_are_exactly_the_contract(tmp_path: Path) -> None:
                                     "failed_chunks", "prompt_tokens", "completion_tokens",
                                     "tokens_estimated", "cost_usd", "elapsed_seconds",
                                     "provider", "model", "fatal", "cancelled", "skipped",
-                                    "batch"}
+                                    "batch", "stages"}
     assert set(data["summary"]["batch"]) == {"requests", "prompt_tokens",
                                              "completion_tokens", "cost_usd"}
     for document in data["documents"]:
         assert set(document) == {"path", "status", "error", "fields", "chunks",
-                                 "failed_chunks", "tokens", "cost_usd"}
+                                 "failed_chunks", "stages", "tokens", "cost_usd"}
         assert list(document["fields"]) == ["party", "total", "signers"]
         assert set(document["chunks"]) == {"total", "completed", "failed", "cancelled"}
         assert set(document["tokens"]) == {"prompt", "completion", "estimated"}
         for field in document["fields"].values():
             assert {"value", "valid", "errors", "grounded", "sources", "candidates",
-                    "conflicts", "edited", "edited_by", "edited_at"} <= set(field)
+                    "conflicts", "edited", "edited_by", "edited_at", "verified",
+                    "stage"} <= set(field)
             for source in field["sources"]:
                 assert set(source) == {"chunk", "page", "quote"}
         for chunk in document["failed_chunks"]:

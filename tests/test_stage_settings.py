@@ -15,7 +15,7 @@ from extractor_tui.core.engine import Engine
 from extractor_tui.core.llm.base import LLMRequest
 from extractor_tui.core.llm.openai_client import OpenAIClient, request_body
 from extractor_tui.core.prompts import chunk_key
-from extractor_tui.core.stage_types import Sampling
+from extractor_tui.core.model import Sampling
 from extractor_tui.core.stages import ExtractStage
 from extractor_tui.errors import ConfigError
 

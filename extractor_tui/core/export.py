@@ -243,22 +243,30 @@ def _provider(summary: Mapping[str, Any]) -> tuple[str, str]:
     return provider, str(summary.get("model") or "")
 
 
-def write_csv(report: _Report, path: Path | None) -> None:
+def write_csv(report: _Report, path: Path | None, *, verified: bool = False) -> None:
     """One row per document: ``path``, ``status``, ``provider``, ``model``, then one column
     per field. A field named like one of the first four leaves that name to the field, and
-    the document's own column is called ``document <name>`` (a field name has no space)."""
+    the document's own column is called ``document <name>`` (a field name has no space).
+    With ``verified``, each field's column is followed by ``NAME verified`` (the verify
+    stage's verdict, empty where none took effect)."""
     fields = _columns(report)
     own = [name if name not in fields else f"document {name}" for name in _OWN_COLUMNS]
     provider, model = _provider(report.get("summary", {}))
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([neutralise(name) for name in (*own, *fields)])
+    header = [name for field in fields
+              for name in ((field, f"{field} verified") if verified else (field,))]
+    writer.writerow([neutralise(name) for name in (*own, *header)])
     for document in report.get("documents", ()):
         values = document.get("fields", {})
+        cells = []
+        for name in fields:
+            entry = values.get(name, {})
+            cells.append(csv_cell(entry.get("value")))
+            if verified:
+                cells.append(csv_cell(entry.get("verified")))
         writer.writerow([csv_cell(document.get("path")), csv_cell(document.get("status")),
-                         csv_cell(provider), csv_cell(model),
-                         *(csv_cell(values[name]["value"] if name in values else None)
-                           for name in fields)])
+                         csv_cell(provider), csv_cell(model), *cells])
     # A file name that is not UTF-8 is shown with its odd bytes as \\xNN: a spreadsheet
     # has no way to hold them, and the JSON report keeps the exact name.
     text = _SURROGATE.sub(lambda m: f"\\x{ord(m[0]) - 0xDC00:02x}" if ord(m[0]) >= 0xDC80
@@ -279,8 +287,9 @@ def write_failures_jsonl(report: _Report, path: Path | None) -> None:
     _write("".join(line + "\n" for line in lines), path)
 
 
-def export(report: _Report, path: Path | str) -> None:
-    """Write ``report`` in the format its extension names; ``"-"`` is JSON on stdout."""
+def export(report: _Report, path: Path | str, *, verified_columns: bool = False) -> None:
+    """Write ``report`` in the format its extension names; ``"-"`` is JSON on stdout.
+    ``verified_columns`` adds each field's verdict column to a CSV."""
     if str(path) == "-":
         write_json(report, None)
         return
@@ -289,7 +298,7 @@ def export(report: _Report, path: Path | str) -> None:
     if suffix == ".json":
         write_json(report, target)
     elif suffix == ".csv":
-        write_csv(report, target)
+        write_csv(report, target, verified=verified_columns)
     elif suffix == ".jsonl":
         write_failures_jsonl(report, target)
     else:

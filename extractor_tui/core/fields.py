@@ -132,6 +132,13 @@ class FieldSet:
                 return spec
         return None
 
+    def subset(self, names: Sequence[str]) -> FieldSet:
+        """The fields named in ``names``, in this set's order (the whole set when all are)."""
+        wanted = set(names)
+        if wanted >= set(self.names):
+            return self
+        return FieldSet(tuple(spec for spec in self.fields if spec.name in wanted), self.name)
+
     @cached_property
     def _fingerprint(self) -> str:
         data = json.dumps([spec.as_dict() for spec in self.fields], sort_keys=True)

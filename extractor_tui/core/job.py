@@ -62,6 +62,7 @@ from extractor_tui.core.events import (
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.llm.base import Client
 from extractor_tui.core.llm.cache import CachingClient
+from extractor_tui.core.merge import merge_document
 from extractor_tui.core.model import (
     ChunkId,
     ChunkOutcome,
@@ -69,11 +70,19 @@ from extractor_tui.core.model import (
     FieldResult,
     FileStamp,
     RunResult,
+    StageStatus,
     Usage,
     WorkItem,
 )
 from extractor_tui.core.pricing import cost_usd
-from extractor_tui.core.readout import document_outcomes, merged_results, stored_outcomes
+from extractor_tui.core.readout import (
+    basis_of,
+    document_outcomes,
+    extract_status,
+    finished,
+    merged_results,
+    stored_outcomes,
+)
 from extractor_tui.core.llm.offline import MESSAGE_TOKENS, REPLY_TOKENS, offline_answer
 from extractor_tui.core.prompts import (
     answer_schema,
@@ -82,12 +91,15 @@ from extractor_tui.core.prompts import (
     chunk_key,
     document_digest,
 )
+from extractor_tui.core.stage_plan import StagePlan
 from extractor_tui.core.stages import ExtractStage
+from extractor_tui.core.verification import Verification
 from extractor_tui.core.structured import Mode
 from extractor_tui.core.report import (
     BatchBilling,
     DocumentReport,
     RunSummary,
+    StageSpend,
     build_report,
     document_report,
     failed_document,
@@ -146,6 +158,15 @@ def _negotiated(session: Session) -> dict[str, str]:
     return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
 
 
+def _joined(results: Sequence[RunResult]) -> RunResult:
+    """The stages' engine runs as one: outcomes in order, the first fatal reason."""
+    if len(results) == 1:
+        return results[0]
+    fatal = next((r.fatal for r in results if r.fatal), None)
+    return RunResult(tuple(o for r in results for o in r.outcomes), fatal,
+                     any(r.cancelled for r in results), sum(r.elapsed for r in results))
+
+
 def _planned(item: WorkItem, at: float) -> RequestPlanned:
     return RequestPlanned(item.id, item.document, item.pages, item.tokens, at,
                           (item.start, item.end), item.key)
@@ -187,6 +208,15 @@ class Plan:
     model_cost_usd: float | None = None  # what the model would cost, even when offline
     batch_cost_usd: float | None = None  # the same requests through the Batch API
     in_batches: int = 0  # chunks waiting in a batch already submitted (not sent again)
+    stages: tuple[StagePlan, ...] = ()
+    """Each stage that would run, priced with its own model; the fields above are the
+    extract stage's."""
+
+    @property
+    def total_cost_usd(self) -> float | None:
+        """Every stage's cost together; None when one is unknown."""
+        costs = [stage.cost_usd for stage in self.stages] or [self.cost_usd]
+        return None if None in costs else sum(c or 0.0 for c in costs)
 
 
 class Job:
@@ -212,18 +242,21 @@ class Job:
                                max_tokens=settings.max_output_tokens
                                or answer_token_cap(fields, settings.model),
                                endpoint=settings.stages.extract.endpoint)
+        self.verification = Verification(settings, fields, session, self.count_tokens)
         self.engine = Engine(self.client, fields, model=settings.model,
                              config=engine_config(settings, start), sink=self._emit,
                              clock=self.clock, rng=rng, count_tokens=self.count_tokens,
-                             stages=[extract])
+                             stages=[extract, self.verification.stage])
         self.outcomes: dict[ChunkId, ChunkOutcome] = {}
         self.requests = 0
+        self.requests_by_stage: dict[str, int] = {}
         self.retries = 0
         self.elapsed = 0.0
         self.last_run: RunResult | None = None
         self.batch_runner: BatchRunner | None = None  # while run_batch waits on batches
         self._answered_now: dict[ChunkId, ChunkCompleted] = {}  # answers of the current run
-        self._spent: dict[int, Usage] = {}  # document id → what its calls cost in this job
+        # (document id, stage) → what its calls cost in this job
+        self._spent: dict[tuple[int, str], Usage] = {}
         self._spent_batch: dict[int, Usage] = {}  # … its Batch API lines (the batch price)
         self.batch_answers = 0  # Batch API lines that came back with an answer, this job
         # Files skipped while walking folders (other types, links to folders): shown and
@@ -249,11 +282,17 @@ class Job:
     def _emit(self, event: Event) -> None:
         if isinstance(event, AttemptStarted):
             self.requests += 1
+            stage = event.id.stage
+            self.requests_by_stage[stage] = self.requests_by_stage.get(stage, 0) + 1
         elif isinstance(event, AttemptFinished) and not event.cached:
-            bill = self._spent_batch if event.batch else self._spent
-            bill[event.id.doc] = bill.get(event.id.doc, Usage()) + Usage(
-                event.prompt_tokens, event.completion_tokens, event.tokens_estimated)
-            self.batch_answers += 1 if event.batch else 0
+            used = Usage(event.prompt_tokens, event.completion_tokens, event.tokens_estimated)
+            if event.batch:
+                self._spent_batch[event.id.doc] = self._spent_batch.get(
+                    event.id.doc, Usage()) + used
+                self.batch_answers += 1
+            else:
+                where = (event.id.doc, event.id.stage)
+                self._spent[where] = self._spent.get(where, Usage()) + used
         elif isinstance(event, ChunkCompleted) and not event.cached:
             self._answered_now[event.id] = event
         elif isinstance(event, ChunkRetrying):
@@ -381,11 +420,16 @@ class Job:
         docs = self.documents()
         loaded = [d for d in docs if d.error is None]
         waiting = self._scoped(self.session.pending_items())
-        pending = self.pending()
+        pending = self.pending() if self.settings.stages.extract.enabled else []
         overhead = self._prompt_overhead()
         prompt = sum(item.tokens + overhead for item in pending)
         completion = self._completion_estimate(pending)
         all_items = [item for d in loaded for item in d.items]
+        extract = StagePlan("extract", self.settings.model, len(pending),
+                            len(all_items) - len(waiting), prompt, completion,
+                            self.cost(prompt, completion))
+        stages = ((extract, self._verify_plan(loaded)) if self.verification.enabled
+                  else (extract,))
         return Plan(
             documents=len(loaded), failed_documents=len(docs) - len(loaded),
             pages=sum(d.pages for d in loaded), chunks=len(all_items), to_send=len(pending),
@@ -400,7 +444,15 @@ class Job:
             batch_cost_usd=cost_usd(self.settings.model, prompt, completion,
                                     provider=self.provider, overrides=self.settings.prices,
                                     batch=True),
-            in_batches=len(waiting) - len(pending))
+            in_batches=len(waiting) - len(pending), stages=stages)
+
+    def _verify_plan(self, loaded: Sequence[DocumentEntry]) -> StagePlan:
+        documents = [(d.doc_id, d.path, d.items, self._finished(d)) for d in loaded]
+        return self.verification.plan(
+            documents, self._extract_results,
+            self.engine.pool.primary(self.verification.model).negotiation.mode,
+            extracting=self.settings.stages.extract.enabled,
+            cost=lambda prompt, completion: self.cost(prompt, completion, stage="verify"))
 
     def _prompt_overhead(self) -> int:
         """Tokens a request adds to its chunk's: the messages around it, in the endpoint's
@@ -438,8 +490,42 @@ class Job:
         return round(tokens * len(pending) / len(sample))
 
     async def run(self, only: Sequence[ChunkId] | None = None) -> RunResult:
-        """Send every pending chunk (or just ``only``); stored answers cost no call."""
-        return await self._send(self.pending() if only is None else self._chosen(only))
+        """Run the enabled stages: every pending chunk, then the verify requests of every
+        document whose extract stage has finished (or just ``only``, of either stage).
+        Stored answers cost no call, so when every stage is done nothing is sent."""
+        if only is not None:
+            return await self._send(self._chosen(only))
+        results: list[RunResult] = []
+        if self.settings.stages.extract.enabled:
+            results.append(await self._send(self.pending()))
+            self._keep_extract_status()
+        if self.verification.enabled and not any(r.fatal for r in results):
+            pending = self._verify_pending()
+            if pending or not results:
+                results.append(await self._send(pending))
+        return _joined(results)
+
+    def _finished(self, doc: DocumentEntry) -> list[WorkItem] | None:
+        return finished(doc.items, self.chunk_outcomes(doc.doc_id))
+
+    def _keep_extract_status(self) -> None:
+        for doc in self.documents():
+            if doc.error is None:
+                outcomes = self.chunk_outcomes(doc.doc_id)
+                self.session.stages.set_status(
+                    doc.doc_id, "extract", extract_status(doc.items, outcomes),
+                    model=self.settings.model, basis=basis_of(self._finished(doc) or ()))
+
+    def _verify_pending(self) -> list[WorkItem]:
+        """The verify requests of every finished document not answered yet."""
+        pending: list[WorkItem] = []
+        for doc in self.documents():
+            answered = self._finished(doc) if doc.error is None else None
+            if answered is not None:
+                pending += self.verification.prepare(doc.doc_id, doc.path,
+                                                     self._extract_results(doc.doc_id),
+                                                     answered)
+        return pending
 
     async def run_batch(self) -> RunResult:
         """Send every pending chunk through the endpoint's Batch API (``batch.py``), wait
@@ -470,7 +556,14 @@ class Job:
                                    if o.status is ChunkStatus.COMPLETED),
                                sum(1 for o in result.outcomes if o.status is ChunkStatus.FAILED),
                                0, self.clock.now(), result.stopped))
-        return await self._after_batches(result, started)
+        done = await self._after_batches(result, started)
+        if self.verification.enabled and not done.fatal and not done.cancelled:
+            # The verify stage goes live: its requests exist only once extraction is done.
+            self._keep_extract_status()
+            pending = self._verify_pending()
+            if pending:
+                return _joined([done, await self._send(pending)])
+        return done
 
     async def _after_batches(self, result: BatchResult, started: float) -> RunResult:
         for outcome in result.outcomes:
@@ -511,7 +604,8 @@ class Job:
             return await self.run(chunks)
         halves: list[WorkItem] = []
         for item in self._chosen(chunks):
-            pair = self.engine.split_item(item, force=True)
+            pair = (self.engine.split_item(item, force=True) if item.id.stage == "extract"
+                    else None)
             if pair is None:
                 halves.append(item)
                 continue
@@ -526,7 +620,8 @@ class Job:
 
     def _chosen(self, chunks: Sequence[ChunkId]) -> list[WorkItem]:
         wanted = set(chunks)
-        return [item for item in self.session.work_items() if item.id in wanted]
+        later = [s.item for s in self.session.stages.requests("verify") if s.item.id in wanted]
+        return [item for item in self.session.work_items() if item.id in wanted] + later
 
     async def _send(self, items: Sequence[WorkItem]) -> RunResult:
         """One engine run; its outcomes join the Job's, even when it is interrupted."""
@@ -541,8 +636,17 @@ class Job:
             self.outcomes[outcome.item.id] = outcome
         self.elapsed += result.elapsed
         self.last_run = result
+        self._keep_verify_status({o.item.id.doc for o in result.outcomes
+                                  if o.item.id.stage == "verify"})
         self._store_results({outcome.item.id.doc for outcome in result.outcomes})
         return result
+
+    def _keep_verify_status(self, doc_ids: Iterable[int]) -> None:
+        for doc in self.documents():
+            answered = self._finished(doc) if doc.doc_id in set(doc_ids) else None
+            if answered is not None:
+                self.verification.keep_status(doc.doc_id, answered)
+
 
     def _interrupted(self, started: float) -> None:
         """Interrupted, or the session could not be written (a full disk, a locked file):
@@ -561,9 +665,10 @@ class Job:
         self.last_run = RunResult((), None, True, elapsed)
 
     def mark_empty(self, chunks: Sequence[ChunkId]) -> None:
-        """The user says these chunks hold nothing: store an empty answer for each."""
+        """The user says these chunks hold nothing: store an empty answer for each (a verify
+        request is no chunk: it is left out)."""
         empty = json.dumps({spec.name: [] for spec in self.fields})
-        chosen = self._chosen(chunks)
+        chosen = [item for item in self._chosen(chunks) if item.id.stage == "extract"]
         for item in chosen:
             # Recorded like any answer, so the cache, resume and the report all agree. Planned
             # first: a failure restored from the session has no row on the Run screen yet.
@@ -596,6 +701,16 @@ class Job:
         session after what changes them: a run, a retry, an edit, chunks marked empty."""
         return merged_results(self.session, self.fields, doc_id, self.chunk_outcomes(doc_id))
 
+    def _answered(self, doc_id: int) -> list[WorkItem]:
+        """A document's answered chunks, in order: what its extract results rest on."""
+        return [o.item for o in self.chunk_outcomes(doc_id) if o.status is ChunkStatus.COMPLETED]
+
+    def _extract_results(self, doc_id: int) -> dict[str, FieldResult]:
+        """The extract stage's merged results (before verification and edits)."""
+        completed = [(o.item, o.candidates) for o in self.chunk_outcomes(doc_id)
+                     if o.status is ChunkStatus.COMPLETED]
+        return merge_document(self.fields, completed)  # no verdict, no edit
+
     def _store_results(self, doc_ids: Iterable[int]) -> None:
         """Keep the merged results of these documents in the session, for other readers of
         the file (a document removed meanwhile is skipped)."""
@@ -614,15 +729,41 @@ class Job:
         return self.results(doc_id)[field]
 
     def cost(self, prompt_tokens: int, completion_tokens: int, *,
-             batch: bool = False) -> float | None:
-        """What these tokens cost at the live price, or the Batch API's with ``batch``."""
-        return cost_usd(self.settings.model, prompt_tokens, completion_tokens,
+             batch: bool = False, stage: str = "extract") -> float | None:
+        """What these tokens cost with the stage's model, at the live price or the Batch
+        API's with ``batch``."""
+        return cost_usd(self._stage_model(stage), prompt_tokens, completion_tokens,
                         provider=self.provider, overrides=self.settings.prices, batch=batch)
+
+    def _verify_shown(self, used: Usage) -> bool:
+        """Whether the summary lists the verify stage: asked for, or it made calls."""
+        return (self.verification.enabled or bool(self.requests_by_stage.get("verify"))
+                or used != Usage())
+
+    def _stage_model(self, stage: str) -> str:
+        return self.verification.model if stage == "verify" else self.settings.model
+
+    def _verify_outcomes(self, doc: DocumentEntry) -> list[ChunkOutcome]:
+        """The document's verify requests on its current basis: as this process's runs
+        ended them, else as the session keeps them (answered ones cost nothing now)."""
+        _, stored = self.verification.answers(doc.doc_id, basis_of(self._answered(doc.doc_id)))
+        return [self.outcomes.get(o.item.id, o) for o in stored]
+
+    def _stage_statuses(self, doc: DocumentEntry, outcomes: Sequence[ChunkOutcome],
+                        stored: dict[tuple[int, str], tuple[StageStatus, str | None, str]]
+                        ) -> dict[str, str | None]:
+        """Where each stage stands for a document (``verification.py``)."""
+        return {"extract": extract_status(doc.items, outcomes).value,
+                "verify": self.verification.reported_status(doc.doc_id,
+                                                            self._finished(doc), stored)}
+
 
     def report(self) -> dict[str, Any]:
         """The JSON result (the contract in the README), documents in session order.
         Writes nothing: the session may be full, locked or opened read-only."""
         reports: list[DocumentReport] = []
+        totals: dict[str, Usage] = {}
+        statuses = self.session.stages.statuses()
         for doc in self.documents():
             if doc.error is not None:
                 reports.append(failed_document(doc.path, doc.error, self.fields))
@@ -630,15 +771,20 @@ class Job:
             outcomes = document_outcomes(doc.items, self.outcomes)
             # Every call this job made for the document, the cut-off and invalid answers and
             # the halves' parents included: summing the outcomes missed all of those. Calls
-            # answered through the Batch API are billed at its price.
-            spent = self._spent.get(doc.doc_id, Usage())
+            # answered through the Batch API are billed at its price; each stage's with its
+            # own model.
             batched = self._spent_batch.get(doc.doc_id, Usage())
-            reports.append(document_report(doc.path, self.fields, outcomes,
-                                           self.results(doc.doc_id),
-                                           _add(self.cost(spent.prompt, spent.completion),
-                                                self.cost(batched.prompt, batched.completion,
-                                                          batch=True)),
-                                           spent + batched))
+            cost = self.cost(batched.prompt, batched.completion, batch=True)
+            spent = batched
+            for stage in ("extract", "verify"):
+                used = self._spent.get((doc.doc_id, stage), Usage())
+                totals[stage] = totals.get(stage, Usage()) + used
+                spent += used
+                cost = _add(cost, self.cost(used.prompt, used.completion, stage=stage))
+            reports.append(document_report(
+                doc.path, self.fields, outcomes, self.results(doc.doc_id), cost, spent,
+                later=self._verify_outcomes(doc),
+                stages=self._stage_statuses(doc, outcomes, statuses)))
         fatal = self.last_run.fatal if self.last_run else None
         cancelled = self.last_run.cancelled if self.last_run else False
         batched = Usage.total(self._spent_batch.values())
@@ -647,7 +793,13 @@ class Job:
             elapsed_seconds=self.elapsed, provider=self.provider, model=self.settings.model,
             fatal=fatal, cancelled=cancelled, skipped=len(self.skipped),
             batch=BatchBilling(self.batch_answers, batched.prompt, batched.completion,
-                               self.cost(batched.prompt, batched.completion, batch=True)))
+                               self.cost(batched.prompt, batched.completion, batch=True)),
+            stages={stage: StageSpend(self._stage_model(stage),
+                                      self.requests_by_stage.get(stage, 0), used.prompt,
+                                      used.completion,
+                                      self.cost(used.prompt, used.completion, stage=stage))
+                    for stage, used in totals.items()
+                    if stage == "extract" or self._verify_shown(used)})
         return build_report(reports, summary,
                             [(path, skip.reason) for path, skip in self.skipped.items()])
 

@@ -52,9 +52,13 @@ __all__ = [
     "apply_edit",
     "candidates_from",
     "chunk_order",
+    "coerce_value",
+    "conflicts_among",
     "fold",
     "merge_document",
     "merge_field",
+    "sources_of",
+    "value_key",
 ]
 
 MISSING = "required field missing"
@@ -354,3 +358,27 @@ def apply_edit(result: FieldResult, spec: FieldSpec, value: object, *, by: str,
                        for key in keys),
                    sources=tuple(_sources(offered)), conflicts=conflicts, edited=True,
                    edited_by=by, edited_at=at)
+
+
+# --------------------------------------------------------------------------- shared
+
+
+def value_key(candidate: Candidate) -> tuple[str, str]:
+    """What makes two candidates the same value (the verify stage compares with it)."""
+    return _value_key(candidate)
+
+
+def coerce_value(spec: FieldSpec, raw: object) -> tuple[object, str | None]:
+    """``raw`` as one value of ``spec`` (a list field's item): (value, None) or (None, why)."""
+    return _coerce(spec, raw)
+
+
+def sources_of(group: Sequence[Candidate]) -> tuple[Source, ...]:
+    """Where a value was read, grounded places first."""
+    return tuple(_sources(group))
+
+
+def conflicts_among(candidates: Iterable[Candidate], chosen: tuple[str, str] | None
+                    ) -> tuple[Candidate, ...]:
+    """The best grounded candidate of every value but ``chosen``."""
+    return _conflicts(candidates, chosen)

@@ -16,11 +16,13 @@ The layering this module anchors, checked by ``tests/test_layers.py``::
 
 from __future__ import annotations
 
+import hashlib
 import os
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import total_ordering
 
 from extractor_tui.errors import ErrorKind
 
@@ -31,13 +33,19 @@ __all__ = [
     "ChunkOutcome",
     "ChunkStatus",
     "DocumentStatus",
+    "Evidence",
+    "EvidenceChunk",
     "FieldResult",
     "FileStamp",
     "RawCandidate",
     "ResultStatus",
     "RunResult",
+    "Sampling",
     "Source",
+    "StageName",
+    "StageStatus",
     "Usage",
+    "Verdict",
     "WorkItem",
 ]
 
@@ -73,13 +81,15 @@ class ResultStatus(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True, order=True)
+@total_ordering
+@dataclass(frozen=True)
 class ChunkId:
     """(document, chunk), plus the path of halves when a truncated chunk was split, and the
     stage the request belongs to: a verify request of a document is ``ChunkId(doc, n,
     stage="verify")``, its n-th (usually only) part.
 
-    Ordered, so results sort deterministically whatever order they completed in.
+    Ordered, so results sort deterministically whatever order they completed in: by
+    document, then the extract stage's chunks before the later stages' requests.
     """
 
     doc: int
@@ -99,10 +109,106 @@ class ChunkId:
         return (ChunkId(self.doc, self.chunk, (*self.part, 0), self.stage),
                 ChunkId(self.doc, self.chunk, (*self.part, 1), self.stage))
 
+    def _order(self) -> tuple[int, bool, str, int, tuple[int, ...]]:
+        return self.doc, self.stage != "extract", self.stage, self.chunk, self.part
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, ChunkId):
+            return NotImplemented
+        return self._order() < other._order()
+
+
+class StageName(StrEnum):
+    """The stages, in the order they run."""
+
+    EXTRACT = "extract"
+    VERIFY = "verify"
+
+
+class StageStatus(StrEnum):
+    """Where one stage stands for one document (kept in the session)."""
+
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How a stage's model samples; None leaves the server's default (and sends nothing)."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
+
+    def key_part(self) -> list[object] | None:
+        """What the request key adds for this sampling; None when nothing is set."""
+        if self == Sampling():
+            return None
+        return ["sampling", self.temperature, self.top_p, self.seed]
+
+
+class Verdict(StrEnum):
+    """What the verify stage says of a field's value."""
+
+    CONFIRMED = "confirmed"  # the extracted value is what the text states
+    CORRECTED = "corrected"  # the text states another value, given instead
+    NOT_FOUND = "not_found"  # the text given does not state the field
+
+
+@dataclass(frozen=True)
+class EvidenceChunk:
+    """The text of one chunk a candidate came from, and where it sits in the document."""
+
+    label: str
+    start: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one verify request carries: the fields it checks, their extracted values and
+    candidates (``extracted``, JSON), and the text of every chunk a candidate came from.
+
+    ``data`` is what goes between the delimiters, and what the request key hashes; a quote
+    in the answer is grounded only in ``chunks``, never in ``extracted`` (a quote of the
+    listed candidates would prove nothing).
+    """
+
+    fields: tuple[str, ...]
+    extracted: str
+    chunks: tuple[EvidenceChunk, ...]
+    page_starts: tuple[int, ...] = (0,)
+
+    @property
+    def data(self) -> str:
+        parts = ["Extracted values (JSON):", self.extracted]
+        for chunk in self.chunks:
+            parts += ["", f"Chunk {chunk.label} (page {self.page_of(chunk.start)}):",
+                      chunk.text]
+        return "\n".join(parts)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.data.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def page_of(self, offset: int) -> int:
+        return max(1, bisect_right(self.page_starts, offset))
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """Where its chunks lie in the document, first start to last end ((0, 0): none)."""
+        if not self.chunks:
+            return 0, 0
+        return (min(c.start for c in self.chunks),
+                max(c.start + len(c.text) for c in self.chunks))
+
 
 @dataclass(frozen=True)
 class WorkItem:
-    """One chunk to send: its text, where it sits in the document, and its request key."""
+    """One request to send: a chunk (its text, where it sits in the document, its request
+    key) or, for the verify stage, a document's ``evidence`` (``text`` is then its data)."""
 
     id: ChunkId
     document: str
@@ -112,6 +218,7 @@ class WorkItem:
     page_starts: tuple[int, ...]
     tokens: int
     key: str
+    evidence: Evidence | None = None
 
     def page_of(self, offset: int) -> int:
         return max(1, bisect_right(self.page_starts, offset))
@@ -143,12 +250,14 @@ class Usage:
 
 @dataclass(frozen=True)
 class RawCandidate:
-    """One value a model offered for a field, before grounding and coercion."""
+    """One value a model offered for a field, before grounding and coercion; a verify
+    answer's values carry the field's ``verdict`` (``not_found`` with an empty value)."""
 
     field: str
     value: str
     quote: str
     confidence: float | None
+    verdict: str | None = None
 
 
 @dataclass(frozen=True)
@@ -223,6 +332,7 @@ class Candidate:
     grounded: bool
     confidence: float | None
     offset: int | None = None
+    stage: str = "extract"
 
 
 @dataclass(frozen=True)
@@ -240,7 +350,9 @@ class FieldResult:
 
     ``value`` is the coerced value when valid and the raw value otherwise (a list for list
     fields, None when nothing was found). ``conflicts`` holds, for scalars, one grounded
-    candidate per other value the document supports.
+    candidate per other value the document supports. ``verified`` is the verify stage's
+    verdict when it took effect (``verdicts.py``), and ``stage`` the stage the value came
+    from.
     """
 
     name: str
@@ -254,3 +366,5 @@ class FieldResult:
     edited: bool = False
     edited_by: str | None = None
     edited_at: str | None = None
+    verified: str | None = None
+    stage: str = "extract"

@@ -46,7 +46,7 @@ from typing import Any
 from extractor_tui.core.fields import FieldSet, FieldSpec, FieldType
 from extractor_tui.core.llm.base import LLMRequest
 from extractor_tui.core.model import RawCandidate
-from extractor_tui.core.stage_types import Sampling
+from extractor_tui.core.model import Sampling
 from extractor_tui.core.structured import Mode
 from extractor_tui.errors import InvalidOutput
 
@@ -60,12 +60,14 @@ __all__ = [
     "document_delimiters",
     "document_digest",
     "is_reasoning_model",
+    "load_json",
     "make_request",
     "parse_output",
     "repair_messages",
     "request_key",
     "response_format",
     "structured_parts",
+    "value_text",
 ]
 
 PROMPT_VERSION = "2"
@@ -293,7 +295,7 @@ def repair_messages(messages: Sequence[Mapping[str, str]], bad_output: str,
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
 
 
-def _load_json(content: str) -> object:
+def load_json(content: str) -> object:
     """The one JSON value in ``content``, tolerating a code fence or prose around it."""
     text = content.strip()
     try:
@@ -339,7 +341,7 @@ def _confidence(raw: object) -> float | None:
     return min(max(value, 0.0), 1.0)
 
 
-def _value_text(raw: object) -> str | None:
+def value_text(raw: object) -> str | None:
     if raw is None:
         return None
     if isinstance(raw, bool):
@@ -357,7 +359,7 @@ def parse_output(content: str, fields: FieldSet) -> tuple[RawCandidate, ...]:
     """Candidates from a model's answer, in field order; ``InvalidOutput`` when unusable."""
     if not content or not content.strip():
         raise InvalidOutput("empty answer", raw=content)
-    data = _load_json(content)
+    data = load_json(content)
     if not isinstance(data, dict):
         kind = type(data).__name__ if data is not None else "null"
         raise InvalidOutput(f"expected a JSON object with one key per field, got {kind}",
@@ -379,7 +381,7 @@ def parse_output(content: str, fields: FieldSet) -> tuple[RawCandidate, ...]:
                 if key not in item:
                     raise InvalidOutput(f"{where}: {key!r} is missing", raw=content)
             try:
-                value = _value_text(item["value"])
+                value = value_text(item["value"])
             except TypeError as exc:
                 raise InvalidOutput(f"{where}: value must be a string, got {exc}",
                                     raw=content) from None

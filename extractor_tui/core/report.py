@@ -6,19 +6,29 @@ Shape (every key always present; extra keys may be added, never removed or renam
      "documents": [{"path", "status": "complete" | "partial" | "failed", "error",
                     "fields": {NAME: {"value", "valid", "errors", "grounded",
                                       "sources": [{"chunk", "page", "quote"}],
-                                      "candidates", "conflicts", "edited", ...}},
+                                      "candidates", "conflicts", "edited", ...,
+                                      "verified", "stage"}},
                     "chunks": {"total", "completed", "failed", "cancelled"},
                     "failed_chunks": [{"chunk", "error", "reason", "attempts", "pages",
                                        "text", "raw"}],
-                    "tokens": {"prompt", "completion", "estimated"}, "cost_usd"}],
+                    "tokens": {"prompt", "completion", "estimated"}, "cost_usd",
+                    "stages": {"extract": STATUS, "verify": STATUS | null}}],
      "skipped": [{"path", "reason"}],
      "summary": {"documents", "chunks", "requests", "retries", "failed_chunks",
                  "prompt_tokens", "completion_tokens", "tokens_estimated", "cost_usd",
                  "elapsed_seconds", "provider", "model", "fatal", "cancelled", "skipped",
-                 "batch": {"requests", "prompt_tokens", "completion_tokens", "cost_usd"}}}
+                 "batch": {"requests", "prompt_tokens", "completion_tokens", "cost_usd"},
+                 "stages": {STAGE: {"model", "requests", "prompt_tokens",
+                                    "completion_tokens", "cost_usd"}}}}
 
 ``summary.batch`` is what this run had answered through the Batch API, billed at the batch
 price (its tokens and cost are also in the totals).
+
+A field's ``verified`` is the verify stage's verdict where it took effect (``confirmed``,
+``corrected``, ``not_found``; null otherwise) and ``stage`` the stage its value came from.
+A document's tokens and cost are its chunks' and its verify requests' together; a failed
+verify request is listed in ``failed_chunks`` (chunk ``verify-1``) and makes the document
+``partial``, as a failed chunk does; ``chunks`` counts chunks only.
 
 Why dataclasses first and a dict last: the dataclasses below have exactly the JSON's shape
 (``DocumentReport.chunks`` is the ``chunks`` object, ``tokens`` the ``tokens`` one), and
@@ -37,8 +47,8 @@ exist but some document, chunk or field failed; 2 no document produced any resul
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -64,6 +74,7 @@ __all__ = [
     "Report",
     "RunSummary",
     "SkippedFile",
+    "StageSpend",
     "build_report",
     "document_report",
     "exit_code",
@@ -112,6 +123,7 @@ class DocumentReport:
     failed_chunks: tuple[FailedChunk, ...]
     tokens: Usage
     cost_usd: float | None
+    stages: dict[str, str | None] = field(default_factory=dict)
 
 
 def _status(loaded: bool, completed: int, failed: int,
@@ -132,9 +144,11 @@ def _failed_chunk(outcome: ChunkOutcome) -> FailedChunk:
 
 def document_report(path: str, fields: FieldSet, outcomes: Sequence[ChunkOutcome],
                     results: dict[str, FieldResult], cost_usd: float | None,
-                    tokens: Usage | None = None) -> DocumentReport:
+                    tokens: Usage | None = None, *, later: Sequence[ChunkOutcome] = (),
+                    stages: Mapping[str, str | None] | None = None) -> DocumentReport:
     """The report of a loaded document from its chunks' outcomes and merged results;
-    ``tokens`` is what its calls cost (else the outcomes' own totals)."""
+    ``tokens`` is what its calls cost (else the outcomes' own totals); ``later`` are its
+    verify requests' outcomes, ``stages`` its status per stage."""
     if tokens is None:
         tokens = Usage(sum(o.prompt_tokens for o in outcomes),
                        sum(o.completion_tokens for o in outcomes),
@@ -144,12 +158,15 @@ def document_report(path: str, fields: FieldSet, outcomes: Sequence[ChunkOutcome
     completed = sum(1 for outcome in outcomes if outcome.status is ChunkStatus.COMPLETED)
     cancelled = sum(1 for outcome in outcomes if outcome.status is ChunkStatus.CANCELLED)
     failed = len(outcomes) - completed
+    status = _status(True, completed, failed, ordered)
+    if status is ResultStatus.COMPLETE and any(o.status is ChunkStatus.FAILED for o in later):
+        status = ResultStatus.PARTIAL
     return DocumentReport(
-        path=path, status=_status(True, completed, failed, ordered), error=None,
+        path=path, status=status, error=None,
         fields=ordered, chunks=ChunkCounts(len(outcomes), completed, failed, cancelled),
-        failed_chunks=tuple(_failed_chunk(o) for o in outcomes
+        failed_chunks=tuple(_failed_chunk(o) for o in (*outcomes, *later)
                             if o.status is not ChunkStatus.COMPLETED),
-        tokens=tokens, cost_usd=cost_usd)
+        tokens=tokens, cost_usd=cost_usd, stages=dict(stages or {}))
 
 
 def failed_document(path: str, error: str, fields: FieldSet) -> DocumentReport:
@@ -169,6 +186,17 @@ class BatchBilling:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = 0.0
+
+
+@dataclass(frozen=True)
+class StageSpend:
+    """What one stage's calls cost in a run, with its own model's price."""
+
+    model: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -191,12 +219,14 @@ class RunSummary:
     cancelled: bool = False
     skipped: int = 0
     batch: BatchBilling = BatchBilling()
+    stages: dict[str, StageSpend] = field(default_factory=dict)
 
     @classmethod
     def from_documents(cls, documents: Sequence[DocumentReport], *, requests: int,
                        retries: int, elapsed_seconds: float, provider: str, model: str,
                        fatal: str | None = None, cancelled: bool = False,
-                       skipped: int = 0, batch: BatchBilling = BatchBilling()) -> RunSummary:
+                       skipped: int = 0, batch: BatchBilling = BatchBilling(),
+                       stages: Mapping[str, StageSpend] | None = None) -> RunSummary:
         """Totals summed from the documents; request counts come from the tracker.
 
         The cost is None as soon as one document that sent chunks has an unknown cost: a
@@ -212,7 +242,7 @@ class RunSummary:
                    tokens_estimated=any(d.tokens.estimated for d in documents),
                    cost_usd=cost, elapsed_seconds=round(elapsed_seconds, 3),
                    provider=provider, model=model, fatal=fatal, cancelled=cancelled,
-                   skipped=skipped, batch=batch)
+                   skipped=skipped, batch=batch, stages=dict(stages or {}))
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ from extractor_tui.core._session_schema import (
 )
 from extractor_tui.core.events import Event
 from extractor_tui.core.batch_store import BatchStore
+from extractor_tui.core._session_stages import StageStore
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.model import (
     CachedAnswer,
@@ -130,6 +131,8 @@ class Session:
         self._aside_lock = threading.Lock()
         self.batches = BatchStore(db, self._write, self._timestamp)
         """The Batch API hand-offs of this session (``batch_store.py``)."""
+        self.stages = StageStore(db, self._write, self._timestamp)
+        """Each document's stage status and its verify requests (``_session_stages.py``)."""
 
     # -- opening and closing -------------------------------------------------------------
 
@@ -459,8 +462,13 @@ class Session:
 
         Attempts, completions (the answer goes to the cache), failures, cancellations and
         splits are written and committed at once; other events are ignored. An event for a
-        chunk the session does not hold raises ``LookupError``.
+        chunk the session does not hold raises ``LookupError``. A later stage's request
+        (``ChunkId.stage`` other than extract) is kept by ``self.stages``.
         """
+        chunk = getattr(event, "id", None)
+        if isinstance(chunk, ChunkId) and chunk.stage != "extract":
+            self.stages.record(event)
+            return
         self._writer.record(event)
 
     # -- the cache and the state of the work ---------------------------------------------

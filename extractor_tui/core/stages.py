@@ -21,11 +21,9 @@ from typing import Protocol
 
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.llm.base import LLMRequest
-from extractor_tui.core.model import RawCandidate
+from extractor_tui.core.model import RawCandidate, Sampling, StageName, WorkItem
 from extractor_tui.core.prompts import make_request, parse_output, repair_messages
-from extractor_tui.core.stage_types import Sampling, StageName
 from extractor_tui.core.structured import Mode
-from extractor_tui.core.work import WorkItem
 
 __all__ = ["ExtractStage", "Stage", "with_sampling"]
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from extractor_tui.core.fields import FieldSet
+from extractor_tui.core.model import Evidence
 
 __all__ = ["Client", "LLMRequest", "LLMResponse"]
 
@@ -39,6 +40,7 @@ class LLMRequest:
     seed: int | None = None
     stage: str = "extract"
     endpoint: str | None = None
+    evidence: Evidence | None = None  # a verify request's, read by the offline provider
 
 
 @dataclass(frozen=True)
