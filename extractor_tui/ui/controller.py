@@ -285,7 +285,7 @@ class Controller:
         if not self._idle("start a run", loads_too=True):
             return
         plan = self.plan()
-        if plan.to_send == 0:
+        if plan.to_send == 0 and not any(stage.requests for stage in plan.stages[1:]):
             self._app.notify("Nothing to send: every chunk of every loaded document has an "
                              "answer. Add documents, or retry chunks on the Failed screen.")
             return

@@ -46,10 +46,11 @@ from extractor_tui.ui.dialogs.source import SourceDialog
 from extractor_tui.ui.screens.documents import DocumentsView
 from extractor_tui.ui.screens.failed import FailedView
 from extractor_tui.ui.screens.fields import FieldsView
-from extractor_tui.ui.screens.results import ResultsView
+from extractor_tui.ui.screens.results import COLUMNS, ResultsView
 from extractor_tui.ui.screens.settings import SettingsView
 from loopback import Fault, LoopbackServer
 
+NOTES = COLUMNS.index("Notes")
 SIZE = (160, 50)
 ACME = "acme-2024-0117.txt"
 MakeApp = Callable[..., ExtractorApp]
@@ -120,7 +121,7 @@ async def test_sample_docs_offline_run_results_and_export(
         assert values["invoice_number"][1] == "INV-2024-0117"
         assert values["total"][1] == "13554.94"
         assert values["total"][2] == "✓" and values["total"][3] == "✓"
-        assert values["total"][4] == "1"  # the source page
+        assert values["total"][COLUMNS.index("Page")] == "1"  # the source page
 
         await _export(pilot, app, tmp_path / "results.csv", settle)
         await _export(pilot, app, tmp_path / "results.json", settle)
@@ -225,11 +226,11 @@ async def test_edits_and_picked_candidates_survive_reopening(
         await pilot.press("enter")
         await settle(pilot)
         row = _texts(view.table.get_row("vendor"))
-        assert row[1] == "Acme Cloud (by hand)" and "edited by user" in row[6]
+        assert row[1] == "Acme Cloud (by hand)" and "edited by user" in row[NOTES]
 
         view = _choose_document(app, "two-numbers.txt")  # a conflict, settled by picking
         row = _texts(view.table.get_row("invoice_number"))
-        assert row[1] == "A-100" and "1 conflict" in row[6]
+        assert row[1] == "A-100" and "1 conflict" in row[NOTES]
         view.table.move_cursor(row=view.table.get_row_index("invoice_number"))
         await pilot.press("enter")
         await pilot.pause()
@@ -241,7 +242,7 @@ async def test_edits_and_picked_candidates_survive_reopening(
         await pilot.press("enter")  # pick B-200
         await settle(pilot)
         row = _texts(view.table.get_row("invoice_number"))
-        assert row[1] == "B-200" and "edited by user" in row[6]
+        assert row[1] == "B-200" and "edited by user" in row[NOTES]
 
     reopened = make_app([], session=session, fields=None)
     async with reopened.run_test(size=SIZE) as pilot:
@@ -250,7 +251,7 @@ async def test_edits_and_picked_candidates_survive_reopening(
         await pilot.press("6")
         view = _choose_document(reopened, ACME)
         row = _texts(view.table.get_row("vendor"))
-        assert row[1] == "Acme Cloud (by hand)" and "edited by user" in row[6]
+        assert row[1] == "Acme Cloud (by hand)" and "edited by user" in row[NOTES]
         view = _choose_document(reopened, "two-numbers.txt")
         assert _texts(view.table.get_row("invoice_number"))[1] == "B-200"
     with Session.open(session) as stored:

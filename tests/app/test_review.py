@@ -32,7 +32,7 @@ from extractor_tui.ui.dialogs.confirm import ConfirmDialog
 from extractor_tui.ui.dialogs.export import ExportDialog
 from extractor_tui.ui.dialogs.source import SourceDialog
 from extractor_tui.ui.screens.failed import FailedView
-from extractor_tui.ui.screens.results import ResultsView
+from extractor_tui.ui.screens.results import COLUMNS, ResultsView
 from extractor_tui.ui.screens.run import RunView
 from loopback import Fault, LoopbackServer
 
@@ -93,7 +93,8 @@ async def test_a_picked_candidate_keeps_its_source_and_the_view_follows_the_list
         row = _texts(view.table.get_row("invoice_number"))
         assert row[1] == "B-200"
         assert row[3] == "✓", "grounded, as the candidate was"
-        assert row[4] != "—" and "B-200" in row[5], "its page and quote"
+        page, quote = COLUMNS.index("Page"), COLUMNS.index("Quote")
+        assert row[page] != "—" and "B-200" in row[quote], "its page and quote"
         report: Any = app.controller.job.report()
         field = report["documents"][0]["fields"]["invoice_number"]
         assert field["edited"] and field["grounded"]

@@ -1,7 +1,8 @@
 """The plan before a run: what would be sent, how many tokens, what it may cost.
 
 Nothing is spent until the user confirms; the same numbers as ``extractor run --dry-run``
-come from ``Job.plan()``, so both front ends promise the same thing.
+come from ``Job.plan()``, so both front ends promise the same thing. With the verify stage
+on, each stage has its own rows, priced with its own model, and a total.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
 from extractor_tui.core.job import Plan
+from extractor_tui.core.stage_plan import StagePlan
 from extractor_tui.ui.dialogs.base import Dialog
 
 __all__ = ["PlanDialog", "plan_table"]
@@ -47,9 +49,33 @@ def plan_table(plan: Plan) -> Table:
         ("Estimated cost", _cost(plan)),
         ("Tokenizer", plan.tokenizer),
     ]
+    for stage in plan.stages[1:]:
+        rows += _stage_rows(plan, stage)
+    if len(plan.stages) > 1 and plan.provider != "offline":
+        total = plan.total_cost_usd
+        rows.append(("Total cost", "unknown (a model is not in the price table)"
+                     if total is None else f"≈ ${total:.4f}"))
     for label, value in rows:
         table.add_row(label, Text(value))
     return table
+
+
+def _stage_rows(plan: Plan, stage: StagePlan) -> list[tuple[str, str]]:
+    """A later stage's rows: its model, requests, tokens and cost."""
+    name = stage.stage.capitalize()
+    if plan.provider == "offline":
+        cost = "$0 (offline)"
+    elif stage.cost_usd is None:
+        cost = f"unknown ({stage.model} is not in the price table)"
+    else:
+        cost = f"≈ ${stage.cost_usd:.4f}"
+    guess = " (estimated: not extracted yet)" if stage.estimated else ""
+    return [(f"{name} model", stage.model),
+            (f"{name} requests", f"{stage.requests:,}; {stage.cached:,} answered from the "
+                                 "session"),
+            (f"{name} tokens", f"≈ {stage.prompt_tokens:,} prompt + "
+                               f"{stage.completion_tokens:,} completion{guess}"),
+            (f"{name} cost", cost)]
 
 
 class PlanDialog(Dialog[bool]):
@@ -72,8 +98,10 @@ class PlanDialog(Dialog[bool]):
                 yield Static(lines, id="differences")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="no")
-                yield Button(f"Send {self._plan.to_send} request(s)", id="yes",
-                             variant="primary")
+                total = sum(stage.requests for stage in self._plan.stages[1:])
+                sent = self._plan.to_send + total
+                yield Button(f"Send {sent} request(s)" if not total else
+                             f"Send about {sent} request(s)", id="yes", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#yes", Button).focus()

@@ -1,5 +1,6 @@
 """Results: per document, each field's value, whether it is valid (with the error when it
-is not), whether it is grounded, its source page and quote, and whether it was edited.
+is not), whether it is grounded, the verify stage's verdict, its source page and quote,
+and whether it was edited.
 
 Opening a value (Enter, or a click on a highlighted row) shows the chunk text with the
 quote highlighted and every candidate; picking a candidate, or typing a value (e), is
@@ -28,7 +29,10 @@ from extractor_tui.ui.widgets.row_table import RowTable
 
 __all__ = ["COLUMNS", "ResultsView", "result_cells"]
 
-COLUMNS = ("Field", "Value", "Valid", "Grounded", "Page", "Quote", "Notes")
+COLUMNS = ("Field", "Value", "Valid", "Grounded", "Verified", "Page", "Quote", "Notes")
+VERDICTS = {"confirmed": ("✓ confirmed", "green"), "corrected": ("↻ corrected", "bold cyan"),
+            "not_found": ("∅ not found", "yellow")}
+"""How the verify stage's verdict reads in the Verified column (unverified: a dash)."""
 _QUOTE_WIDTH = 48
 _VALUE_WIDTH = 40
 _LABEL_WIDTH = 38
@@ -51,13 +55,15 @@ def result_cells(result: FieldResult) -> tuple[Text, ...]:
     if result.conflicts:
         notes.append((" · " if notes else "") + f"⚠ {len(result.conflicts)} conflict(s)",
                      style="bold yellow")
+    verdict = VERDICTS.get(result.verified or "")
+    verified = Text(*verdict) if verdict else Text(NO_VALUE, style="dim")
     name = literal(result.name, "bold")
     if result.conflicts:  # in the first column, which a long value never pushes away
         name.append(" ⚠", style="bold yellow")
     value = value_text(result.value)
     if len(value) > _VALUE_WIDTH:  # whole in the detail line below the table
         value = value[:_VALUE_WIDTH - 1] + "…"
-    return (name, literal(value, "" if result.valid else "red"), valid, grounded,
+    return (name, literal(value, "" if result.valid else "red"), valid, grounded, verified,
             Text(", ".join(map(str, pages)) or NO_VALUE), literal(quote, "italic"), notes)
 
 
@@ -186,6 +192,14 @@ class ResultsView(Horizontal):
         for error in result.errors:
             text.append("\n✗ ", style="red")
             text.append_text(literal(error, "red"))
+        verdict = VERDICTS.get(result.verified or "")
+        if verdict is not None:
+            text.append(f"\n{verdict[0]} by the verify stage", style=verdict[1])
+            said = list(dict.fromkeys(c.value for c in result.candidates
+                                      if c.stage == "extract"))[:3]
+            if result.verified != "confirmed" and said:
+                text.append("; extraction said: ", style="dim")
+                text.append_text(literal("; ".join(said)))
         for conflict in result.conflicts:
             text.append("\n⚠ also: ", style="yellow")
             text.append_text(literal(conflict.value))

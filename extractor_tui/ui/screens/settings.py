@@ -1,5 +1,5 @@
 """Settings: provider, endpoint, model and key; structured output; concurrency, chunk sizes,
-timeout, retries.
+timeout, retries; the verify stage and each stage's sampling (``stage_form.py``).
 
 The form is checked by the ``Settings`` class itself (the same pydantic rules as flags, env
 and the config file), on every keystroke, with each message under its own field; Apply is
@@ -23,6 +23,13 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from extractor_tui.config import Settings
 from extractor_tui.ui.controller import Controller
+from extractor_tui.ui.screens.stage_form import (
+    compose_stages,
+    fill_stages,
+    read_stages,
+    stage_ids,
+    stage_problems,
+)
 
 __all__ = ["FORM", "WORDS", "SettingsView", "form_problems", "key_source"]
 
@@ -136,6 +143,7 @@ class SettingsView(VerticalScroll):
                 # Every input takes text as typed; form_problems says what is wrong with it.
                 yield Input(id=name, password=kind == "password", compact=True)
                 yield Static("", id=f"problem-{name}", classes="problem")
+            yield from compose_stages()
         with Horizontal(id="settings-buttons"):
             yield Button("Apply (Ctrl+S)", id="apply", variant="primary")
             yield Button("Test connection (Ctrl+T)", id="test")
@@ -157,29 +165,30 @@ class SettingsView(VerticalScroll):
             self.query_one(f"#{name}", Select).value = getattr(settings, name)
         for name, value in values.items():
             self.query_one(f"#{name}", Input).value = "" if value is None else str(value)
+        fill_stages(self, settings)
         self._check()
 
-    def _form(self) -> dict[str, Any]:
+    def _form(self) -> tuple[dict[str, Any], dict[str, str]]:
         data: dict[str, Any] = self.controller.settings.model_dump()
         for name in SELECTS:
             data[name] = self.query_one(f"#{name}", Select).value
         for name, _, _ in FORM:
             text = self.query_one(f"#{name}", Input).value.strip()
             data[name] = text or None if name in ("base_url", "api_key") else text
-        return data
+        return data, read_stages(self, data)
 
     def _check(self) -> Settings | None:
         """The form as Settings, or None after showing each problem under its field."""
         settings: Settings | None = None
-        form = self._form()
-        problems = form_problems(form)
+        form, stage_text = self._form()
+        problems = {**form_problems(form), **stage_text}
         try:
             checked = Settings(**form)
         except ValidationError as exc:
-            problems = {**settings_problems(exc), **problems}
+            problems = {**settings_problems(exc), **stage_problems(exc), **problems}
         else:
             settings = None if problems else checked
-        for name in (*SELECTS, *(n for n, _, _ in FORM)):
+        for name in (*SELECTS, *(n for n, _, _ in FORM), *stage_ids()):
             self.query_one(f"#problem-{name}", Static).update(Text(problems.get(name, "")))
         self.query_one("#apply", Button).disabled = settings is None
         self._dirty = settings != self.controller.settings

@@ -54,7 +54,7 @@ class _Column:
 
 
 COLUMNS: tuple[_Column, ...] = (
-    _Column("Chunk", 7), _Column("Pages", 9), _Column("Status", 11),
+    _Column("Chunk", 8), _Column("Pages", 9), _Column("Status", 11),
     _Column("Try", 3, right=True), _Column("Error", 14), _Column("Retry", 9),
     _Column("Time", 8, right=True), _Column("Tokens", 7, right=True),
     _Column("In/Out", 13, right=True),

@@ -1,0 +1,97 @@
+"""The stages part of the Settings form: the verify switch, its model, each stage's sampling.
+
+The same settings as the config file's ``[stages.extract]`` and ``[stages.verify]`` tables
+(checked by the same ``Settings`` class), laid out as rows of the Settings grid. Widget ids
+are ``stage-<stage>-<key>`` (a dot is not allowed in an id); an empty input means unset:
+the server's default for sampling, the extract model for the verify model.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import ValidationError
+from textual.app import ComposeResult
+from textual.widget import Widget
+from textual.widgets import Input, Label, Select, Static
+
+from extractor_tui.config import Settings
+
+__all__ = ["STAGE_FORM", "VERIFY_SWITCH", "compose_stages", "fill_stages", "read_stages",
+           "stage_ids", "stage_problems"]
+
+VERIFY_SWITCH = (("off: extract only", False), ("on: check every document after extraction",
+                                                 True))
+
+STAGE_FORM: tuple[tuple[str, str, str, str], ...] = (
+    ("verify", "model", "Verify model", "text"),
+    ("extract", "temperature", "Extract temperature", "number"),
+    ("extract", "top_p", "Extract top_p", "number"),
+    ("extract", "seed", "Extract seed", "integer"),
+    ("verify", "temperature", "Verify temperature", "number"),
+    ("verify", "top_p", "Verify top_p", "number"),
+    ("verify", "seed", "Verify seed", "integer"),
+    ("verify", "max_tokens", "Verify max tokens", "integer"),
+)
+"""(stage, setting, label, input type) of every stage input, in form order."""
+
+_WORDS = {"temperature": "must be a number from 0 to 2, or empty for the server's default",
+          "top_p": "must be a number above 0, at most 1, or empty for the server's default",
+          "seed": "must be a whole number, or empty",
+          "max_tokens": "must be a whole number of at least 16, or empty (from the fields)",
+          "model": "must be a model name, or empty for the extract model"}
+_WHOLE = re.compile(r"-?[0-9]+")
+_NUMBER = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
+
+
+def stage_ids() -> list[str]:
+    """Every input's id, the verify switch's first."""
+    return ["stage-verify-enabled", *(f"stage-{stage}-{key}" for stage, key, _, _ in STAGE_FORM)]
+
+
+def compose_stages() -> ComposeResult:
+    """The rows: label, input, problem (three cells each, as the Settings grid has)."""
+    yield Label("Verify stage")
+    yield Select(VERIFY_SWITCH, allow_blank=False, id="stage-verify-enabled", compact=True)
+    yield Static("", id="problem-stage-verify-enabled", classes="problem")
+    for stage, key, label, _ in STAGE_FORM:
+        yield Label(label)
+        yield Input(id=f"stage-{stage}-{key}", compact=True,
+                    placeholder="the extract model" if key == "model" else "unset")
+        yield Static("", id=f"problem-stage-{stage}-{key}", classes="problem")
+
+
+def fill_stages(view: Widget, settings: Settings) -> None:
+    view.query_one("#stage-verify-enabled", Select).value = settings.stages.verify.enabled
+    for stage, key, _, _ in STAGE_FORM:
+        value = getattr(getattr(settings.stages, stage), key)
+        view.query_one(f"#stage-{stage}-{key}", Input).value = "" if value is None else str(value)
+
+
+def read_stages(view: Widget, data: dict[str, Any]) -> dict[str, str]:
+    """Put the stage inputs into ``data["stages"]`` (a ``model_dump``); the problems of
+    text that is not a number where one is wanted, by input id."""
+    stages = data.setdefault("stages", {})
+    stages.setdefault("verify", {})["enabled"] = bool(
+        view.query_one("#stage-verify-enabled", Select).value)
+    problems: dict[str, str] = {}
+    for stage, key, label, kind in STAGE_FORM:
+        text = view.query_one(f"#stage-{stage}-{key}", Input).value.strip()
+        stages.setdefault(stage, {})[key] = text or None
+        if text and ((kind == "integer" and not _WHOLE.fullmatch(text))
+                     or (kind == "number" and not _NUMBER.fullmatch(text))):
+            problems[f"stage-{stage}-{key}"] = f"{label} {_WORDS[key]}"
+    return problems
+
+
+def stage_problems(exc: ValidationError) -> dict[str, str]:
+    """The settings' refusals of stage values, by input id, in the form's words."""
+    problems: dict[str, str] = {}
+    labels = {(stage, key): label for stage, key, label, _ in STAGE_FORM}
+    for error in exc.errors():
+        loc = tuple(str(part) for part in error["loc"])
+        if len(loc) >= 3 and loc[0] == "stages" and (loc[1], loc[2]) in labels:
+            problems.setdefault(f"stage-{loc[1]}-{loc[2]}",
+                                f"{labels[(loc[1], loc[2])]} {_WORDS[loc[2]]}")
+    return problems
