@@ -28,7 +28,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.text import Text
 
 from extractor_tui.cli_batch import batch_printer
-from extractor_tui.core.events import Event, StructuredOutputChanged
+from extractor_tui.core.events import Event, SamplingDropped, StructuredOutputChanged
 from extractor_tui.core.export import check_output, export
 from extractor_tui.core.job import Job, Plan
 from extractor_tui.core.model import ChunkStatus
@@ -66,6 +66,9 @@ async def run_command(args: argparse.Namespace, err: Console) -> int:
         batches(event)
         if isinstance(event, StructuredOutputChanged):  # said once per move, as it happens
             err.print(Text(f"note: {printable(event.message)}", style="yellow"))
+        elif isinstance(event, SamplingDropped):
+            err.print(Text(f"note: the server does not take {event.parameter}; sending "
+                           f"without it ({printable(event.reason)})", style="yellow"))
 
     job = Job(settings, fields, session, sink=sink)
     with _sigterm_cancels() as terminated:

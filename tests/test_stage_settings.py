@@ -179,3 +179,61 @@ async def test_a_job_sends_the_configured_extract_sampling_and_keys_by_it(
 def test_a_stage_cannot_name_an_endpoint_that_does_not_exist(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="fleet-a.*no endpoint has that name"):
         load_settings(_config(tmp_path, "[stages.verify]\nendpoint = 'fleet-a'\n"))
+
+
+async def test_a_server_that_refuses_the_seed_is_sent_none_from_then_on() -> None:
+    """Azure's Mistral and some proxies refuse ``seed`` (422 extra_forbidden at body.seed):
+    the run goes on without it, says so once, and spends no retry on the refusal."""
+    from loopback import Fault, RequestInfo
+
+    from extractor_tui.core.events import ChunkCompleted, SamplingDropped
+    from extractor_tui.core.failfast import endpoint_label
+
+    def script(info: RequestInfo) -> Fault:
+        if "seed" in info.body:
+            return Fault.server_error(422, message="[{'type': 'extra_forbidden', 'loc': "
+                                                   "['body', 'seed'], 'msg': 'Extra inputs "
+                                                   "are not permitted'}]")
+        return Fault.ok()
+
+    recorder = Recorder()
+    async with LoopbackServer(script=script) as server:
+        client = OpenAIClient(base_url=server.base_url, api_key="sk-test-not-a-key")
+        stage = ExtractStage(FIELDS, "loopback-1", Sampling(temperature=0.0, seed=3))
+        engine = Engine(client, FIELDS, model="loopback-1", sink=recorder, stages=[stage])
+        try:
+            result = await engine.run(items(3))
+        finally:
+            await client.aclose()
+    assert result.count("completed") == 3 and result.fatal is None
+    bodies = [record.body for record in server.log if record.body is not None]
+    assert ["seed" in body for body in bodies] == [True, False, False, False]
+    assert all(body["temperature"] == 0.0 for body in bodies)
+    [dropped] = recorder.of(SamplingDropped)
+    assert (dropped.parameter, dropped.endpoint) == ("seed", endpoint_label(client.endpoint))
+    assert "extra_forbidden" in dropped.reason
+    attempts = {event.id.chunk: event.attempts for event in recorder.of(ChunkCompleted)}
+    assert attempts == {0: 2, 1: 1, 2: 1}  # the refused one is visible, and costs no retry
+
+
+def test_extractor_run_says_once_that_the_seed_was_dropped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from clikit import ServerThread, run_cli
+    from loopback import Fault, RequestInfo
+
+    def script(info: RequestInfo) -> Fault:
+        return (Fault.server_error(400, message="Unsupported parameter: 'seed'")
+                if "seed" in info.body else Fault.ok())
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    config = _config(tmp_path, "[stages.extract]\nseed = 9\n")
+    sample = Path(__file__).resolve().parents[1] / "sample_docs" / "invoices"
+    with ServerThread(script=script) as thread:
+        result = run_cli(["run", sample, "--preset", "invoice", "--config", config,
+                          "--base-url", thread.server.base_url, "--model", "loopback-1"],
+                         capsys)
+    assert result.code in (0, 1), result.err
+    notes = [line for line in result.err.splitlines() if "does not take seed" in line]
+    assert notes == ["note: the server does not take seed; sending without it (400 the "
+                     "request was refused: Unsupported parameter: 'seed')"]

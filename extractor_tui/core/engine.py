@@ -68,6 +68,7 @@ from extractor_tui.core.events import (
     RunPaused,
     RunResumed,
     RunStarted,
+    SamplingDropped,
     Sink,
 )
 from extractor_tui.core.fields import FieldSet
@@ -75,7 +76,7 @@ from extractor_tui.core.llm.base import Client, LLMRequest, LLMResponse
 from extractor_tui.core.llm.headers import RateLimitInfo
 from extractor_tui.core.model import ChunkStatus, RawCandidate
 from extractor_tui.core.prompts import answer_token_cap
-from extractor_tui.core.stages import ExtractStage, Stage
+from extractor_tui.core.stages import ExtractStage, Stage, refuses_seed
 from extractor_tui.core.usage import Usage, answer_usage, estimated_usage
 from extractor_tui.core.work import ChunkOutcome, EngineConfig, RunResult, WorkItem, split_point
 from extractor_tui.errors import (
@@ -132,6 +133,7 @@ class Engine:
         for stage in stages:
             self.stages[stage.name] = stage
         self._models: tuple[str, ...] = (model,)  # of the run's items, first seen first
+        self._seedless: set[str] = set()  # endpoints that refused a seed: none is sent there
 
     # -- controls ----------------------------------------------------------------------------
 
@@ -306,6 +308,8 @@ class Engine:
         if state.repair is not None and state.repair.mode != mode.value:
             state.repair = None  # a re-ask built for a mode the endpoint no longer takes
         request = state.repair or self.request_for(item, endpoint)
+        if endpoint.name in self._seedless and request.seed is not None:
+            request = replace(request, seed=None)
         released = False
         try:
             try:
@@ -382,6 +386,17 @@ class Engine:
                 endpoint: Endpoint, permit: Permit) -> None:
         item, now = state.item, self._clock.now()
         state.last_error = exc
+        if request.seed is not None and refuses_seed(exc):
+            # As for a structured-output mode: the server refused a parameter, not the
+            # chunk; sent again without it, at no cost to the chunk's attempts.
+            if endpoint.name not in self._seedless:
+                self._seedless.add(endpoint.name)
+                self._sink(SamplingDropped(endpoint.name, "seed", exc.message[:300], now))
+            state.repair = None
+            self._sink(ChunkRetrying(item.id, exc.kind, f"{exc.message} (sent again "
+                                     "without a seed)", now, now))
+            self._enqueue(run, item, front=True)
+            return
         if endpoint.negotiation.refused(request.mode, exc):
             # The server refused the kind of request, not the chunk: send it again in the
             # endpoint's next mode, without counting this against the chunk's attempts.

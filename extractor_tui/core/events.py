@@ -36,6 +36,7 @@ __all__ = [
     "RunPaused",
     "RunResumed",
     "RunStarted",
+    "SamplingDropped",
     "Sink",
     "StructuredOutputChanged",
 ]
@@ -281,9 +282,23 @@ class BatchCollected:
     at: float
 
 
+@dataclass(frozen=True)
+class SamplingDropped:
+    """The endpoint refused a sampling parameter (``seed``); it is not sent from now on.
+
+    ``reason`` is the server's own words.
+    """
+
+    endpoint: str
+    parameter: str
+    reason: str
+    at: float
+
+
 Event = (RequestPlanned | RunStarted | AttemptStarted | AttemptFinished | ChunkRetrying
          | ChunkCompleted | ChunkFailed | ChunkSplit | ChunkCancelled | CoolDownStarted
          | ConcurrencyChanged | CircuitOpened | CircuitClosed | RunPaused | RunResumed
-         | RunFinished | StructuredOutputChanged | BatchChanged | BatchCollected)
+         | RunFinished | StructuredOutputChanged | BatchChanged | BatchCollected
+         | SamplingDropped)
 
 Sink = Callable[[Event], None]

@@ -11,11 +11,15 @@ exactly as a chunk is.
 Sampling (temperature, top_p, seed) is per stage, and a stage's model and ``endpoint`` (a
 name the router may honour) travel in each request. A sampling value that is not set is
 not sent: the server's default applies, and the request key stays what it was before
-stages had sampling, so sessions made earlier keep their answers.
+stages had sampling, so sessions made earlier keep their answers. ``seed`` is sent where the
+server takes one: some refuse it (Azure's Mistral with a 422 ``extra_forbidden`` at
+``body.seed``, proxies that "do not support parameters: {'seed': 1}"), and a refusal that
+names it (``refuses_seed``) makes the engine drop it for that endpoint and send again.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Protocol
 
@@ -24,8 +28,9 @@ from extractor_tui.core.llm.base import LLMRequest
 from extractor_tui.core.model import RawCandidate, Sampling, StageName, WorkItem
 from extractor_tui.core.prompts import make_request, parse_output, repair_messages
 from extractor_tui.core.structured import Mode
+from extractor_tui.errors import ProviderError
 
-__all__ = ["ExtractStage", "Stage", "with_sampling"]
+__all__ = ["ExtractStage", "Stage", "refuses_seed", "with_sampling"]
 
 
 class Stage(Protocol):
@@ -90,3 +95,15 @@ def with_sampling(request: LLMRequest, sampling: Sampling, stage: str,
     """``request`` carrying a stage's sampling, name and endpoint."""
     return replace(request, temperature=sampling.temperature, top_p=sampling.top_p,
                    seed=sampling.seed, stage=stage, endpoint=endpoint)
+
+
+_SEED = re.compile(r"(?<![a-z_])seed(?![a-z_])", re.IGNORECASE)
+_NOT_ABOUT_THE_REQUEST = frozenset({401, 403, 404, 429})
+
+
+def refuses_seed(error: ProviderError) -> bool:
+    """Whether ``error`` is a server refusing the ``seed`` it was sent (a 4xx naming it)."""
+    status = error.status
+    if status is None or not 400 <= status < 500 or status in _NOT_ABOUT_THE_REQUEST:
+        return False
+    return _SEED.search(error.message) is not None

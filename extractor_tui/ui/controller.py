@@ -35,7 +35,7 @@ from textual.worker import Worker
 from extractor_tui.config import Settings
 from extractor_tui.core.clock import Clock, SystemClock
 from extractor_tui.core.documents import Skipped
-from extractor_tui.core.events import Event, StructuredOutputChanged
+from extractor_tui.core.events import Event, SamplingDropped, StructuredOutputChanged
 from extractor_tui.core.export import export
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.job import DocumentEntry, Job, Plan, list_models
@@ -129,10 +129,13 @@ class Controller:
 
     def _on_event(self, event: Event) -> None:
         """Every event goes to the buffer the Run screen drains; the few facts said at once
-        are notified too: an endpoint's new mode."""
+        are notified too: an endpoint's new mode, a sampling parameter it refused."""
         self.events(event)
         if isinstance(event, StructuredOutputChanged):
             self._app.notify(event.message, title="Structured output", markup=False)
+        elif isinstance(event, SamplingDropped):
+            self._app.notify(f"The server does not take {event.parameter}; sending without "
+                             "it.", title="Sampling", markup=False)
 
     # -- what the views read ------------------------------------------------------------------
 
