@@ -6,6 +6,10 @@ the engine reports hundreds of facts every 50 ms. This drives a headless app hol
 flight, some retries, failures and splits, a 429 cool-down) into its ``EventBuffer`` as
 fast as the loop allows. Every flush is timed with ``perf_counter``, and so is every paint
 of the table (``render_lines``), because a cheap flush is no use if the redraw is slow.
+A frame is what a person sees freeze: a 5 ms ticker on the same loop measures every gap in
+which the loop ran something else (flush, layout, compositor, paint, a GC pause), less the
+time the bench's own event producer held it. The backlog is how many events waited for a
+flush and how long the oldest of them waited.
 For comparison it also times ``DataTable.add_rows`` for the same number of rows, which is
 what the table would cost if it were a DataTable.
 
@@ -53,6 +57,7 @@ from extractor_tui.core.events import (
 )
 from extractor_tui.core.model import ChunkId
 from extractor_tui.errors import ErrorKind
+from extractor_tui.heap import settle
 from extractor_tui.ui import EventBuffer, RequestTable, RunView
 
 SIZE = (160, 50)
@@ -89,6 +94,49 @@ class Controller:
 
     def now(self) -> float:
         return time.monotonic()
+
+
+class BacklogBuffer(EventBuffer):
+    """An EventBuffer that remembers when each event arrived, to report how long the
+    oldest one waited before a flush applied it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived: deque[float] = deque()
+        self.most_pending = 0
+        self.longest_wait = 0.0
+
+    def __call__(self, event: Event) -> None:
+        super().__call__(event)
+        self.arrived.append(time.perf_counter())
+
+    def drain(self, limit: int | None = None) -> list[ChunkId]:
+        self.most_pending = max(self.most_pending, self.pending)
+        if self.arrived:
+            self.longest_wait = max(self.longest_wait, time.perf_counter() - self.arrived[0])
+        changed = super().drain(limit)
+        while len(self.arrived) > self.pending:
+            self.arrived.popleft()
+        return changed
+
+
+class Frames:
+    """Gaps in a 5 ms ticker on the app's loop, less the producer's own time in each."""
+
+    TICK = 0.005
+
+    def __init__(self) -> None:
+        self.gaps: list[float] = []
+        self.producing: list[tuple[float, float]] = []  # the producer's (start, end)
+
+    async def tick(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(self.TICK)
+            after = time.perf_counter()
+            held = sum(max(0.0, min(end, after) - max(start, before))
+                       for start, end in self.producing[-4:])
+            self.gaps.append(max(0.0, after - before - self.TICK - held))
 
 
 class TimedRunView(RunView):
@@ -135,9 +183,11 @@ RequestTable.render_lines = _timed_render_lines  # type: ignore[method-assign]
 
 
 class BenchApp(App[None]):
+    freeze = True  # as ``extractor`` does before it runs the app (heap.settle)
+
     def __init__(self) -> None:
         super().__init__()
-        self.buffer = EventBuffer()
+        self.buffer = BacklogBuffer()
         self.controller = Controller()
 
     def compose(self) -> ComposeResult:
@@ -147,6 +197,8 @@ class BenchApp(App[None]):
 
     def on_mount(self) -> None:
         self.query_one(RunView).table.focus()
+        if self.freeze:
+            settle()
 
 
 class FakeRun:
@@ -217,27 +269,33 @@ class FakeRun:
 async def run_view_bench(n: int) -> dict[str, Any]:
     app = BenchApp()
     fake = FakeRun(n)
+    frames = Frames()
     async with app.run_test(size=SIZE) as pilot:
         buffer = app.buffer
+        ticker = asyncio.create_task(frames.tick())
         started = time.perf_counter()
         for event in fake.plan(app.controller.now()):
             buffer(event)
+        frames.producing.append((started, time.perf_counter()))
         while not fake.done:
-            pushed = 0
+            pushed, began = 0, time.perf_counter()
             while pushed < EVENTS_PER_TICK and not fake.done:
                 batch = fake.step(app.controller.now())
                 for event in batch:
                     buffer(event)
                 pushed += len(batch)
+            frames.producing.append((began, time.perf_counter()))
             await asyncio.sleep(0.05)
         buffer(RunFinished(0, 0, 0, app.controller.now()))
         await pilot.pause(0.3)  # the last flush and paint
         elapsed = time.perf_counter() - started
+        ticker.cancel()
         view = app.query_one(RunView)
         summary = buffer.tracker.summary(app.controller.now())
         assert buffer.pending == 0 and view.table.rebuilds == 0
         return {"events": buffer.received, "elapsed": elapsed, "rows": view.table.row_count,
-                "done": summary.done, "total": summary.total}
+                "done": summary.done, "total": summary.total, "frames": sorted(frames.gaps),
+                "most_pending": buffer.most_pending, "longest_wait": buffer.longest_wait}
 
 
 class TableApp(App[None]):
@@ -271,9 +329,13 @@ def _ms(seconds: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--no-freeze", action="store_true",
+                        help="leave the setup's objects in the collector's passes (as before "
+                             "heap.settle) to compare")
     parser.add_argument("--no-tracemalloc", action="store_true",
                         help="skip the second pass that measures Python's peak allocation")
     args = parser.parse_args(argv)
+    BenchApp.freeze = not args.no_freeze
     result = asyncio.run(run_view_bench(args.requests))
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     flushes, paints, pauses = sorted(TimedRunView.durations), sorted(PAINTS), sorted(GC_PAUSES)
@@ -289,7 +351,14 @@ def main(argv: list[str] | None = None) -> int:
     p95 = flushes[min(len(flushes) - 1, round(0.95 * (len(flushes) - 1)))]
     print(f"run view: {result['rows']:,} rows, {result['events']:,} events in "
           f"{result['elapsed']:.1f} s ({result['done']:,}/{result['total']:,} done), "
-          f"{SIZE[0]}x{SIZE[1]} headless, {EVENTS_PER_TICK} events per 50 ms")
+          f"{SIZE[0]}x{SIZE[1]} headless, {EVENTS_PER_TICK} events per 50 ms, "
+          f"setup {'left in GC passes' if args.no_freeze else 'frozen (heap.settle)'}")
+    frames = result["frames"]
+    print(f"  slowest frame      {_ms(frames[-1])}   (target < 100 ms: flush, layout, paint "
+          "and GC, the producer's time left out)")
+    print(f"  p99 frame          {_ms(frames[min(len(frames) - 1, round(0.99 * len(frames)))])}")
+    print(f"  event backlog      {result['most_pending']:8,d}   events waiting at a flush at "
+          f"most; the oldest waited {_ms(result['longest_wait']).strip()}")
     print(f"  flushes            {len(flushes):8d}")
     print(f"  slowest flush      {_ms(flushes[-1])}   (target < 100 ms)")
     print(f"  slowest, no GC     {_ms(quiet[-1])}   (no full collection inside)")

@@ -38,6 +38,7 @@ from extractor_tui.core.session import RunInfo, Session
 from extractor_tui.core.tracker import RequestTracker, describe_failures
 from extractor_tui.errors import ConfigError, DocumentError, OutputError, SessionWriteError
 from extractor_tui.exits import EXIT_OK, EXIT_USAGE
+from extractor_tui.heap import settle
 from extractor_tui.options import fields_from, flag_warnings, settings_from
 
 __all__ = ["Terminated", "run_command"]
@@ -113,6 +114,7 @@ def _sigterm_cancels() -> Iterator[asyncio.Event]:
 
 async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: RequestTracker,
                    output: str, before: RunInfo | None) -> int:
+    settle()  # the job, its client and their imports: out of the full GC passes of the run
     label = ("offline (built-in heuristic provider, no LLM)" if job.provider == "offline"
              else f"{job.provider} {redact_url(job.settings.base_url or DEFAULT_BASE_URL)}")
     models = printable(job.settings.model)

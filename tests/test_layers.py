@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (0, "chunking", ("chunking",)),
     (0, "base", ("extractor_tui.errors", "extractor_tui.paths", "extractor_tui.crashlog",
                  "extractor_tui.exits",
+                 "extractor_tui.heap",
                  "extractor_tui.core.scrub", "extractor_tui.core.clock",
                  "extractor_tui.core.text", "extractor_tui.core.values",
                  "extractor_tui.core.presets", "extractor_tui.core.pricing")),

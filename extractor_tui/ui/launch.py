@@ -27,6 +27,7 @@ from extractor_tui.core.llm.base import Client
 from extractor_tui.core.run_settings import restore
 from extractor_tui.core.session import Session
 from extractor_tui.errors import SessionBusy
+from extractor_tui.heap import settle
 from extractor_tui.options import fields_from, flag_warnings, settings_from
 from extractor_tui.ui.app import ExtractorApp
 from extractor_tui.ui.recent import RecentSessions
@@ -84,6 +85,7 @@ def launch_app(args: argparse.Namespace, err: Console) -> int:
     settings = settings_from(args)
     fields = fields_from(args, required=False)
     app = build_app(settings, fields, args.session, list(args.paths))
+    settle()  # the app and its imports live as long as the process: out of full GC passes
     code = app.run()
     err.print(Text(f"session saved in {app.controller.session_path}", style="dim"))
     return code or 0
