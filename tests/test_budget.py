@@ -167,27 +167,61 @@ def test_learned_limit_counts_what_was_already_sent() -> None:
     assert budget.ready_at(1.0 + MARGIN, 0) == pytest.approx(1.0 + MARGIN)
 
 
-def test_learned_limit_10_per_second_from_the_brief() -> None:
+def test_a_limit_header_paces_at_limit_per_60_from_the_first_answer() -> None:
+    # OpenAI's own reading: 1,200 a minute, one used, full again in 50 ms (1/20 s).
+    budget = Budget(rpm=None, tpm=None, now=0.0)
+    budget.take(0.0, 0)
+    budget.observe(RateLimitInfo(limit_requests=1200, remaining_requests=1199,
+                                 reset_requests=0.05), 0.0, (1, 0))
+    times = send_all(budget, 200)
+    # half a second's worth at once at most (the first request used one of it), then 20 a
+    # second: never more than a second's worth plus that in any second
+    assert sum(1 for t in times if t == 0.0) == 9
+    assert max_in_window([0.0, *times], 1.0) <= 20 + 10
+    assert times[-1] == pytest.approx((200 - 9) / 20, abs=0.06)
+
+
+def test_a_remaining_read_from_a_one_second_bucket_keeps_the_per_minute_pace() -> None:
+    # A quantised limiter: 1,200 a minute held as 20 a second, remaining from that bucket.
+    # 1,181 "used" after one request of ours is not our doing: no short window is learned.
+    budget = Budget(rpm=None, tpm=None, now=0.0)
+    budget.take(0.0, 0)
+    budget.observe(RateLimitInfo(limit_requests=1200, remaining_requests=19,
+                                 reset_requests=0.05), 0.0, (1, 0))
+    times = send_all(budget, 200)
+    assert max_in_window([0.0, *times], 1.0) <= 20 + 10
+    assert times[-1] == pytest.approx((200 - 9) / 20, abs=0.06)
+
+
+def test_usage_not_ours_keeps_the_per_minute_pace() -> None:
+    # 10 a minute, all used after one request of ours, back in 1 s: someone else's usage,
+    # or a bucket's reading; either way 10 a minute is all that is known to be safe.
     budget = Budget(rpm=None, tpm=None, now=0.0)
     budget.take(0.0, 0)
     budget.observe(RateLimitInfo(limit_requests=10, remaining_requests=0, reset_requests=1.0),
                    0.0, (1, 0))
-    times = send_all(budget, 60)
-    assert max_in_window([0.0, *times], 1.0 + MARGIN) <= 10
-    # paced, not starved: 61 sends need about 6 windows
-    assert times[-1] <= 7 * (1.0 + MARGIN)
+    times = send_all(budget, 5)  # one every 6 s, from a little after the server's refill
+    assert times == pytest.approx([6.0 * n + MARGIN for n in range(1, 6)])
 
 
-def test_nothing_is_learned_while_more_than_half_remains() -> None:
+def test_a_short_sliding_window_of_our_own_sends_is_learned_at_once() -> None:
+    # 20 per second, one used by our one request, full again in 1 s: not a minute's budget.
     budget = Budget(rpm=None, tpm=None, now=0.0)
     budget.take(0.0, 0)
-    budget.observe(RateLimitInfo(limit_requests=10, remaining_requests=9, reset_requests=1.0),
+    budget.observe(RateLimitInfo(limit_requests=20, remaining_requests=19,
+                                 reset_requests=1.0), 0.0, (1, 0))
+    times = send_all(budget, 60)
+    assert max_in_window([0.0, *times], 1.0 + MARGIN) <= 20
+    assert times[-1] <= 3 * (1.0 + MARGIN) + 0.1  # paced, not starved
+
+
+def test_a_free_tier_of_3_a_minute_sends_one_every_20_seconds() -> None:
+    budget = Budget(rpm=None, tpm=None, now=0.0)
+    budget.take(0.0, 0)
+    budget.observe(RateLimitInfo(limit_requests=3, remaining_requests=2, reset_requests=60.0),
                    0.0, (1, 0))
-    assert send_all(budget, 30) == [0.0] * 30
-    # once half is used, the window is learned, with everything sent so far in it
-    budget.observe(RateLimitInfo(limit_requests=10, remaining_requests=5, reset_requests=0.5),
-                   0.0, (5, 0))
-    assert budget.ready_at(0.0, 0) == pytest.approx(0.5 + MARGIN)
+    # (our own minute window holds the third one until the first is 60 s + margin old)
+    assert send_all(budget, 4) == pytest.approx([20.0, 40.0, 60.0 + MARGIN, 80.0 + MARGIN])
 
 
 def test_a_later_answer_widens_the_window_and_changes_the_limit() -> None:
@@ -260,6 +294,27 @@ def test_remaining_only_counts_sends_after_the_answered_request() -> None:
     assert budget.ready_at(0.1, 0) == 0.1   # 3 - (3 - 1) = 1 left
     budget.take(0.1, 0)
     assert budget.ready_at(0.1, 0) == 1.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(limit=st.integers(4, 3000), remaining_share=st.floats(0.0, 1.0),
+       reset=st.floats(0.001, 120.0, allow_nan=False), data=st.data())
+def test_the_per_minute_pace_is_never_exceeded(limit: int, remaining_share: float,
+                                                reset: float, data: st.DataObject) -> None:
+    """Whatever the headers say, once on the per-minute pace: at most the limit in any
+    minute, and a second's worth (plus half a second's burst) in any second."""
+    gaps = data.draw(st.lists(st.sampled_from([0.0, 0.0, 0.001, 0.05, 0.5, 3.0]),
+                              min_size=1, max_size=6), label="gaps")
+    budget = Budget(rpm=None, tpm=None, now=0.0)
+    budget.take(0.0, 0)
+    budget.take(0.0, 0)  # two of ours: usage beyond that is someone else's
+    remaining = min(limit - 3, int(limit * remaining_share))
+    budget.observe(RateLimitInfo(limit_requests=limit, remaining_requests=remaining,
+                                 reset_requests=reset), 0.0, (1, 0))
+    times = [0.0, 0.0, *send_all(budget, min(3 * limit, 400), gaps=gaps)]
+    assert max_in_window(times, 60.0) <= limit
+    rate = limit / 60
+    assert max_in_window(times, 1.0) <= rate + max(1.0, rate / 2) + 2
 
 
 def test_remaining_only_tokens() -> None:

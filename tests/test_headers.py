@@ -173,3 +173,13 @@ def test_from_headers_partial_and_junk_values() -> None:
                                        "x-ratelimit-reset-requests": "junk",
                                        "x-ratelimit-limit-tokens": "many"})
     assert info == RateLimitInfo(remaining_requests=0)
+
+
+def test_from_headers_reads_a_negative_count_as_unknown() -> None:
+    # Azure OpenAI answers -1 for a budget it does not report (openai/openai-dotnet#838):
+    # read as a count, it was a spent budget that held every request.
+    info = RateLimitInfo.from_headers({"x-ratelimit-limit-tokens": "-1",
+                                       "x-ratelimit-remaining-tokens": "-1",
+                                       "x-ratelimit-reset-tokens": "0",
+                                       "x-ratelimit-remaining-requests": "79"})
+    assert info == RateLimitInfo(remaining_requests=79, reset_tokens=0.0)

@@ -73,13 +73,15 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def _int(headers: Mapping[str, str], name: str) -> int | None:
+    """A count, or None: absent, junk, infinite, or negative (Azure sends -1 for "unknown")."""
     value = _get(headers, name)
     if value is None:
         return None
     try:
-        return int(float(value))
+        number = int(float(value))
     except (ValueError, OverflowError):  # junk, or "inf"
         return None
+    return number if number >= 0 else None
 
 
 @dataclass(frozen=True)
