@@ -32,6 +32,7 @@ from extractor_tui.core.events import Event, SamplingDropped, StructuredOutputCh
 from extractor_tui.core.export import check_output, export
 from extractor_tui.core.job import Job, Plan
 from extractor_tui.core.model import ChunkStatus
+from extractor_tui.core.notices import LongWaits
 from extractor_tui.core.report import exit_code
 from extractor_tui.core.scrub import printable, redact_url
 from extractor_tui.core.session import RunInfo, Session
@@ -61,6 +62,7 @@ async def run_command(args: argparse.Namespace, err: Console) -> int:
     tracker = RequestTracker()
 
     batches = batch_printer(err)  # only a --batch run has batch events to print
+    waits = LongWaits()
 
     def sink(event: Event) -> None:
         tracker.apply(event)
@@ -70,6 +72,8 @@ async def run_command(args: argparse.Namespace, err: Console) -> int:
         elif isinstance(event, SamplingDropped):
             err.print(Text(f"note: the server does not take {event.parameter}; sending "
                            f"without it ({printable(event.reason)})", style="yellow"))
+        elif (notice := waits.notice(event)) is not None:  # on a terminal or not
+            err.print(Text(printable(notice), style="yellow"))
 
     job = Job(settings, fields, session, sink=sink)
     with _sigterm_cancels() as terminated:

@@ -22,7 +22,7 @@ FIELDS = FieldSet((FieldSpec("total", FieldType.NUMBER, description="amount due"
                    FieldSpec("parties", FieldType.STRING, many=True)))
 
 FAST = EngineConfig(concurrency=20, retries=4, timeout=2.0, backoff_base=0.01,
-                    backoff_cap=0.05)
+                    backoff_cap=0.05, rate_limit_floor=0.01)
 
 
 def items(n: int, *, doc: int = 0, words: int = 60) -> list[WorkItem]:

@@ -17,9 +17,11 @@ from extractor_tui.core.dispatch import (
     GateState,
     Permit,
 )
+from extractor_tui.core.llm.headers import RateLimitInfo
 from fakeclock import FakeClock
 
 LIMIT_429 = "429 rate limit"
+SPENT = RateLimitInfo(remaining_requests=0)  # a 429 whose headers say the budget is spent
 # The breaker tests spell their tuning out instead of relying on GateConfig's defaults.
 BREAKER: dict[str, object] = {"breaker_window": 10, "breaker_min_calls": 6,
                               "breaker_failure_ratio": 0.6, "breaker_open_for": 2.0,
@@ -138,7 +140,7 @@ async def test_set_maximum_keeps_a_limit_lowered_by_back_pressure() -> None:
     gate, _, events = make_gate(maximum=25)
     for _ in range(5):  # 25 → 12 → 6 → 3 → 1 → 1
         permit = await gate.acquire()
-        gate.rate_limited(0.0, permit, None)
+        gate.rate_limited(0.0, permit, SPENT)
         gate.release(permit)
     assert (gate.limit, gate.maximum) == (1, 25)
     for ceiling in (24, 23, 22):
@@ -193,7 +195,7 @@ async def test_cancelled_waiter_holds_no_slot() -> None:
 async def test_cancelled_sleeping_waiter_holds_no_slot() -> None:
     gate, clock, _ = make_gate(maximum=2)
     permit = await gate.acquire()
-    gate.rate_limited(5.0, permit)
+    gate.rate_limited(5.0, permit, SPENT)
     gate.release()
     waiter = asyncio.create_task(gate.acquire())
     await clock.advance(1.0)
@@ -228,10 +230,10 @@ async def test_a_burst_of_429s_halves_once_and_a_later_one_again() -> None:
     gate, clock, events = make_gate(maximum=8)
     permits = [await gate.acquire() for _ in range(4)]
     await clock.advance(0.5)
-    assert gate.rate_limited(1.0, permits[0]) == 1.0
+    assert gate.rate_limited(1.0, permits[0], SPENT) == 1.0
     assert gate.limit == 4 and gate.cooldown_until == 1.5
-    gate.rate_limited(1.0, permits[1])
-    gate.rate_limited(1.0, permits[2])
+    gate.rate_limited(1.0, permits[1], SPENT)
+    gate.rate_limited(1.0, permits[2], SPENT)
     assert gate.limit == 4  # sent before the decrease: the same burst
     assert events == [GateEvent("cooldown", 0.5, until=1.5, reason=LIMIT_429),
                       GateEvent("limit", 0.5, limit=4, maximum=8, reason=LIMIT_429)]
@@ -240,9 +242,9 @@ async def test_a_burst_of_429s_halves_once_and_a_later_one_again() -> None:
     later = await admit(gate, clock)
     assert later.sent_at == 1.5
     await clock.advance(0.5)
-    gate.rate_limited(1.0, permits[3])  # an old request: still the first burst
+    gate.rate_limited(1.0, permits[3], SPENT)  # an old request: still the first burst
     assert gate.limit == 4
-    gate.rate_limited(1.0, later)      # sent after the decrease: a new signal
+    gate.rate_limited(1.0, later, SPENT)      # sent after the decrease: a new signal
     assert gate.limit == 2
     assert kinds(events) == ["cooldown", "limit", "cooldown", "limit"]
     assert events[-1] == GateEvent("limit", 2.0, limit=2, maximum=8, reason=LIMIT_429)
@@ -251,9 +253,9 @@ async def test_a_burst_of_429s_halves_once_and_a_later_one_again() -> None:
 async def test_a_burst_at_one_clock_reading_halves_once() -> None:
     gate, _, _ = make_gate(maximum=8)
     permits = [await gate.acquire() for _ in range(3)]  # all sent at t=0 ...
-    gate.rate_limited(1.0, permits[0])                  # ... and refused at t=0
-    gate.rate_limited(1.0, permits[1])
-    gate.rate_limited(1.0, permits[2])
+    gate.rate_limited(1.0, permits[0], SPENT)                  # ... and refused at t=0
+    gate.rate_limited(1.0, permits[1], SPENT)
+    gate.rate_limited(1.0, permits[2], SPENT)
     assert gate.limit == 4
 
 
@@ -262,7 +264,7 @@ async def test_a_burst_of_headerless_429s_backs_off_once() -> None:
     permits = [await gate.acquire() for _ in range(4)]
     await clock.advance(0.5)
     for permit in permits:  # one burst: all sent before the first refusal
-        gate.rate_limited(None, permit)
+        gate.rate_limited(None, permit, SPENT)
     assert gate.cooldown_until == 1.5
 
 
@@ -271,7 +273,7 @@ async def test_limit_never_drops_below_one() -> None:
     for expected in (1, 1, 1):
         permit = await admit(gate, clock)
         await clock.advance(0.1)
-        gate.rate_limited(0.5, permit)
+        gate.rate_limited(0.5, permit, SPENT)
         gate.release()
         assert gate.limit == expected
 
@@ -280,7 +282,7 @@ async def test_no_acquire_completes_before_the_cool_down_ends() -> None:
     gate, clock, events = make_gate(maximum=4)
     permit = await gate.acquire()
     await clock.advance(0.25)
-    assert gate.rate_limited(2.0, permit) == 2.0
+    assert gate.rate_limited(2.0, permit, SPENT) == 2.0
     gate.release()
     admitted: list[float] = []
 
@@ -306,7 +308,7 @@ async def test_cool_down_holds_waiters_parked_on_a_full_gate() -> None:
     permit = await gate.acquire()
     waiter = asyncio.create_task(gate.acquire())
     await clock.advance(1.0)
-    gate.rate_limited(3.0, permit)  # wakes the parked waiter, which must now sleep
+    gate.rate_limited(3.0, permit, SPENT)  # wakes the parked waiter, which must now sleep
     gate.release()
     await clock.advance(2.999)
     assert not waiter.done()
@@ -320,11 +322,11 @@ async def test_a_later_429_extends_the_cool_down_of_sleeping_waiters() -> None:
     gate.release()
     gate.release()
     await clock.advance(0.5)
-    gate.rate_limited(1.0, first)            # until 1.5
+    gate.rate_limited(1.0, first, SPENT)            # until 1.5
     waiter = asyncio.create_task(gate.acquire())
     await clock.advance(0.5)
-    gate.rate_limited(2.0, second)           # at 1.0: until 3.0
-    shorter = gate.rate_limited(0.1, second)  # would end sooner: no shorter cool-down
+    gate.rate_limited(2.0, second, SPENT)           # at 1.0: until 3.0
+    shorter = gate.rate_limited(0.1, second, SPENT)  # would end sooner: no shorter cool-down
     assert shorter == pytest.approx(0.1) and gate.cooldown_until == 3.0
     await clock.advance_to(2.999)
     assert not waiter.done()
@@ -336,7 +338,7 @@ async def test_a_later_429_extends_the_cool_down_of_sleeping_waiters() -> None:
 async def test_retry_after_is_capped() -> None:
     gate, clock, _ = make_gate(maximum=2, cooldown_cap=60.0)
     permit = await gate.acquire()
-    assert gate.rate_limited(3600.0, permit) == 60.0
+    assert gate.rate_limited(3600.0, permit, SPENT) == 60.0
     assert gate.cooldown_until == 60.0
 
 
@@ -347,7 +349,7 @@ async def test_without_a_header_the_cool_down_backs_off_exponentially() -> None:
         permit = await admit(gate, clock)
         assert permit.sent_at >= gate.cooldown_until
         await clock.advance(0.5)
-        waits.append(gate.rate_limited(None, permit))
+        waits.append(gate.rate_limited(None, permit, SPENT))
         gate.release()
     assert waits == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
     assert [e.until - e.at for e in events if e.kind == "cooldown"] == waits
@@ -355,7 +357,7 @@ async def test_without_a_header_the_cool_down_backs_off_exponentially() -> None:
     gate.release()
     gate.succeeded(None, permit)  # an answer ends the streak
     permit = await admit(gate, clock)
-    assert gate.rate_limited(None, permit) == 1.0
+    assert gate.rate_limited(None, permit, SPENT) == 1.0
 
 
 async def test_backoff_uses_the_configured_base_and_cap() -> None:
@@ -363,7 +365,7 @@ async def test_backoff_uses_the_configured_base_and_cap() -> None:
     waits = []
     for _ in range(5):
         permit = await admit(gate, clock)
-        waits.append(gate.rate_limited(None, permit))
+        waits.append(gate.rate_limited(None, permit, SPENT))
         gate.release()
     assert waits == [0.5, 1.0, 2.0, 3.0, 3.0]
 
@@ -372,7 +374,7 @@ async def test_a_window_of_successes_adds_one_up_to_the_maximum() -> None:
     gate, clock, events = make_gate(maximum=8)
     permit = await gate.acquire()
     await clock.advance(1.0)
-    gate.rate_limited(0.5, permit)
+    gate.rate_limited(0.5, permit, SPENT)
     gate.release()
     assert gate.limit == 4
     await clock.advance(1.0)
@@ -397,7 +399,7 @@ async def test_a_429_restarts_the_window_of_successes() -> None:
     permit = await gate.acquire()
     gate.release()
     await clock.advance(1.0)
-    gate.rate_limited(0.5, permit)  # limit 4
+    gate.rate_limited(0.5, permit, SPENT)  # limit 4
     await clock.advance(1.0)
     for _ in range(3):
         ok = await admit(gate, clock)
@@ -406,7 +408,7 @@ async def test_a_429_restarts_the_window_of_successes() -> None:
     late = await admit(gate, clock)
     gate.release()
     await clock.advance(0.1)
-    gate.rate_limited(0.5, late)    # limit 2, the 3 successes are forgotten
+    gate.rate_limited(0.5, late, SPENT)    # limit 2, the 3 successes are forgotten
     assert gate.limit == 2
     await clock.advance(1.0)
     ok = await admit(gate, clock)
@@ -491,7 +493,7 @@ async def test_429s_do_not_count_toward_the_breaker() -> None:
     for _ in range(12):
         permit = await admit(gate, clock)
         gate.release()
-        gate.rate_limited(0.1, permit)
+        gate.rate_limited(0.1, permit, SPENT)
     assert state(gate) is GateState.CLOSED
 
 
@@ -577,7 +579,7 @@ async def test_a_rate_limited_probe_lets_another_probe_out_after_the_cool_down()
     assert probe.probe
     gate.release()
     await clock.advance(0.5)
-    gate.rate_limited(1.0, probe)
+    gate.rate_limited(1.0, probe, SPENT)
     assert state(gate) is GateState.HALF_OPEN
     second = asyncio.create_task(gate.acquire())
     await clock.advance(0.999)
@@ -616,7 +618,7 @@ async def test_fatal_raises_in_waiters_and_new_acquires() -> None:
 async def test_fatal_during_a_cool_down_raises_when_the_sleep_ends() -> None:
     gate, clock, _ = make_gate(maximum=2)
     permit = await gate.acquire()
-    gate.rate_limited(10.0, permit)
+    gate.rate_limited(10.0, permit, SPENT)
     gate.release()
     waiter = asyncio.create_task(gate.acquire())
     await clock.advance(1.0)
@@ -711,7 +713,7 @@ class _Sim:
         elif outcome == "fail":
             self.gate.failed(permit)
         else:
-            self.gate.rate_limited(retry, permit)
+            self.gate.rate_limited(retry, permit, SPENT)
 
 
 # One op: (kind, n, x), decoded from three random bytes (drawing bytes is much cheaper for
@@ -789,7 +791,7 @@ async def test_try_acquire_admits_exactly_when_acquire_would_not_wait() -> None:
     gate.release(first)
     cooled = gate.try_acquire()
     assert cooled is not None
-    gate.rate_limited(3.0, cooled)  # a 429: a cool-down, and the limit halves to 1
+    gate.rate_limited(3.0, cooled, SPENT)  # a 429: a cool-down, and the limit halves to 1
     gate.release(second)
     assert gate.try_acquire() is None  # a slot is free, but the cool-down holds it
     await clock.advance(3.0)
@@ -814,10 +816,57 @@ async def test_changed_returns_at_the_deadline_or_the_next_release() -> None:
     await clock.settle()
     assert waiter.done() and gate.in_flight == 0  # woken, and it took nothing
     permit = await admit(gate, clock)
-    gate.rate_limited(2.0, permit)
+    gate.rate_limited(2.0, permit, SPENT)
     gate.release(permit)
     sleeper = asyncio.create_task(gate.changed())
     await clock.advance(1.9)
     assert not sleeper.done()
     await clock.advance(0.1)
     assert sleeper.done() and gate.try_acquire() is not None
+
+
+# -- which 429s the load caused (issue 13, item 6) ------------------------------------------
+
+
+async def test_a_429_whose_headers_show_budget_left_holds_back_nobody() -> None:
+    gate, _, events = make_gate(maximum=8)
+    permit = await gate.acquire()
+    left = RateLimitInfo(remaining_requests=40)
+    assert gate.rate_limited(2.0, permit, left) == 0.0
+    assert (gate.limit, gate.cooldown_until, kinds(events)) == (8, 0.0, [])
+    assert gate.try_acquire() is not None
+
+
+async def test_a_429_short_of_the_requests_tokens_is_the_loads_doing() -> None:
+    gate, _, events = make_gate(maximum=8)
+    permit = await gate.acquire(900)
+    short = RateLimitInfo(remaining_requests=10, remaining_tokens=500)
+    assert gate.rate_limited(2.0, permit, short) == 2.0
+    assert gate.limit == 4 and kinds(events) == ["cooldown", "limit"]
+
+
+async def test_lone_headerless_429s_hold_back_nobody_a_run_of_them_does() -> None:
+    gate, clock, events = make_gate(maximum=8)
+    for _ in range(6):  # 6 answers, 3 of them 429s: below 4 of the last 10
+        permit = await gate.acquire()
+        gate.succeeded(None, permit)
+        gate.release(permit)
+    for _ in range(3):
+        permit = await gate.acquire()
+        assert gate.rate_limited(0.5, permit) == 0.0
+        gate.release(permit)
+    assert (gate.limit, kinds(events)) == (8, [])
+    permit = await gate.acquire()
+    assert gate.rate_limited(0.5, permit) == 0.5  # the fourth in ten: a limit is hit
+    assert gate.limit == 4 and kinds(events) == ["cooldown", "limit"]
+
+
+async def test_a_headerless_429_once_a_limit_was_learned_is_the_loads_doing() -> None:
+    gate, _, events = make_gate(maximum=8)
+    permit = await gate.acquire()
+    gate.succeeded(RateLimitInfo(limit_requests=600, remaining_requests=599,
+                                 reset_requests=0.1), permit)
+    gate.release(permit)
+    permit = await gate.acquire()
+    assert gate.rate_limited(0.5, permit) == 0.5
+    assert gate.limit == 4

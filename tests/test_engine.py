@@ -28,6 +28,9 @@ from extractor_tui.core.events import (
 from extractor_tui.core.model import ChunkStatus
 
 
+SPENT = {"x-ratelimit-remaining-requests": "0"}  # a 429 that says the budget is used up
+
+
 def completions(server: LoopbackServer) -> list[float]:
     return [r.arrived for r in server.log if r.path.endswith("/chat/completions")]
 
@@ -69,7 +72,10 @@ async def test_a_429_storm_fails_no_chunk() -> None:
                                     "reset-tokens", "none"])
 async def test_no_request_is_sent_during_a_cool_down(header: str) -> None:
     wait = 1.0 if header == "retry-after" else 0.3
-    script = [Fault.ok(0.02)] * 5 + [Fault.rate_limited(header, wait)]  # type: ignore[arg-type]
+    # The 429's headers say the budget is spent: the load caused it, so every worker waits.
+    spent = Fault.hostile(Fault.rate_limited(header, wait),  # type: ignore[arg-type]
+                          headers=SPENT)
+    script = [Fault.ok(0.02)] * 5 + [spent]
     async with LoopbackServer(script=script, default=Fault.ok(0.02)) as server:
         result, rec = await run_over(server.base_url, items(20), replace(FAST, concurrency=4))
     assert result.count("completed") == 20
@@ -82,7 +88,8 @@ async def test_no_request_is_sent_during_a_cool_down(header: str) -> None:
 
 
 async def test_aimd_halves_on_429_then_grows_back() -> None:
-    script = [Fault.ok()] * 10 + [Fault.rate_limited("retry-after-ms", 0.05)]
+    spent = Fault.hostile(Fault.rate_limited("retry-after-ms", 0.05), headers=SPENT)
+    script = [Fault.ok()] * 10 + [spent]
     async with LoopbackServer(script=script, default=Fault.ok(0.01)) as server:
         result, rec = await run_over(server.base_url, items(150), replace(FAST, concurrency=8))
     assert result.count("completed") == 150

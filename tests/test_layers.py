@@ -49,7 +49,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (2, "documents", ("extractor_tui.core.documents", "extractor_tui.core.chunks",
                       "extractor_tui.core.pdf", "extractor_tui.core.pdf_pool",
                       "extractor_tui.core.pdf_worker")),
-    (2, "tracker", ("extractor_tui.core.tracker",)),
+    (2, "tracker", ("extractor_tui.core.tracker", "extractor_tui.core.notices")),
     (3, "job", ("extractor_tui.core.job", "extractor_tui.core.run_settings",
                 "extractor_tui.core.readout",
                 "extractor_tui.core.verification", "extractor_tui.core.stage_plan",

@@ -31,6 +31,7 @@ class ChunkState:
     transient: int = 0
     invalid: int = 0
     waited: float = 0.0
+    rate_limited: int = 0  # 429s so far: each one's wait is at least a floor that doubles
     first_start: float | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0

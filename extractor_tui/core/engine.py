@@ -7,8 +7,12 @@ weight, each with its own gate and structured-output negotiation. Each error cla
 own budget:
 
 ===============  ==========================================================================
-back-pressure    429: the gate's shared cool-down and AIMD; costs no attempt; a total
-                 wait cap per chunk ends it with a clear failure
+back-pressure    429: costs no attempt; the chunk waits its ``Retry-After``, never less
+                 than a floor that doubles with each of its 429s (0.5, 1, 2 … s: a
+                 ``Retry-After: 0`` made 13,574 requests in 15 s); if the load caused it,
+                 the gate's shared cool-down and AIMD too; every wait counts toward the
+                 chunk's cap, and a server asking for more than is left of it ends the
+                 chunk at once, saying how long it asked for and how long was waited
 transient        5xx, timeout, dropped connection: jittered exponential backoff, up to
                  ``retries`` attempts; a breaker probe's failure spends none of them; the
                  same refused connection or 5xx twice before the endpoint answered takes
@@ -406,17 +410,7 @@ class Engine:
             self._enqueue(run, item, front=True)
             return
         if isinstance(exc, RateLimited):
-            wait = endpoint.gate.rate_limited(exc.retry_after, permit,
-                                              RateLimitInfo.from_headers(exc.headers))
-            state.waited += wait
-            if state.waited > self.config.max_rate_limit_wait:
-                self._fail(run, state, exc, f"still rate limited after waiting "
-                           f"{state.waited:.0f} s in total (cap "
-                           f"{self.config.max_rate_limit_wait:.0f} s): {exc.message}")
-                return
-            self._sink(ChunkRetrying(item.id, exc.kind, exc.message,
-                                     endpoint.gate.cooldown_until, now))
-            self._enqueue(run, item, front=True)
+            self._rate_limited(run, state, exc, endpoint, permit)
         elif isinstance(exc, FatalProviderError):
             reason = endpoint.fail_fast.fatal_reason(exc)
             if exc.endpoint_own:
@@ -498,6 +492,30 @@ class Engine:
     def _model_of(self, item: WorkItem) -> str:
         """The model an item's request names, and is routed by: its stage's."""
         return self._stage(item).model
+
+    def _rate_limited(self, run: Run, state: ChunkState, exc: RateLimited, endpoint: Endpoint,
+                      permit: Permit) -> None:
+        """A 429: this chunk waits (at least its floor), and fails once its cap is spent."""
+        item, now = state.item, self._clock.now()
+        shared = endpoint.gate.rate_limited(exc.retry_after, permit,
+                                            RateLimitInfo.from_headers(exc.headers))
+        state.rate_limited += 1
+        asked = exc.retry_after if exc.retry_after is not None else shared
+        floor = min(self.config.rate_limit_floor * 2.0 ** (state.rate_limited - 1),
+                    endpoint.gate.config.cooldown_cap)
+        wait = max(asked, shared, floor)
+        cap = self.config.max_rate_limit_wait
+        if state.waited + wait > cap:
+            waited = f"{state.waited:.1f} s" if state.waited < 10 else f"{state.waited:.0f} s"
+            why = (f"the server asks to wait {_span(asked)}, more than is left of the "
+                   f"{cap:.0f} s a chunk may wait out 429s (waited {waited})"
+                   if asked > cap - state.waited else
+                   f"still rate limited after waiting {waited} in total (cap {cap:.0f} s)")
+            self._fail(run, state, exc, f"{why}: {exc.message}")
+            return
+        state.waited += wait
+        self._sink(ChunkRetrying(item.id, exc.kind, exc.message, now + wait, now))
+        run.spawn(self._retry_later(run, item, wait), f"extractor-wait-{item.id.label}")
 
     def _count(self, text: str) -> int:
         return self._count_tokens(text) if self._count_tokens else _bundled_count(text)
@@ -585,6 +603,15 @@ class Engine:
             halves.append(WorkItem(chunk_id, item.document, text, start, end, item.page_starts,
                                    tokens, key))
         return halves[0], halves[1]
+
+
+def _span(seconds: float) -> str:
+    """``"45 s"``, ``"2.5 h (9000 s)"``: a wait as a person reads it."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    hours = seconds / 3600
+    return (f"{hours:.1f} h ({seconds:.0f} s)" if hours < 48
+            else f"{hours / 24:.1f} days ({seconds:.0f} s)")
 
 
 def _budget_tokens(item: WorkItem) -> int:

@@ -27,6 +27,7 @@ class EngineConfig:
     invalid_retries: int = 2
     timeout: float = 60.0
     max_rate_limit_wait: float = 600.0
+    rate_limit_floor: float = 0.5  # a chunk's first wait after a 429; doubles with each one
     backoff_base: float = 0.5
     backoff_cap: float = 20.0
     max_split_depth: int = 3
