@@ -19,9 +19,15 @@ Figures:
    server itself allows (its own CPU and timer granularity)
 2. client CPU per request (process CPU seconds / requests), and how often the kernel preempted
    the client (involuntary context switches per request)
-3. share of the server's rate limit achieved with no limit configured in the client, failed
-   chunks, and 429s as a share of all answers
+3. rate limits as providers publish them, nothing configured in the client: the share of the
+   limit achieved, 429s as a share of all answers, failed chunks and the concurrency limit at
+   the end, at 1,200 and 120 requests per minute on three kinds of server (a sliding window
+   of one second, a sliding window of a minute, and a per-minute budget enforced quantised,
+   a bucket of one second's worth, as OpenAI and Azure say they may), and a 3 RPM free tier
+   finishing 10 chunks
 4. wall time with 25 % injected faults vs none
+
+    .venv/bin/python bench/dispatch.py --only limits   # one section: dispatch, limits, faults
 """
 
 from __future__ import annotations
@@ -34,11 +40,10 @@ import os
 import random
 import resource
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,9 +51,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import openai  # noqa: E402
 
+from benchkit import loopback  # noqa: E402
 from enginekit import FIELDS, items  # noqa: E402
 from extractor_tui.core.engine import Engine, EngineConfig  # noqa: E402
 from extractor_tui.core.llm.openai_client import OpenAIClient, Transport  # noqa: E402
@@ -70,26 +77,9 @@ def pin_cpus(enabled: bool) -> str:
     return f"client on CPU {client_cpu}, server on CPU {cpus[1]}"
 
 
-@contextmanager
-def server(*args: str) -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "loopback.py"), "--port", "0",
-                             "--lifetime", "900", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if SERVER_CPUS is not None:
-        os.sched_setaffinity(proc.pid, SERVER_CPUS)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        if not line.startswith("READY "):
-            problem = proc.stderr.read() if proc.stderr else ""
-            raise RuntimeError(f"server did not start: {line!r} {problem}")
-        yield line.split(" ", 1)[1]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+def server(*args: str) -> AbstractContextManager[str]:
+    """The loopback server with ``args``, on the server's CPU when pinning."""
+    return loopback(args, SERVER_CPUS)
 
 
 @dataclass
@@ -101,6 +91,8 @@ class Figures:
     failed: int
     rate_limited: int
     requests: int
+    limit_end: int = 0  # the engine's concurrency limit when the run ended
+    ok_sends: tuple[float, ...] = ()  # when each answered (200) attempt was sent, engine clock
 
 
 def usage() -> tuple[float, float, int]:
@@ -118,11 +110,18 @@ async def run_engine(base_url: str, n: int, concurrency: int, retries: int = 6,
                      transport: Transport = "aiohttp") -> Figures:
     client = OpenAIClient(base_url=base_url, api_key="bench", timeout=30.0, transport=transport)
     statuses: list[int | None] = []
+    started: dict[tuple[object, int], float] = {}
+    ok_sends: list[float] = []
 
     def sink(event: object) -> None:
         status = getattr(event, "status", "-")
+        key = (getattr(event, "id", None), getattr(event, "attempt", 0))
+        if type(event).__name__ == "AttemptStarted":
+            started[key] = getattr(event, "at", 0.0)
         if type(event).__name__ == "AttemptFinished":
             statuses.append(status if isinstance(status, int) or status is None else None)
+            if status == 200 and key in started:
+                ok_sends.append(started[key])
 
     engine = Engine(client, FIELDS, model="loopback-1",
                     config=EngineConfig(concurrency=concurrency, retries=retries,
@@ -134,7 +133,7 @@ async def run_engine(base_url: str, n: int, concurrency: int, retries: int = 6,
     wall, cpu, preempted = since(start)
     await client.aclose()
     return Figures(wall, cpu, preempted, result.count("completed"), result.count("failed"),
-                   statuses.count(429), len(statuses))
+                   statuses.count(429), len(statuses), engine.pool.limit, tuple(sorted(ok_sends)))
 
 
 async def run_baseline(base_url: str, n: int, concurrency: int,
@@ -195,18 +194,35 @@ async def run_floor(base_url: str, n: int, concurrency: int) -> Figures:
     return Figures(wall, cpu, preempted, n, 0, 0, n)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="n = 200 only, one repeat")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--no-pin", action="store_true",
-                        help="let the kernel place the client and the server on any CPU")
-    args = parser.parse_args()
-    concurrency, latency = 20, 0.25
+KINDS = {"window 1 s": lambda rpm: ("--rate-limit", f"{rpm // 60}/1"),
+         "window 60 s": lambda rpm: ("--rate-limit", f"{rpm}/60"),
+         "quantised": lambda rpm: ("--rate-limit", f"{rpm}/60", "--quantised")}
+
+
+def limits(args: argparse.Namespace, concurrency: int, latency: float) -> None:
+    """Section 3: each kind of rate limit at 1,200 and 120 RPM, and a 3 RPM free tier."""
+    seconds = 10 if args.quick else 25
+    print(f"3. rate limits as providers publish them, nothing configured in the client "
+          f"(C = {concurrency}, L = {latency} s, about {seconds} s of work each)")
+    cases = [(kind, rpm, max(10, rpm * seconds // 60)) for rpm in (1200, 120) for kind in KINDS]
+    cases += [(kind, 3, 10) for kind in ("window 60 s", "quantised")]
+    for kind, rpm, n in cases:
+        with server("--latency", str(latency), *KINDS[kind](rpm)) as url:
+            fig = asyncio.run(run_engine(url, n, concurrency))
+        # The limit counts requests as they arrive: the rate of the answered requests' sends,
+        # first to last (the answers' latency at both ends is not the limit's doing).
+        sends = fig.ok_sends
+        share = (len(sends) - 1) / (sends[-1] - sends[0]) / (rpm / 60)
+        print(f"   {kind:<11} {rpm:>5} RPM, n = {n:>3}: sent at {share:6.1%} of the limit, 429s "
+              f"{fig.rate_limited}/{fig.requests} answers ({fig.rate_limited / fig.requests:.1%}), "
+              f"{fig.failed} failed chunks, {fig.wall:.1f} s, limit at the end "
+              f"{fig.limit_end}/{concurrency}")
+
+
+def dispatch(args: argparse.Namespace, concurrency: int, latency: float) -> None:
+    """Sections 1-2: makespan and CPU against the baselines and the raw-socket floor."""
     sizes = (200,) if args.quick else (400, 1000)
     repeats = 1 if args.quick else args.repeats
-
-    print(f"CPUs: {pin_cpus(not args.no_pin)}")
     print(f"1-2. makespan / ideal and client CPU per request (C = {concurrency}, "
           f"L = {latency} s); medians of {repeats} interleaved runs")
     baseline = "baseline, httpx2 (SDK default)"
@@ -237,21 +253,9 @@ def main() -> None:
                       f"{spread}); CPU/request {cpu * 1000:.2f} ms = "
                       f"{cpu / base_cpu:.2f}x the baseline's; preempted {preempted:.2f}/request")
 
-    limit, per = 40, 1.0
-    n = 200 if args.quick else 600
-    print(f"3. server rate limit {limit} requests per {per:g} s (= {limit * 60 / per:.0f} RPM), "
-          f"n = {n}, C = {concurrency}, L = {latency} s, no limit configured in the client")
-    with server("--latency", str(latency), "--rate-limit", f"{limit}/{per}") as url:
-        ours_rl = asyncio.run(run_engine(url, n, concurrency))
-    with server("--latency", str(latency), "--rate-limit", f"{limit}/{per}") as url:
-        base_rl = asyncio.run(run_baseline(url, n, concurrency))
-    for name, fig in (("engine", ours_rl), ("baseline", base_rl)):
-        share = fig.completed / fig.wall / (limit / per)
-        refused = (f", 429s {fig.rate_limited}/{fig.requests} answers "
-                   f"({fig.rate_limited / fig.requests:.1%})" if fig.rate_limited >= 0 else "")
-        print(f"   {name:>8}: {share:.1%} of the limit, {fig.completed} completed, "
-              f"{fig.failed} failed chunks, {fig.wall:.2f} s{refused}")
 
+def faults(args: argparse.Namespace, concurrency: int, latency: float) -> None:
+    """Section 4: wall time under 25 % injected faults, with and without 429s."""
     n = 200 if args.quick else 400
     fault_repeats = 1 if args.quick else 3
     print(f"4. wall time with 25 % injected faults vs none (n = {n}, C = {concurrency}, "
@@ -283,6 +287,24 @@ def main() -> None:
             spread = " ".join(f"{f.wall:.2f}" for f in runs)
             print(f"   {who:>8}: {wall:.2f} s vs {base:.2f} s ({wall / base:.2f}x; runs "
                   f"{spread}), failed chunks {' '.join(str(f.failed) for f in runs)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="n = 200 only, one repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-pin", action="store_true",
+                        help="let the kernel place the client and the server on any CPU")
+    parser.add_argument("--only", choices=("dispatch", "limits", "faults"), default=None)
+    args = parser.parse_args()
+    concurrency, latency = 20, 0.25
+    print(f"CPUs: {pin_cpus(not args.no_pin)}")
+    if args.only in (None, "dispatch"):
+        dispatch(args, concurrency, latency)
+    if args.only in (None, "limits"):
+        limits(args, concurrency, latency)
+    if args.only in (None, "faults"):
+        faults(args, concurrency, latency)
 
 
 if __name__ == "__main__":
