@@ -47,3 +47,17 @@ def test_a_changed_pyproject_installs_again(tmp_path: Path,
     tasks.mark_installed("dev")
     monkeypatch.setattr(tasks, "_spec_hash", lambda: "0" * 16)
     assert tasks.needs_install("") and tasks.needs_install("dev")
+
+
+@pytest.mark.parametrize(("args", "added"), [
+    ([], ["-n", "auto"]),
+    (["-k", "engine", "-q"], ["-n", "auto"]),
+    (["-n", "0"], []),
+    (["-n3"], []),
+    (["--numprocesses=4"], []),
+    (["-p", "no:xdist"], []),
+])
+def test_the_suite_runs_on_every_core_unless_told(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  args: list[str], added: list[str]) -> None:
+    assert _tasks(tmp_path, monkeypatch).parallel(args) == added
