@@ -38,7 +38,7 @@ from extractor_tui.core.scrub import printable, redact_url
 from extractor_tui.core.session import RunInfo, Session
 from extractor_tui.core.tracker import RequestTracker, describe_failures
 from extractor_tui.errors import ConfigError, DocumentError, OutputError, SessionWriteError
-from extractor_tui.exits import EXIT_OK, EXIT_USAGE
+from extractor_tui.exits import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 from extractor_tui.heap import settle
 from extractor_tui.options import fields_from, flag_warnings, settings_from
 
@@ -146,6 +146,8 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
         err.print(Text(f"session: {line}", style="dim"))
     batch = bool(getattr(args, "batch", False))
     err.print(Text(_plan_line(plan, batch)))
+    if job.settings.max_cost_usd is not None:
+        err.print(Text(job.cap_line(), style="dim"))
     if args.dry_run:
         return EXIT_OK if plan.documents else EXIT_USAGE
     if plan.documents == 0:
@@ -186,6 +188,9 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
     if batch and result.cancelled:
         err.print(Text("a batch was cancelled: what it answered is kept, the rest is back in "
                        "the queue; run the same command again to send it", style="yellow"))
+    if result.budget:
+        err.print(Text(printable(result.budget), style="yellow"))
+        return EXIT_PARTIAL
     if result.fatal:
         err.print(Text(f"stopped: {printable(result.fatal)}", style="red"))
         if not any(o.status is ChunkStatus.COMPLETED for o in job.outcomes.values()):

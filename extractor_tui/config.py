@@ -161,6 +161,9 @@ class Settings(BaseSettings):
             "tools, then prompt when the server refuses one; or one of them, fixed."))
     prices: dict[str, tuple[float, float]] = Field(default_factory=dict, description=(
         "Extra or overriding prices: model = [USD per 1M input tokens, per 1M output]."))
+    max_cost_usd: float | None = Field(None, gt=0, description=(
+        "Hard cap on what the session spends, in USD: nothing more is sent once what was "
+        "spent plus what is in flight would pass it (the model needs a known price)."))
     batch_fallback: Literal["queue", "direct"] = Field("queue", description=(
         "With --batch: lines that failed and batches that expired or were cancelled go "
         "into the next batch ('queue') or are sent live ('direct')."))

@@ -24,7 +24,7 @@ SETTING_FLAGS: tuple[tuple[str, str, type], ...] = (
     ("overlap_tokens", "--overlap-tokens", int), ("timeout_s", "--timeout", float),
     ("retries", "--retries", int), ("max_file_mb", "--max-file-mb", float),
     ("pdf_timeout_s", "--pdf-timeout", float), ("load_workers", "--workers", int),
-    ("structured_output", "--structured-output", str))
+    ("structured_output", "--structured-output", str), ("max_cost_usd", "--max-cost", float))
 
 
 def add_run_arguments(run: argparse.ArgumentParser) -> None:

@@ -54,6 +54,9 @@ class Run:
     running: int = 0
     outcomes: dict[ChunkId, ChunkOutcome] = field(default_factory=dict)
     cancel_reason: str | None = None
+    stopped: str | None = None  # why nothing more is sent, the run not cancelled (--max-cost)
+    over_cap: bool = False  # the next request waits for answers in flight (--max-cost)
+    settled: asyncio.Event = field(default_factory=asyncio.Event)  # an answer was paid for
     crash: BaseException | None = None
 
     def spawn(self, coro: Coroutine[object, object, None], name: str) -> asyncio.Task[None]:

@@ -31,7 +31,14 @@ from extractor_tui.core.events import (
     ChunkFailed,
     Event,
 )
-from extractor_tui.core.model import ChunkId, Evidence, EvidenceChunk, StageStatus, WorkItem
+from extractor_tui.core.model import (
+    ChunkId,
+    Evidence,
+    EvidenceChunk,
+    StageStatus,
+    Usage,
+    WorkItem,
+)
 from extractor_tui.errors import ErrorKind
 
 __all__ = ["STAGE_DDL", "StageStore", "StoredStage", "evidence_from_json", "evidence_to_json"]
@@ -157,6 +164,15 @@ class StageStore:
             params = (stage, doc_id)
         return [self._stored(stage, row) for row in self._db.execute(
             sql + " ORDER BY s.doc_id, s.part", params)]
+
+    def spent_tokens(self, stage: str) -> Usage:
+        """What ``stage``'s answered requests cost in tokens, as recorded."""
+        if not self._exists():
+            return Usage()
+        row = self._db.execute("SELECT coalesce(sum(prompt_tokens), 0), coalesce(sum("
+                               "completion_tokens), 0) FROM stage_requests WHERE stage = ?",
+                               (stage,)).fetchone()
+        return Usage(int(row[0]), int(row[1]))
 
     @staticmethod
     def _stored(stage: str, row: Sequence[object]) -> StoredStage:

@@ -31,7 +31,7 @@ How it works, and why:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -47,6 +47,7 @@ from extractor_tui.core.batch_files import (
 )
 from extractor_tui.core.batch_store import BatchLine, BatchStore, StoredBatch
 from extractor_tui.core.clock import Clock
+from extractor_tui.core.cost_cap import CostCap
 from extractor_tui.core.endpoints import Endpoint
 from extractor_tui.core.engine import Engine
 from extractor_tui.core.events import (
@@ -137,6 +138,7 @@ class BatchResult:
     stopped: str | None
     batches: int = 0
     lines: int = 0
+    budget: str | None = None  # not all was submitted: --max-cost would have been passed
 
 
 @dataclass
@@ -151,17 +153,19 @@ class BatchRunner:
     def __init__(self, engine: Engine, store: BatchStore, endpoint: BatchEndpoint, *,
                  sink: Sink, clock: Clock, poll: PollPolicy = PollPolicy(),
                  fallback: Fallback = "queue", rounds: int = 4, invalid_retries: int = 2,
-                 admit: Callable[[WorkItem], bool] | None = None) -> None:
+                 cap: CostCap | None = None) -> None:
         self.engine, self.store, self.endpoint = engine, store, endpoint
         self._sink, self._clock, self._poll = sink, clock, poll
         self._fallback, self._rounds, self._invalid_retries = fallback, rounds, invalid_retries
-        self._admit = admit
+        self._cap = cap
+        self._budget: str | None = None
         self._items: dict[str, list[WorkItem]] = {}
         self._outcomes: dict[ChunkId, ChunkOutcome] = {}
         self._seen: dict[int, tuple[str, int, int]] = {}
         self._round = _Round()
         self._stopped: str | None = None
         self._cancel_requested = False
+        self._unsent: list[WorkItem] = []  # what the last submit held back (--max-cost)
         self.submitted = self.lines = 0
 
     # -- the run -------------------------------------------------------------------------
@@ -173,6 +177,9 @@ class BatchRunner:
             self._items.setdefault(item.key, []).append(item)
         busy = self.store.live_keys()
         queue = [item for item in items if item.key not in busy]
+        if self._cap is not None:  # what a resumed run waits on is in flight already
+            for key in busy & set(self._items):
+                self._cap.hold(self._items[key][0], batch=True)
         live: list[WorkItem] = []
         cancelled = False
         while self._stopped is None:
@@ -185,17 +192,22 @@ class BatchRunner:
             self._round = _Round()
             await self._watch(watching)
             cancelled = cancelled or bool(self._round.cancelled)
+            # What the cap held back is weighed again: collected lines cost what they cost,
+            # usually far below the worst case reserved for them.
             queue = self._round.requeue
             if self._fallback == "direct" or self._cancel_requested:
                 live += queue + self._round.cancelled
                 queue = []
             elif self._round.cancelled:
                 queue = []  # the user cancelled: they wait in the session's queue
+            if not self._cancel_requested:
+                queue += self._unsent
         if self._fallback != "direct":
             live = []
+        budget = self._cap.message if self._budget is not None and self._cap else None
         return BatchResult(tuple(self._outcomes[key] for key in sorted(self._outcomes)),
                            tuple(live), cancelled or self._cancel_requested, self._stopped,
-                           self.submitted, self.lines)
+                           self.submitted, self.lines, budget)
 
     async def cancel(self) -> None:
         """Ask the provider to cancel every batch of this session still running; the run
@@ -214,12 +226,16 @@ class BatchRunner:
         limits = self.endpoint.limits
         lines: list[tuple[str, bytes]] = []
         first: dict[str, WorkItem] = {}
-        for item in queue:
+        self._unsent, self._budget = [], None
+        for at, item in enumerate(queue):
             if item.key in first:
                 continue
-            if self._admit is not None and not self._admit(item):
+            request, repair = self._request(item)
+            if self._cap is not None and not self._cap.admit(item, prompt=repair, batch=True):
+                self._budget = self._cap.message  # the rest waits for room, or a higher cap
+                self._unsent = [i for i in queue[at:] if i.key not in first]
                 break
-            line = input_line(item.key, self.endpoint.wire.body(self._request(item)))
+            line = input_line(item.key, self.endpoint.wire.body(request))
             if len(line) > limits.max_bytes:
                 self._fail(item, FatalProviderError(
                     f"the request is {len(line):,} bytes, more than the {limits.max_bytes:,} "
@@ -241,13 +257,17 @@ class BatchRunner:
             if not await self._create(local, file_id, len(part.keys)):
                 return
 
-    def _request(self, item: WorkItem) -> LLMRequest:
+    def _request(self, item: WorkItem) -> tuple[LLMRequest, int]:
+        """The chunk's request, and a re-ask's prompt tokens (0 for a first ask: the cap's
+        estimate counts those)."""
         request = self.engine.request_for(item, self.endpoint.endpoint)
         history = self.store.history(item.key)
         if history and history[-1].outcome == "invalid":
             last = history[-1]
-            return self.engine.repair_request(item, request, last.raw or "", last.message or "")
-        return request
+            repair = self.engine.repair_request(item, request, last.raw or "",
+                                                last.message or "")
+            return repair, self.engine.prompt_tokens(repair)
+        return request, 0
 
     async def _create(self, local: int, file_id: str, requests: int) -> bool:
         try:
@@ -359,6 +379,15 @@ class BatchRunner:
 
     def _line(self, key: str, line: OutputLine | None, status: str,
               waited: float) -> BatchLine:
+        end = self._read_line(key, line, status, waited)
+        if self._cap is not None:
+            for item in self._items.get(key, []):
+                self._cap.release(item.id)
+            self._cap.spend(Usage(end.prompt_tokens, end.completion_tokens), batch=True)
+        return end
+
+    def _read_line(self, key: str, line: OutputLine | None, status: str,
+                   waited: float) -> BatchLine:
         items = self._items.get(key, [])
         if line is None or line.status is None:
             why = (f"{line.code}: {line.message}" if line is not None and line.code

@@ -52,6 +52,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from extractor_tui.core._engine_run import Admitted, Answer, ChunkState, Run
+from extractor_tui.core.cost_cap import CostCap
 from extractor_tui.core.clock import Clock, SystemClock
 from extractor_tui.core.dispatch import CircuitOpen, GateConfig, Permit
 from extractor_tui.core.endpoints import Endpoint, EndpointPool, EndpointSpec
@@ -59,6 +60,7 @@ from extractor_tui.core.failfast import endpoint_label
 from extractor_tui.core.llm.offline import count_tokens as _bundled_count
 from extractor_tui.core.events import (
     AttemptFinished,
+    BudgetReached,
     AttemptStarted,
     ChunkCancelled,
     ChunkCompleted,
@@ -128,6 +130,7 @@ class Engine:
                                       structured_output=config.structured_output,
                                       structured_start=config.structured_start)]
         self.pool = EndpointPool(endpoints, self._clock, sink)
+        self.cost_cap: CostCap | None = None  # --max-cost, set by the Job for a run
         self._states: dict[ChunkId, ChunkState] = {}
         self._run: Run | None = None
         # Every request carries a cap: the configured one, else what the fields need.
@@ -214,13 +217,15 @@ class Engine:
                 task.cancel()
             await asyncio.gather(*run.tasks, return_exceptions=True)
             fatal = self.fatal_message
-            reason = run.cancel_reason or (f"not sent: {fatal}" if fatal else "cancelled")
+            stopped = run.stopped and self.cost_cap and self.cost_cap.message  # spent by now
+            reason = run.cancel_reason or (f"not sent: {fatal}" if fatal else
+                                           f"not sent: {stopped}" if stopped else "cancelled")
             for state in list(self._states.values()):  # this run's items and their halves
                 self._cancel_open(run, state.item.id, reason)
             self._run = None
             result = RunResult(tuple(run.outcomes[key] for key in sorted(run.outcomes)),
                                fatal, run.cancel_reason is not None,
-                               self._clock.now() - started)
+                               self._clock.now() - started, budget=stopped or None)
             self._sink(RunFinished(result.count(ChunkStatus.COMPLETED),
                                    result.count(ChunkStatus.FAILED),
                                    result.count(ChunkStatus.CANCELLED), self._clock.now(),
@@ -247,6 +252,13 @@ class Engine:
                 await wake.wait()
                 continue
             admitted = self._take_now(run)
+            if admitted is None and run.stopped is not None:
+                await run.finished.wait()  # nothing more is sent; in-flight calls finish
+                return
+            if admitted is None and run.over_cap:
+                settled = run.settled = asyncio.Event()  # an answer may free room
+                await settled.wait()
+                continue
             if admitted is None:
                 try:
                     await self.pool.changed(self._model_of(run.ready[0]),
@@ -264,16 +276,47 @@ class Engine:
 
     def _take_now(self, run: Run) -> Admitted | None:
         """The next queued chunk, its endpoint and permit, if one admits it without waiting."""
-        if not run.ready or run.cancel_reason is not None:
+        if not run.ready or run.cancel_reason is not None or run.stopped is not None:
             return None
         state = self._states[run.ready[0].id]
+        run.over_cap = False
+        if self.cost_cap is not None and not self.cost_cap.admit(
+                state.item, prompt=self._repair_tokens(state)):
+            if self.cost_cap.waiting:
+                run.over_cap = True  # the answers in flight may cost less than reserved
+            else:
+                self._cap_reached(run)
+            return None
         admitted = self.pool.try_admit(self._model_of(state.item), _budget_tokens(state.item),
                                        state.avoid)
         if admitted is None:
+            if self.cost_cap is not None:
+                self.cost_cap.release(state.item.id)  # not sent now: asked again later
             return None
         run.ready.popleft()
         run.running += 1
         return Admitted(state, *admitted)
+
+    def _repair_tokens(self, state: ChunkState) -> int:
+        """A re-ask's prompt tokens (it carries the bad answer and the error); 0 for a
+        chunk's own request, which the cap's estimate counts."""
+        if state.repair is None:
+            return 0
+        return self.prompt_tokens(state.repair)
+
+    def _cap_reached(self, run: Run) -> None:
+        """The next request would pass ``--max-cost`` with nothing in flight: stop sending
+        (what finished is kept), or pause and let the app ask whether to raise the cap."""
+        cap = self.cost_cap
+        assert cap is not None
+        if cap.pause:
+            if not self.pool.paused:
+                self.pause()
+                self._sink(BudgetReached(cap.spent, cap.limit, self._clock.now(), True))
+            return
+        run.stopped = cap.message
+        self._sink(BudgetReached(cap.spent, cap.limit, self._clock.now(), False))
+        self._maybe_finished(run)
 
     def _enqueue(self, run: Run, item: WorkItem, front: bool = False) -> None:
         if front:
@@ -283,7 +326,8 @@ class Engine:
         run.wake.set()
 
     def _maybe_finished(self, run: Run) -> None:
-        if run.open_chunks == 0 or (run.running == 0 and self.fatal_message is not None):
+        if run.open_chunks == 0 or (run.running == 0 and (self.fatal_message is not None
+                                                          or run.stopped is not None)):
             run.finished.set()
 
     async def _attempt(self, run: Run, admitted: Admitted) -> None:
@@ -329,6 +373,7 @@ class Engine:
             # cap) was still generated: count it, estimated.
             usage = (self._spent(state, estimated_usage(request, exc.raw or "", self._count))
                      if isinstance(exc, InvalidOutput) else Usage())
+            self._paid(run, item.id, usage, False)
             self._attempt_failed(run, state, attempt, start, exc, request, endpoint, permit,
                                  usage)
             return None
@@ -338,6 +383,9 @@ class Engine:
                 run.running -= 1
             self._maybe_finished(run)
         answered = Answer(state, request, endpoint, permit, response, start, attempt)
+        # Under --max-cost the answer's cost replaces its reservation before the next
+        # request is weighed against the cap.
+        self._paid(run, item.id, answer_usage(request, response, self._count), response.cached)
         following = self._take_now(run)
         if following is None:
             self._settle(run, answered)
@@ -528,6 +576,13 @@ class Engine:
         state.tokens_estimated = state.tokens_estimated or usage.estimated
         return usage
 
+    def _paid(self, run: Run, chunk: ChunkId, usage: Usage, cached: bool) -> None:
+        """A call ended: under ``--max-cost`` its reservation gives way to what it cost,
+        and a dispatcher waiting for room under the cap looks again."""
+        if self.cost_cap is not None:
+            self.cost_cap.settle(chunk, Usage() if cached else usage)
+            run.settled.set()
+
     # -- one request, built and read: shared with the Batch API hand-off (batch.py) ----------
 
     def request_for(self, item: WorkItem, endpoint: Endpoint | None = None) -> LLMRequest:
@@ -547,6 +602,11 @@ class Engine:
         except InvalidOutput as exc:
             exc.status = response.status
             raise
+
+    def prompt_tokens(self, request: LLMRequest) -> int:
+        """``request``'s prompt tokens as we count them (what ``--max-cost`` reserves for a
+        re-ask, whose messages are not the chunk's own)."""
+        return estimated_usage(request, "", self._count).prompt
 
     def usage_of(self, request: LLMRequest, response: LLMResponse) -> Usage:
         """What one answered request cost: the server's figures, or our count, estimated."""

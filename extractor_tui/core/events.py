@@ -19,6 +19,7 @@ __all__ = [
     "AttemptStarted",
     "BatchChanged",
     "BatchCollected",
+    "BudgetReached",
     "ChunkCancelled",
     "ChunkCompleted",
     "ChunkFailed",
@@ -295,10 +296,21 @@ class SamplingDropped:
     at: float
 
 
+@dataclass(frozen=True)
+class BudgetReached:
+    """The next request would pass ``--max-cost``: ``spent`` of ``limit`` USD so far.
+    ``paused``: the run waits for the cap to be raised (the app); else it stops sending."""
+
+    spent: float
+    limit: float
+    at: float
+    paused: bool = False
+
+
 Event = (RequestPlanned | RunStarted | AttemptStarted | AttemptFinished | ChunkRetrying
          | ChunkCompleted | ChunkFailed | ChunkSplit | ChunkCancelled | CoolDownStarted
          | ConcurrencyChanged | CircuitOpened | CircuitClosed | RunPaused | RunResumed
          | RunFinished | StructuredOutputChanged | BatchChanged | BatchCollected
-         | SamplingDropped)
+         | SamplingDropped | BudgetReached)
 
 Sink = Callable[[Event], None]

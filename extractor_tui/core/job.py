@@ -36,15 +36,7 @@ from extractor_tui.core.documents import (
     Skipped,
     load_documents,
 )
-from extractor_tui.core.batch import (
-    BatchEndpoint,
-    BatchLimits,
-    BatchResult,
-    BatchRunner,
-    ChatWire,
-    PollPolicy,
-    batch_service,
-)
+from extractor_tui.core.batch import BatchRunner
 from extractor_tui.core.engine import Engine, EngineConfig
 from extractor_tui.core.events import (
     AttemptFinished,
@@ -105,6 +97,7 @@ from extractor_tui.core.report import (
     failed_document,
 )
 from extractor_tui.core._session_schema import redact_url
+from extractor_tui.core.job_spend import JobSpending
 from extractor_tui.core.run_settings import session_settings
 from extractor_tui.core.session import Session
 from extractor_tui.errors import ConfigError, DocumentError, SessionWriteError
@@ -156,15 +149,6 @@ def _negotiated(session: Session) -> dict[str, str]:
     except ValueError:
         return {}
     return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
-
-
-def _joined(results: Sequence[RunResult]) -> RunResult:
-    """The stages' engine runs as one: outcomes in order, the first fatal reason."""
-    if len(results) == 1:
-        return results[0]
-    fatal = next((r.fatal for r in results if r.fatal), None)
-    return RunResult(tuple(o for r in results for o in r.outcomes), fatal,
-                     any(r.cancelled for r in results), sum(r.elapsed for r in results))
 
 
 def _planned(item: WorkItem, at: float) -> RequestPlanned:
@@ -219,7 +203,7 @@ class Plan:
         return None if None in costs else sum(c or 0.0 for c in costs)
 
 
-class Job:
+class Job(JobSpending):
     """Documents, fields, settings, client, session and engine for one extraction."""
 
     def __init__(self, settings: Settings, fields: FieldSet, session: Session, *,
@@ -254,6 +238,7 @@ class Job:
         self.elapsed = 0.0
         self.last_run: RunResult | None = None
         self.batch_runner: BatchRunner | None = None  # while run_batch waits on batches
+        self.pause_at_cap = False  # the app: a run at --max-cost pauses and asks
         self._answered_now: dict[ChunkId, ChunkCompleted] = {}  # answers of the current run
         # (document id, stage) → what its calls cost in this job
         self._spent: dict[tuple[int, str], Usage] = {}
@@ -499,11 +484,11 @@ class Job:
         if self.settings.stages.extract.enabled:
             results.append(await self._send(self.pending()))
             self._keep_extract_status()
-        if self.verification.enabled and not any(r.fatal for r in results):
+        if self.verification.enabled and not any(r.fatal or r.budget for r in results):
             pending = self._verify_pending()
             if pending or not results:
                 results.append(await self._send(pending))
-        return _joined(results)
+        return RunResult.joined(results)
 
     def _finished(self, doc: DocumentEntry) -> list[WorkItem] | None:
         return finished(doc.items, self.chunk_outcomes(doc.doc_id))
@@ -526,71 +511,6 @@ class Job:
                                                      self._extract_results(doc.doc_id),
                                                      answered)
         return pending
-
-    async def run_batch(self) -> RunResult:
-        """Send every pending chunk through the endpoint's Batch API (``batch.py``), wait
-        for the batches and collect them; resumes the batches a killed run left. What must
-        go live (``batch_fallback = "direct"``) is sent live after."""
-        endpoint = self._batch_endpoint()
-        settings = self.settings
-        runner = self.batch_runner = BatchRunner(
-            self.engine, self.session.batches, endpoint, sink=self._emit, clock=self.clock,
-            poll=PollPolicy(settings.batch_poll_s, 1.5, settings.batch_poll_max_s),
-            fallback=settings.batch_fallback, rounds=settings.retries,
-            invalid_retries=settings.invalid_retries)
-        items = self._scoped(self.session.pending_items())
-        started = self.clock.now()
-        self._answered_now.clear()
-        self._emit(RunStarted(len(items), 0, self.provider, settings.model, started))
-        for item in items:
-            self._emit(_planned(item, started))
-        try:
-            result = await runner.run(items)
-        except (asyncio.CancelledError, SessionWriteError):
-            self._interrupted(started)
-            raise
-        finally:
-            self.batch_runner = None
-            await endpoint.service.aclose()
-        self._emit(RunFinished(sum(1 for o in result.outcomes
-                                   if o.status is ChunkStatus.COMPLETED),
-                               sum(1 for o in result.outcomes if o.status is ChunkStatus.FAILED),
-                               0, self.clock.now(), result.stopped))
-        done = await self._after_batches(result, started)
-        if self.verification.enabled and not done.fatal and not done.cancelled:
-            # The verify stage goes live: its requests exist only once extraction is done.
-            self._keep_extract_status()
-            pending = self._verify_pending()
-            if pending:
-                return _joined([done, await self._send(pending)])
-        return done
-
-    async def _after_batches(self, result: BatchResult, started: float) -> RunResult:
-        for outcome in result.outcomes:
-            self.outcomes[outcome.item.id] = outcome
-        self.elapsed += self.clock.now() - started
-        outcomes = {o.item.id: o for o in result.outcomes}
-        fatal, cancelled = result.stopped, result.cancelled
-        if result.live:
-            live = await self._send(result.live)
-            outcomes.update((o.item.id, o) for o in live.outcomes)
-            fatal, cancelled = fatal or live.fatal, cancelled or live.cancelled
-        self._store_results({chunk.doc for chunk in outcomes})
-        self.last_run = RunResult(tuple(outcomes[key] for key in sorted(outcomes)), fatal,
-                                  cancelled, self.clock.now() - started)
-        return self.last_run
-
-    def _batch_endpoint(self) -> BatchEndpoint:
-        """The one endpoint's client, Batch API and limits (the seam a pool of endpoints
-        will fill per endpoint)."""
-        if self.provider == "offline" or not isinstance(self._inner, ChatWire):
-            raise ConfigError("--batch needs an OpenAI-compatible endpoint with a Batch API; "
-                              "the built-in offline provider has none")
-        settings = self.settings
-        service = batch_service(settings)
-        limits = BatchLimits(settings.batch_max_requests, int(settings.batch_max_mb * 1e6))
-        return BatchEndpoint(self.engine.pool.primary(settings.model), self._inner, service,
-                             limits)
 
     def _scoped(self, items: list[WorkItem]) -> list[WorkItem]:
         """Only the documents of this job's scope (``limit_to``), when it has one."""
@@ -624,9 +544,11 @@ class Job:
         return [item for item in self.session.work_items() if item.id in wanted] + later
 
     async def _send(self, items: Sequence[WorkItem]) -> RunResult:
-        """One engine run; its outcomes join the Job's, even when it is interrupted."""
+        """One engine run; its outcomes join the Job's, even when it is interrupted.
+        Urgent chunks go first, and ``max_cost_usd`` caps what it may spend."""
         started = self.clock.now()
         self._answered_now.clear()
+        self._arm_cap(items)
         try:
             result = await self.engine.run(items)
         except (asyncio.CancelledError, SessionWriteError):

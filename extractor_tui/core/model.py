@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import total_ordering
@@ -286,6 +286,19 @@ class RunResult:
     fatal: str | None
     cancelled: bool
     elapsed: float
+    budget: str | None = None  # the run stopped at --max-cost: the line that says so
+
+    @staticmethod
+    def joined(results: Sequence[RunResult]) -> RunResult:
+        """The stages' engine runs as one: outcomes in order, the first fatal reason and
+        the first cost cap's line."""
+        if len(results) == 1:
+            return results[0]
+        fatal = next((r.fatal for r in results if r.fatal), None)
+        budget = next((r.budget for r in results if r.budget), None)
+        return RunResult(tuple(o for r in results for o in r.outcomes), fatal,
+                         any(r.cancelled for r in results), sum(r.elapsed for r in results),
+                         budget)
 
     def count(self, status: ChunkStatus) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status == status)

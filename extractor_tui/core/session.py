@@ -594,6 +594,13 @@ class Session:
 
     # -- summary -------------------------------------------------------------------------
 
+    def spent_tokens(self) -> Usage:
+        """Every call the session recorded, what it cost in tokens (its chunks' history:
+        a document removed takes its calls with it)."""
+        row = self._db.execute("SELECT coalesce(sum(prompt_tokens), 0), "
+                               "coalesce(sum(completion_tokens), 0) FROM attempts").fetchone()
+        return Usage(int(row[0]), int(row[1]))
+
     def stats(self) -> SessionStats:
         one = self._db.execute(
             "SELECT (SELECT count(*) FROM documents), "
