@@ -32,10 +32,12 @@ __all__ = ["add_batch_arguments", "add_batch_command", "batch_command", "batch_p
 
 
 def add_batch_arguments(run: argparse.ArgumentParser) -> None:
-    """``--batch`` and ``--batch-fallback`` of ``extractor run``."""
+    """``--batch``, ``--batch-fallback`` and ``--priority`` of ``extractor run``."""
     run.add_argument("--batch", action="store_true",
                      help="send the chunks through the provider's Batch API (half the price, "
                           "answers within 24 h); Ctrl-C and the same command again resumes")
+    run.add_argument("--priority", action="append", default=[], type=Path, metavar="PATH",
+                     help="a document, or a folder of them, to send first; repeat for more")
     run.add_argument("--batch-fallback", dest="batch_fallback", choices=("queue", "direct"),
                      default=None,
                      help="failed lines and expired or cancelled batches: into the next batch "

@@ -141,11 +141,18 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
     for note in loaded.notes:
         err.print(Text(f"note: {printable(note)}", style="dim"))
     job.limit_to(job.named)  # this command's documents, whatever else the session holds
+    urgent = list(getattr(args, "priority", []) or [])
+    if urgent and not job.mark_urgent(urgent):
+        err.print(Text("note: --priority named no document of this run", style="yellow"))
     plan = job.plan()
     for line in _reuse_lines(job, plan, before):
         err.print(Text(f"session: {line}", style="dim"))
     batch = bool(getattr(args, "batch", False))
     err.print(Text(_plan_line(plan, batch)))
+    if plan.urgent:
+        err.print(Text(printable(
+            f"order: {plan.urgent} urgent chunk(s) first ({', '.join(plan.urgent_documents)}), "
+            f"then {plan.to_send - plan.urgent} other(s)")))
     if job.settings.max_cost_usd is not None:
         err.print(Text(job.cap_line(), style="dim"))
     if args.dry_run:

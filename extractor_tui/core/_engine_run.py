@@ -19,7 +19,7 @@ from extractor_tui.core.llm.base import LLMRequest, LLMResponse
 from extractor_tui.core.model import ChunkId, ChunkOutcome, WorkItem
 from extractor_tui.errors import ProviderError
 
-__all__ = ["Admitted", "Answer", "ChunkState", "Run"]
+__all__ = ["Admitted", "Answer", "ChunkState", "Queue", "Run"]
 
 
 @dataclass
@@ -42,11 +42,43 @@ class ChunkState:
     done: bool = False
 
 
+class Queue:
+    """The chunks waiting to be sent: urgent ones first (``--priority``), then the rest.
+
+    A retry rejoins the front of its own line, so it keeps its priority: an urgent chunk's
+    retry goes before every other chunk, a normal one's before the other normal ones only.
+    """
+
+    def __init__(self, urgent: Callable[[WorkItem], bool] | None = None) -> None:
+        self._urgent = urgent
+        self._lines: tuple[deque[WorkItem], deque[WorkItem]] = (deque(), deque())
+
+    def _line(self, item: WorkItem) -> deque[WorkItem]:
+        return self._lines[0 if self._urgent is not None and self._urgent(item) else 1]
+
+    def append(self, item: WorkItem) -> None:
+        self._line(item).append(item)
+
+    def appendleft(self, item: WorkItem) -> None:
+        self._line(item).appendleft(item)
+
+    def popleft(self) -> WorkItem:
+        return (self._lines[0] or self._lines[1]).popleft()
+
+    def __getitem__(self, index: int) -> WorkItem:
+        if index != 0:
+            raise IndexError("only the head of the queue is read")
+        return (self._lines[0] or self._lines[1])[0]
+
+    def __len__(self) -> int:
+        return len(self._lines[0]) + len(self._lines[1])
+
+
 @dataclass
 class Run:
     """The queue, the run's tasks and the outcomes so far."""
 
-    ready: deque[WorkItem] = field(default_factory=deque)
+    ready: Queue = field(default_factory=Queue)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)

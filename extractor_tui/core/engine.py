@@ -51,7 +51,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from extractor_tui.core._engine_run import Admitted, Answer, ChunkState, Run
+from extractor_tui.core._engine_run import Admitted, Answer, ChunkState, Queue, Run
 from extractor_tui.core.cost_cap import CostCap
 from extractor_tui.core.clock import Clock, SystemClock
 from extractor_tui.core.dispatch import CircuitOpen, GateConfig, Permit
@@ -131,6 +131,7 @@ class Engine:
                                       structured_start=config.structured_start)]
         self.pool = EndpointPool(endpoints, self._clock, sink)
         self.cost_cap: CostCap | None = None  # --max-cost, set by the Job for a run
+        self.urgent: Callable[[WorkItem], bool] | None = None  # sent first (--priority)
         self._states: dict[ChunkId, ChunkState] = {}
         self._run: Run | None = None
         # Every request carries a cap: the configured one, else what the fields need.
@@ -196,7 +197,7 @@ class Engine:
         """Send every item; return when each has completed, failed or been cancelled."""
         if self._run is not None:
             raise RuntimeError("this engine is already running")
-        run = self._run = Run()
+        run = self._run = Run(ready=Queue(self.urgent))
         started = self._clock.now()
         self._models = tuple(dict.fromkeys(self._stage(item).model for item in items)) \
             or (self.model,)

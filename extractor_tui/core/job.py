@@ -192,6 +192,8 @@ class Plan:
     model_cost_usd: float | None = None  # what the model would cost, even when offline
     batch_cost_usd: float | None = None  # the same requests through the Batch API
     in_batches: int = 0  # chunks waiting in a batch already submitted (not sent again)
+    urgent: int = 0  # of ``to_send``, the urgent chunks, sent first
+    urgent_documents: tuple[str, ...] = ()  # the documents they are in, in order
     stages: tuple[StagePlan, ...] = ()
     """Each stage that would run, priced with its own model; the fields above are the
     extract stage's."""
@@ -429,7 +431,14 @@ class Job(JobSpending):
             batch_cost_usd=cost_usd(self.settings.model, prompt, completion,
                                     provider=self.provider, overrides=self.settings.prices,
                                     batch=True),
-            in_batches=len(waiting) - len(pending), stages=stages)
+            in_batches=len(waiting) - len(pending), stages=stages, **self._order(pending))
+
+    def _order(self, pending: list[WorkItem]) -> dict[str, Any]:
+        """What goes first: the urgent chunks, and the documents they are in."""
+        is_urgent = self.urgency()
+        urgent = [item for item in pending if is_urgent is not None and is_urgent(item)]
+        return {"urgent": len(urgent),
+                "urgent_documents": tuple(dict.fromkeys(item.document for item in urgent))}
 
     def _verify_plan(self, loaded: Sequence[DocumentEntry]) -> StagePlan:
         documents = [(d.doc_id, d.path, d.items, self._finished(d)) for d in loaded]
@@ -548,6 +557,7 @@ class Job(JobSpending):
         Urgent chunks go first, and ``max_cost_usd`` caps what it may spend."""
         started = self.clock.now()
         self._answered_now.clear()
+        items = self._urgent_first(list(items))
         self._arm_cap(items)
         try:
             result = await self.engine.run(items)

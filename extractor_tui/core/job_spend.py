@@ -1,5 +1,5 @@
-"""The Job's verbs about how and how much is sent: the Batch API hand-off and the cost cap
-(``--max-cost``).
+"""The Job's verbs about how and how much is sent: the Batch API hand-off, the cost cap
+(``--max-cost``) and urgent work (``--priority``).
 
 A mixin of ``Job`` (``job.py``), kept apart so the Job's file stays about documents, runs
 and results; these verbs use the Job's session, engine and sink and nothing else. The
@@ -9,7 +9,9 @@ attributes it relies on are declared here, so the type checker holds the Job to 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from extractor_tui.config import Settings
@@ -30,6 +32,7 @@ from extractor_tui.core.llm.base import Client
 from extractor_tui.core.model import ChunkId, ChunkOutcome, ChunkStatus, RunResult, Usage, WorkItem
 from extractor_tui.core.session import Session
 from extractor_tui.core.verification import Verification
+from extractor_tui.core.session_marks import UrgentMarks
 from extractor_tui.errors import ConfigError, SessionWriteError
 
 __all__ = ["JobSpending"]
@@ -59,6 +62,8 @@ class _Job(Protocol):
     def _store_results(self, doc_ids: Iterable[int]) -> None: ...
     def _prompt_overhead(self) -> int: ...
     def _batch_endpoint(self) -> BatchEndpoint: ...
+    def _urgent_first(self, items: list[WorkItem]) -> list[WorkItem]: ...
+    def urgency(self) -> Callable[[WorkItem], bool] | None: ...
     def _arm_cap(self, items: Sequence[WorkItem]) -> CostCap | None: ...
     async def _after_batches(self, result: BatchResult, started: float) -> RunResult: ...
     def spent_usd(self) -> float | None: ...
@@ -71,7 +76,7 @@ class _Job(Protocol):
 
 
 class JobSpending:
-    """Batch runs and the cost cap, on top of the Job's own state."""
+    """Batch runs, the cost cap and priorities, on top of the Job's own state."""
 
     batch_runner: BatchRunner | None  # while run_batch waits on batches
     pause_at_cap: bool  # the app: a run at the cap pauses and asks to raise it
@@ -85,7 +90,7 @@ class JobSpending:
         go live (``batch_fallback = "direct"``) is sent live after."""
         endpoint = self._batch_endpoint()
         settings = self.settings
-        items = self._scoped(self.session.pending_items())
+        items = self._urgent_first(self._scoped(self.session.pending_items()))
         cap = self._arm_cap(items)
         runner = self.batch_runner = BatchRunner(
             self.engine, self.session.batches, endpoint, sink=self._emit, clock=self.clock,
@@ -215,3 +220,32 @@ class JobSpending:
         cap.raise_to(limit)
         self.settings = self.settings.model_copy(update={"max_cost_usd": limit})
         self.engine.resume()
+
+    # -- urgent work ---------------------------------------------------------------------
+
+    def mark_urgent(self: _Job, paths: Sequence[Path | str] = (),
+                    chunks: Sequence[ChunkId] = (), *, urgent: bool = True) -> int:
+        """Mark documents (a path, or a folder holding them) and single chunks urgent, or
+        not: they are sent first. How many documents and chunks the marks name."""
+        wanted = [os.path.abspath(os.path.expanduser(p)) for p in paths]
+        docs = [d.id for d in self.session.documents()
+                if any(os.path.abspath(d.path) == w
+                       or os.path.abspath(d.path).startswith(w.rstrip(os.sep) + os.sep)
+                       for w in wanted)]
+        self.session.urgent.set(docs, chunks, urgent=urgent)
+        return len(docs) + len(chunks)
+
+    def urgency(self: _Job) -> Callable[[WorkItem], bool] | None:
+        """Whether a chunk is urgent, as the session's marks say; None without marks."""
+        docs, chunks = self.session.urgent.get()
+        if not docs and not chunks:
+            return None
+        return lambda item: UrgentMarks.covers(docs, chunks, item.id)
+
+    def _urgent_first(self: _Job, items: list[WorkItem]) -> list[WorkItem]:
+        """``items`` with the urgent ones first (stable); the engine keeps that order for
+        every retry too (``engine.urgent``)."""
+        urgent = self.engine.urgent = self.urgency()
+        if urgent is None:
+            return items
+        return [i for i in items if urgent(i)] + [i for i in items if not urgent(i)]

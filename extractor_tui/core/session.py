@@ -63,6 +63,7 @@ from extractor_tui.core._session_schema import (
 from extractor_tui.core.events import Event
 from extractor_tui.core.batch_store import BatchStore
 from extractor_tui.core._session_stages import StageStore
+from extractor_tui.core.session_marks import UrgentMarks
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.model import (
     CachedAnswer,
@@ -133,6 +134,8 @@ class Session:
         """The Batch API hand-offs of this session (``batch_store.py``)."""
         self.stages = StageStore(db, self._write, self._timestamp)
         """Each document's stage status and its verify requests (``_session_stages.py``)."""
+        self.urgent = UrgentMarks(db, self._write)
+        """Documents and chunks marked urgent (``session_marks.py``)."""
 
     # -- opening and closing -------------------------------------------------------------
 
