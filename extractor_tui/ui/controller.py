@@ -35,7 +35,12 @@ from textual.worker import Worker
 from extractor_tui.config import Settings
 from extractor_tui.core.clock import Clock, SystemClock
 from extractor_tui.core.documents import Skipped
-from extractor_tui.core.events import Event, SamplingDropped, StructuredOutputChanged
+from extractor_tui.core.events import (
+    BudgetReached,
+    Event,
+    SamplingDropped,
+    StructuredOutputChanged,
+)
 from extractor_tui.core.export import export
 from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.job import DocumentEntry, Job, Plan, list_models
@@ -54,6 +59,7 @@ from extractor_tui.core.session_lock import SessionLock
 from extractor_tui.errors import ProviderError, SessionBusy
 from extractor_tui.ui.dialogs.key import KeyDialog
 from extractor_tui.ui.dialogs.plan import PlanDialog
+from extractor_tui.ui.dialogs.raise_cap import RaiseCapDialog
 from extractor_tui.ui.event_buffer import EventBuffer
 from extractor_tui.ui.recent import RecentSessions
 from extractor_tui.ui.widgets.literal import display_path
@@ -124,18 +130,31 @@ class Controller:
         recent.add(session.path)
 
     def _make_job(self, settings: Settings, fields: FieldSet, session: Session) -> Job:
-        return Job(settings, fields, session, client=self._client, sink=self._on_event,
-                   clock=self.clock, record_info=not session.read_only)
+        job = Job(settings, fields, session, client=self._client, sink=self._on_event,
+                  clock=self.clock, record_info=not session.read_only)
+        job.pause_at_cap = True  # at the cost cap the app asks (RaiseCapDialog)
+        return job
 
     def _on_event(self, event: Event) -> None:
         """Every event goes to the buffer the Run screen drains; the few facts said at once
-        are notified too: an endpoint's new mode, a sampling parameter it refused."""
+        are notified too: an endpoint's new mode, a sampling parameter it refused; the
+        cost cap's question is asked."""
         self.events(event)
         if isinstance(event, StructuredOutputChanged):
             self._app.notify(event.message, title="Structured output", markup=False)
         elif isinstance(event, SamplingDropped):
             self._app.notify(f"The server does not take {event.parameter}; sending without "
                              "it.", title="Sampling", markup=False)
+        elif isinstance(event, BudgetReached) and event.paused:
+            self._app.push_screen(RaiseCapDialog(event.spent, event.limit), self._cap_answer)
+
+    def _cap_answer(self, cap: float | None) -> None:
+        """A higher cap goes on at once; no answer stops the run (the rest stays queued)."""
+        if cap is None:
+            self.cancel()
+        else:
+            self.job.raise_cap(cap)
+            self._app.notify(f"Cost cap raised to ${cap:.4f}.", markup=False)
 
     # -- what the views read ------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Settings: provider, endpoint, model and key; structured output; concurrency, chunk sizes,
-timeout, retries; the verify stage and each stage's sampling (``stage_form.py``).
+timeout, retries; the cost cap; the verify stage and each stage's sampling
+(``stage_form.py``).
 
 The form is checked by the ``Settings`` class itself (the same pydantic rules as flags, env
 and the config file), on every keystroke, with each message under its own field; Apply is
@@ -42,6 +43,7 @@ FORM: tuple[tuple[str, str, str], ...] = (
     ("overlap_tokens", "Overlap tokens", "integer"),
     ("timeout_s", "Timeout (seconds)", "number"),
     ("retries", "Retries (attempts)", "integer"),
+    ("max_cost_usd", "Cost cap (USD)", "number"),
 )
 """(setting, label, input type) of every text field, in form order."""
 
@@ -54,6 +56,7 @@ STRUCTURED = (("auto: json_schema, then what the server takes", "auto"),
               ("tools: one forced function", "tools"),
               ("prompt: the schema in the prompt only", "prompt"))
 SELECTS = ("provider", "structured_output")
+_OPTIONAL = ("base_url", "api_key", "max_cost_usd")  # empty means none
 KEY_VARIABLES = ("EXTRACTOR_API_KEY", "OPENAI_API_KEY")
 
 
@@ -69,6 +72,7 @@ WORDS: dict[str, str] = {
     "timeout_s": "Timeout must be a number of seconds above 0, at most 3600",
     "retries": "Retries must be a whole number from 1 to 20",
     "base_url": "Base URL must start with http:// or https://",
+    "max_cost_usd": "Cost cap must be an amount in USD above 0, or empty for none",
 }
 """What to say about a value the form refuses, in the words of the form, not pydantic's."""
 _WHOLE = re.compile(r"[0-9]+")
@@ -174,7 +178,7 @@ class SettingsView(VerticalScroll):
             data[name] = self.query_one(f"#{name}", Select).value
         for name, _, _ in FORM:
             text = self.query_one(f"#{name}", Input).value.strip()
-            data[name] = text or None if name in ("base_url", "api_key") else text
+            data[name] = text or None if name in _OPTIONAL else text
         return data, read_stages(self, data)
 
     def _check(self) -> Settings | None:
