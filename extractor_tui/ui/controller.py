@@ -312,16 +312,20 @@ class Controller:
                              "answer. Add documents, or retry chunks on the Failed screen.")
             return
 
-        def confirmed(ok: bool | None) -> None:
-            if ok:
-                self.run()
+        def confirmed(how: str | None) -> None:
+            if how is not None:
+                self.run(batch=how == "batch")
 
         self._app.push_screen(PlanDialog(plan, self.differences), confirmed)
 
-    def run(self) -> Worker[object] | None:
-        """Send every pending chunk (``request_run`` shows the plan first)."""
+    def run(self, *, batch: bool = False) -> Worker[object] | None:
+        """Send every pending chunk (``request_run`` shows the plan first); with ``batch``
+        through the endpoint's Batch API (``Job.run_batch``)."""
         if not self._idle("start a run"):
             return None
+        if batch:
+            return self._work(self._send("Batch API run", self.job.run_batch),
+                              name="batch run", group="run", exclusive=True)
         return self._work(self._send("run", self.job.run), name="run", group="run",
                           exclusive=True)
 
@@ -346,6 +350,19 @@ class Controller:
             result = await start()
         finally:
             self._app.post_message(RunEnded(label, result))
+
+    def toggle_urgent(self, doc_ids: Sequence[int] = (), chunks: Sequence[ChunkId] = ()) -> bool:
+        """Mark documents or chunks urgent (sent first), or unmark them when all of them
+        already are; True when they are urgent now. Kept in the session."""
+        docs, marked = self.job.session.urgent.get()
+        already = (all(d in docs for d in doc_ids)
+                   and all((c.doc, c.label) in marked for c in chunks))
+        self.job.session.urgent.set(doc_ids, chunks, urgent=not already)
+        return not already
+
+    def urgent_documents(self) -> frozenset[int]:
+        """The documents marked urgent."""
+        return self.job.session.urgent.get()[0]
 
     def mark_empty(self, chunks: Sequence[ChunkId]) -> None:
         """Store an empty answer for chunks the user says hold nothing."""

@@ -29,7 +29,18 @@ def _cost(plan: Plan) -> str:
         return "$0 (offline)"
     if plan.cost_usd is None:
         return f"unknown ({plan.model} is not in the price table)"
-    return f"≈ ${plan.cost_usd:.4f}"
+    if plan.batch_cost_usd is None:
+        return f"≈ ${plan.cost_usd:.4f}"
+    return f"≈ ${plan.cost_usd:.4f} live, ${plan.batch_cost_usd:.4f} through the Batch API"
+
+
+def _order(plan: Plan) -> list[tuple[str, str]]:
+    """What goes first, when documents or chunks are marked urgent."""
+    if not plan.urgent:
+        return []
+    return [("Order", f"{plan.urgent:,} urgent chunk(s) first "
+                      f"({', '.join(plan.urgent_documents)}), then "
+                      f"{plan.to_send - plan.urgent:,} other(s)")]
 
 
 def plan_table(plan: Plan) -> Table:
@@ -48,6 +59,7 @@ def plan_table(plan: Plan) -> Table:
         ("Tokens", f"≈ {plan.prompt_tokens:,} prompt + {plan.completion_tokens:,} completion"),
         ("Estimated cost", _cost(plan)),
         ("Tokenizer", plan.tokenizer),
+        *_order(plan),
     ]
     for stage in plan.stages[1:]:
         rows += _stage_rows(plan, stage)
@@ -78,8 +90,9 @@ def _stage_rows(plan: Plan, stage: StagePlan) -> list[tuple[str, str]]:
             (f"{name} cost", cost)]
 
 
-class PlanDialog(Dialog[bool]):
-    """Dismisses with True when the user starts the run."""
+class PlanDialog(Dialog[str]):
+    """Dismisses with ``"live"`` or ``"batch"`` (through the endpoint's Batch API: half the
+    price, answers within 24 h) when the user starts the run, None when not."""
 
     def __init__(self, plan: Plan, differences: Sequence[str] = ()) -> None:
         super().__init__()
@@ -98,6 +111,8 @@ class PlanDialog(Dialog[bool]):
                 yield Static(lines, id="differences")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="no")
+                if self._plan.provider != "offline" and self._plan.to_send:
+                    yield Button("Through the Batch API", id="batch")
                 total = sum(stage.requests for stage in self._plan.stages[1:])
                 sent = self._plan.to_send + total
                 yield Button(f"Send {sent} request(s)" if not total else
@@ -107,4 +122,4 @@ class PlanDialog(Dialog[bool]):
         self.query_one("#yes", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+        self.dismiss({"yes": "live", "batch": "batch"}.get(event.button.id or ""))

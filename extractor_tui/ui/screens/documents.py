@@ -62,6 +62,8 @@ class DocumentsView(Vertical):
         Binding("a", "add_path", "Add path…", tooltip="Type a file or folder to add"),
         Binding("b", "toggle_tree", "Browse", tooltip="Go to the folder tree; again: hide it"),
         Binding("delete,x", "remove", "Remove", tooltip="Remove the selected document"),
+        Binding("u", "urgent", "Urgent", tooltip="Send the selected document first; again: "
+                "not urgent"),
         Binding("left_square_bracket", "page(-1)", "Prev page", key_display="["),
         Binding("right_square_bracket", "page(1)", "Next page", key_display="]"),
     ]
@@ -231,6 +233,16 @@ class DocumentsView(Vertical):
                 "Remove ", literal(display_path(entry.path), "bold"), " from the session, "
                 "with its results and hand edits? The file itself is not touched."),
             yes="Remove", danger=True), answered)
+
+    def action_urgent(self) -> None:
+        doc_id = self._selected()
+        entry = next((e for e in self.controller.documents() if e.doc_id == doc_id), None)
+        if entry is None or entry.error is not None:
+            return
+        urgent = self.controller.toggle_urgent([entry.doc_id])
+        self.app.notify(f"{display_path(entry.path)} "
+                        f"{'is sent first' if urgent else 'is no longer urgent'}.",
+                        markup=False)
 
     def action_page(self, delta: int) -> None:
         self.query_one(PagePreview).turn(delta)

@@ -40,6 +40,8 @@ class FailedView(Vertical):
         Binding("A", "retry_all", "Retry all", key_display="shift+a"),
         Binding("s", "split_retry", "Split & retry"),
         Binding("m", "mark_empty", "Mark empty"),
+        Binding("u", "urgent", "Urgent", tooltip="Send the selected chunks first; again: not "
+                "urgent"),
     ]
     DEFAULT_CSS = """
     FailedView #failed-bar { height: 3; }
@@ -177,6 +179,14 @@ class FailedView(Vertical):
             return
         if self.controller.retry(chunks, split=split) is not None:
             self.marked.clear()
+
+    def action_urgent(self) -> None:
+        chunks = self._chosen()
+        if chunks:
+            urgent = self.controller.toggle_urgent(chunks=chunks)
+            self.app.notify(f"{len(chunks)} chunk(s) "
+                            f"{'sent first from now on' if urgent else 'no longer urgent'}.",
+                            markup=False)
 
     def action_mark_empty(self) -> None:
         chunks = self._chosen()
