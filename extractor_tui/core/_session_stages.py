@@ -97,6 +97,9 @@ class StageStore:
         self._db = db
         self._write = write
         self._timestamp = timestamp
+        self.bulk: dict[str, dict[int, list[StoredStage]]] | None = None
+        """Inside ``Session.bulk_reads``: each stage's requests of every document, read at
+        the first ask of one document's and dropped by any write here."""
 
     def _exists(self) -> bool:
         return self._db.execute("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = "
@@ -132,6 +135,7 @@ class StageStore:
                      model: str, basis: str) -> None:
         """Make ``items`` the document's requests of ``stage``: one whose key is unchanged
         keeps how it ended; others start pending; parts no longer planned are dropped."""
+        self._forget_bulk()
         with self._write() as db:
             self._create(db)
             db.execute("DELETE FROM stage_requests WHERE doc_id = ? AND stage = ? AND "
@@ -153,6 +157,13 @@ class StageStore:
 
     def requests(self, stage: str, doc_id: int | None = None) -> list[StoredStage]:
         """The stored requests of ``stage`` (one document's, or all), in order."""
+        if self.bulk is not None and doc_id is not None:
+            if stage not in self.bulk:
+                grouped: dict[int, list[StoredStage]] = {}
+                for stored in self.requests(stage):
+                    grouped.setdefault(stored.item.id.doc, []).append(stored)
+                self.bulk[stage] = grouped
+            return list(self.bulk[stage].get(doc_id, ()))
         if not self._exists():
             return []
         sql = ("SELECT s.doc_id, s.part, s.key, s.model, s.basis, s.evidence, s.tokens, "
@@ -191,6 +202,7 @@ class StageStore:
     def record(self, event: Event) -> None:
         """Store how a later stage's request went: its answer in the cache, its status."""
         chunk: ChunkId = event.id  # type: ignore[union-attr]
+        self._forget_bulk()
         if isinstance(event, AttemptStarted):
             self._update(chunk, "status = 'in_progress'", ())
         elif isinstance(event, ChunkCompleted):
@@ -212,6 +224,10 @@ class StageStore:
         elif isinstance(event, ChunkCancelled):
             self._update(chunk, "status = 'cancelled', reason = ?, message = ?",
                          (ErrorKind.CANCELLED.value, event.reason))
+
+    def _forget_bulk(self) -> None:
+        if self.bulk is not None:
+            self.bulk.clear()
 
     def _key(self, db: sqlite3.Connection, chunk: ChunkId) -> str:
         row = db.execute("SELECT key FROM stage_requests WHERE doc_id = ? AND stage = ? AND "

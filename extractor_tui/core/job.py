@@ -16,13 +16,14 @@ results are merged in a deterministic order whatever order the answers came in.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from chunking import Chunk
@@ -205,6 +206,20 @@ class Plan:
         return None if None in costs else sum(c or 0.0 for c in costs)
 
 
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _bulk_reads(method: Callable[Concatenate[Job, _P], _R]) -> Callable[Concatenate[Job, _P], _R]:
+    """Run a method that reads every document's chunks or edits, one at a time, inside
+    ``Session.bulk_reads``: one query for all of them instead of one per document."""
+    @functools.wraps(method)
+    def wrapper(self: Job, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self.session.bulk_reads():
+            return method(self, *args, **kwargs)
+    return wrapper
+
 class Job(JobSpending):
     """Documents, fields, settings, client, session and engine for one extraction."""
 
@@ -382,6 +397,7 @@ class Job(JobSpending):
         its command line), whatever else the session holds."""
         self.scope = frozenset(doc_ids)
 
+    @_bulk_reads
     def documents(self) -> list[DocumentEntry]:
         """The session's documents (those in ``scope`` when it is set), in session order."""
         entries = []
@@ -402,6 +418,7 @@ class Job(JobSpending):
         return [item for item in self._scoped(self.session.pending_items())
                 if item.key not in busy]
 
+    @_bulk_reads
     def plan(self) -> Plan:
         """Documents, pages, chunks, tokens and the estimated cost of sending what is pending."""
         docs = self.documents()
@@ -502,6 +519,7 @@ class Job(JobSpending):
     def _finished(self, doc: DocumentEntry) -> list[WorkItem] | None:
         return finished(doc.items, self.chunk_outcomes(doc.doc_id))
 
+    @_bulk_reads
     def _keep_extract_status(self) -> None:
         for doc in self.documents():
             if doc.error is None:
@@ -643,6 +661,7 @@ class Job(JobSpending):
                      if o.status is ChunkStatus.COMPLETED]
         return merge_document(self.fields, completed)  # no verdict, no edit
 
+    @_bulk_reads
     def _store_results(self, doc_ids: Iterable[int]) -> None:
         """Keep the merged results of these documents in the session, for other readers of
         the file (a document removed meanwhile is skipped)."""
@@ -690,6 +709,7 @@ class Job(JobSpending):
                                                             self._finished(doc), stored)}
 
 
+    @_bulk_reads
     def report(self) -> dict[str, Any]:
         """The JSON result (the contract in the README), documents in session order.
         Writes nothing: the session may be full, locked or opened read-only."""

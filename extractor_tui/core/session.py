@@ -28,7 +28,8 @@ import asyncio
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,7 +61,7 @@ from extractor_tui.core._session_schema import (
     read_path,
     redact_url,
 )
-from extractor_tui.core.events import Event
+from extractor_tui.core.events import ChunkSplit, Event
 from extractor_tui.core.batch_store import BatchStore
 from extractor_tui.core._session_stages import StageStore
 from extractor_tui.core.session_marks import UrgentMarks
@@ -113,6 +114,15 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass
+class _BulkReads:
+    """What ``Session.bulk_reads`` read of every document at once; None: read it at the
+    next ask (never yet, or a write changed it)."""
+
+    items: dict[int, list[WorkItem]] | None = None
+    edits: dict[int, dict[str, StoredEdit]] | None = None
+
+
 class Session:
     """An open session file. Build with ``Session.open(path)``; close it, or use ``with``."""
 
@@ -130,6 +140,7 @@ class Session:
         self._write = self._writer.transaction
         self._aside: sqlite3.Connection | None = None  # bulk writes off the loop
         self._aside_lock = threading.Lock()
+        self._bulk: _BulkReads | None = None  # inside bulk_reads()
         self.batches = BatchStore(db, self._write, self._timestamp)
         """The Batch API hand-offs of this session (``batch_store.py``)."""
         self.stages = StageStore(db, self._write, self._timestamp)
@@ -310,6 +321,7 @@ class Session:
                          notes: list[str]) -> int:
         values = (status, error, pages, json.dumps(page_starts), text_sha256, json.dumps(notes))
         stored = db_path(path)
+        self._forget_bulk()
         with self._write() as db:
             row = db.execute("SELECT id, text_sha256 FROM documents WHERE path = ?",
                              (stored,)).fetchone()
@@ -363,6 +375,7 @@ class Session:
 
     def remove_document(self, doc_id: int) -> None:
         """Forget a document with its chunks, history, results and edits (not the cache)."""
+        self._forget_bulk()
         with self._write() as db:
             db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
 
@@ -375,6 +388,7 @@ class Session:
         whose key changed is replaced and loses them; chunks not in ``items`` are dropped.
         """
         self._check_chunks(doc_id, items)
+        self._forget_bulk()
         with self._write() as db:
             store_chunks(db, doc_id, items)
 
@@ -385,12 +399,14 @@ class Session:
         reached from a second connection, so it writes here, as ``add_chunks``."""
         self._check_chunks(doc_id, items)
         if str(self.path) == ":memory:":
+            self._forget_bulk()
             with self._write() as db:
                 store_chunks(db, doc_id, items)
             return
         await asyncio.to_thread(self._store_aside, doc_id, items)
 
     def _store_aside(self, doc_id: int, items: Sequence[WorkItem]) -> None:
+        self._forget_bulk()
         with self._aside_lock:
             if self._aside is None:
                 aside = sqlite3.connect(self.path, isolation_level=None, timeout=30.0,
@@ -424,13 +440,44 @@ class Session:
 
         ``record(ChunkSplit)`` does this itself when the event's halves carry span and key.
         """
+        self._forget_bulk()
         self._writer.add_split(parent, halves)
 
     def work_items(self, doc_id: int | None = None, *,
                    include_split: bool = False) -> list[WorkItem]:
         """Stored chunks in (document, chunk, part) order: leaves, or every chunk."""
+        bulk = self._bulk
+        if bulk is not None and doc_id is not None and not include_split:
+            if bulk.items is None:
+                grouped: dict[int, list[WorkItem]] = {}
+                for item in self.work_items():
+                    grouped.setdefault(item.id.doc, []).append(item)
+                bulk.items = grouped
+            return list(bulk.items.get(doc_id, ()))
         where = "1" if include_split else "c.split = 0"
         return [chunk_row(r) for r in self._select(where, doc_id)]
+
+    @contextmanager
+    def bulk_reads(self) -> Iterator[None]:
+        """Inside this block ``work_items(doc_id)``, ``edits(doc_id)`` and
+        ``stages.requests(stage, doc_id)`` are answered from one read of every document's,
+        made at the first ask and again after this session writes chunks, edits or stage
+        requests: a report, a plan or a stage's bookkeeping over 10,000 documents asked
+        90,000 times, a query each (9 s of a 30 s resume). For synchronous code: another
+        connection's writes meanwhile (a registration in its worker thread) drop what was
+        read, but a read already answered is not asked again."""
+        if self._bulk is not None:  # nested: the outer block's reads serve
+            yield
+            return
+        self._bulk, self.stages.bulk = _BulkReads(), {}
+        try:
+            yield
+        finally:
+            self._bulk = self.stages.bulk = None
+
+    def _forget_bulk(self) -> None:
+        if self._bulk is not None:
+            self._bulk.items = self._bulk.edits = None
 
     def _select(self, where: str, doc_id: int | None, *, extra: str = "",
                 join: str = "") -> list[Any]:
@@ -472,6 +519,8 @@ class Session:
         if isinstance(chunk, ChunkId) and chunk.stage != "extract":
             self.stages.record(event)
             return
+        if isinstance(event, ChunkSplit):
+            self._forget_bulk()
         self._writer.record(event)
 
     # -- the cache and the state of the work ---------------------------------------------
@@ -570,6 +619,7 @@ class Session:
             stored = self.load_results(doc_id).get(field)
             before = stored.value if stored is not None else None
         at = at or self._timestamp()
+        self._forget_bulk()
         with self._write() as db:
             try:
                 cursor = db.execute(
@@ -582,6 +632,14 @@ class Session:
 
     def edits(self, doc_id: int) -> dict[str, StoredEdit]:
         """The latest edit of each edited field of a document."""
+        bulk = self._bulk
+        if bulk is not None:
+            if bulk.edits is None:
+                grouped: dict[int, dict[str, StoredEdit]] = {}
+                for edit in self._edits("1", ()):
+                    grouped.setdefault(edit.doc_id, {})[edit.field] = edit
+                bulk.edits = grouped
+            return dict(bulk.edits.get(doc_id, {}))
         return {edit.field: edit for edit in self._edits("doc_id = ?", (doc_id,))}
 
     def edit_history(self, doc_id: int, field: str) -> list[StoredEdit]:
