@@ -92,3 +92,17 @@ async def test_a_report_asks_the_session_as_often_for_40_documents_as_for_10(
     few = await _report_statements(settings, tmp_path / "few", 10)
     many = await _report_statements(settings, tmp_path / "many", 40)
     assert many <= few + 5  # was ~9 statements more per document
+
+
+def test_the_document_list_inside_bulk_reads_follows_what_is_added_and_removed(
+        tmp_path: Path) -> None:
+    with Session.open(tmp_path / "s.sqlite") as session:
+        first, _ = loaded(session, path="a.txt")
+        with statements(session) as seen, session.bulk_reads():
+            assert [d.id for d in session.documents()] == [first]
+            assert [d.id for d in session.documents()] == [first]
+            second, _ = loaded(session, path="b.txt")
+            assert [d.id for d in session.documents()] == [first, second]
+            session.remove_document(first)
+            assert [d.id for d in session.documents()] == [second]
+        assert len([s for s in seen if "ORDER BY id" in s and "FROM documents" in s]) == 3

@@ -72,6 +72,7 @@ __all__ = [
     "fields_to_json",
     "insert_chunk",
     "store_chunks",
+    "read_part",
     "read_path",
     "redact_url",
 ]
@@ -305,10 +306,15 @@ def _page_starts(text: str) -> tuple[int, ...]:
     return tuple(json.loads(text))
 
 
+def read_part(text: str) -> tuple[int, ...]:
+    """A chunk's halves path as stored (JSON); a whole chunk's, by far the most, is "[]"."""
+    return () if text == "[]" else tuple(json.loads(text))
+
+
 def chunk_row(row: Sequence[Any]) -> WorkItem:
     """A ``WorkItem`` from (doc_id, chunk, part, document, start, end, tokens, key, text,
     page_starts), the last already a tuple of offsets (``Session._select``)."""
-    return WorkItem(ChunkId(int(row[0]), int(row[1]), tuple(json.loads(row[2]))),
+    return WorkItem(ChunkId(int(row[0]), int(row[1]), read_part(row[2])),
                     read_path(row[3]), str(row[8]), int(row[4]), int(row[5]),
                     tuple(row[9]), int(row[6]), str(row[7]))
 

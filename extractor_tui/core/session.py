@@ -52,6 +52,7 @@ from extractor_tui.core._session_schema import (
     add_missing_columns,
     check_meta_name,
     chunk_row,
+    read_part,
     db_path,
     delete_chunk,
     error_kind,
@@ -121,6 +122,7 @@ class _BulkReads:
 
     items: dict[int, list[WorkItem]] | None = None
     edits: dict[int, dict[str, StoredEdit]] | None = None
+    documents: list[StoredDocument] | None = None
 
 
 class Session:
@@ -339,6 +341,14 @@ class Session:
             return doc_id
 
     def documents(self) -> list[StoredDocument]:
+        bulk = self._bulk
+        if bulk is None:
+            return self._read_documents()
+        if bulk.documents is None:
+            bulk.documents = self._read_documents()
+        return list(bulk.documents)
+
+    def _read_documents(self) -> list[StoredDocument]:
         rows = self._db.execute(f"SELECT {_DOC_COLUMNS} FROM documents ORDER BY id")
         return [StoredDocument(int(r[0]), read_path(r[1]), DocumentStatus(r[2]), r[3], int(r[4]),
                                tuple(json.loads(r[5])), r[6], tuple(json.loads(r[7])), str(r[8]))
@@ -477,7 +487,7 @@ class Session:
 
     def _forget_bulk(self) -> None:
         if self._bulk is not None:
-            self._bulk.items = self._bulk.edits = None
+            self._bulk.items = self._bulk.edits = self._bulk.documents = None
 
     def _select(self, where: str, doc_id: int | None, *, extra: str = "",
                 join: str = "") -> list[Any]:
@@ -487,7 +497,7 @@ class Session:
             sql += " AND c.doc_id = ?"
             params = (doc_id,)
         rows = self._db.execute(sql, params).fetchall()
-        rows.sort(key=lambda r: (int(r[0]), int(r[1]), tuple(json.loads(r[2]))))
+        rows.sort(key=lambda r: (int(r[0]), int(r[1]), read_part(r[2])))
         # Each document's page offsets are read once and shared by its chunks: joined into
         # every chunk row, a 50,000-page PDF's offsets (350 KB of JSON) were fetched once per
         # chunk, 290 MB for its 832 chunks.
