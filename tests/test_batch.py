@@ -129,6 +129,9 @@ async def test_failed_lines_go_into_the_next_batch(tmp_path: Path) -> None:
             lines = [line for b in job.session.batches.batches()
                      for line in job.session.batches.keys(b.id)]
             assert len(lines) == len(first) + 3
+            summary = job.report()["summary"]
+            assert summary["retries"] == 3  # each failed line, asked again, is a retry
+            assert summary["batch"]["requests"] == len(first)  # failed lines are not billed
         finally:
             await close(job)
 

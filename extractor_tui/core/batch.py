@@ -57,6 +57,7 @@ from extractor_tui.core.events import (
     BatchCollected,
     ChunkCompleted,
     ChunkFailed,
+    ChunkRetrying,
     ChunkSplit,
     RequestPlanned,
     Sink,
@@ -445,6 +446,8 @@ class BatchRunner:
                 self._fail(item, error, tries)
             else:
                 self._round.requeue.append(item)
+                now = self._clock.now()  # a retry, as a live call's; it goes in the next batch
+                self._sink(ChunkRetrying(item.id, error.kind, error.message, now, now))
 
     def _attempt(self, item: WorkItem, waited: float, outcome: str, usage: Usage,
                  error: str | None = None) -> int:
