@@ -81,7 +81,8 @@ TABS: tuple[tuple[str, str, str], ...] = (
 def _run_view(controller: Controller) -> Widget:
     """The Run tab: the start button and the provider line above the live request view."""
     return Vertical(RunBar(), RunView(controller.events, controller,
-                                      cost=lambda p, o: controller.job.cost(p, o)))
+                                      cost=lambda p, o: controller.job.cost(p, o),
+                                      batches=controller.batches))
 
 
 VIEWS: dict[str, Callable[[Controller], Widget]] = {

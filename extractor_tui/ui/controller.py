@@ -33,6 +33,7 @@ from textual.message import Message
 from textual.worker import Worker
 
 from extractor_tui.config import Settings
+from extractor_tui.core.batch_store import StoredBatch
 from extractor_tui.core.clock import Clock, SystemClock
 from extractor_tui.core.documents import Skipped
 from extractor_tui.core.events import (
@@ -230,7 +231,17 @@ class Controller:
         self.job.engine.resume()
 
     def cancel(self) -> None:
-        self.job.engine.cancel()
+        """Stop the run; a Batch API run asks the provider to cancel its batches (what they
+        finished is collected, the rest goes back in the queue)."""
+        runner = self.job.batch_runner
+        if runner is not None:
+            self._work(runner.cancel(), name="cancel batches", group="cancel")
+        else:
+            self.job.engine.cancel()
+
+    def batches(self) -> list[StoredBatch]:
+        """The session's Batch API batches, oldest first."""
+        return self.job.session.batches.batches()
 
     def set_concurrency(self, maximum: int) -> None:
         self.job.engine.set_concurrency(maximum)

@@ -11,7 +11,7 @@ confirm is the app's job.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import ClassVar, Protocol
 
@@ -23,8 +23,10 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
+from extractor_tui.core.batch_store import StoredBatch
 from extractor_tui.core.model import ChunkStatus
 from extractor_tui.ui.event_buffer import EventBuffer
+from extractor_tui.ui.widgets.batch_table import BatchTable
 from extractor_tui.ui.widgets.request_table import RequestTable
 from extractor_tui.ui.widgets.run_summary import CostFn, RunSummary
 
@@ -124,6 +126,8 @@ class RunView(Vertical):
     RunView {
         height: 1fr;
         & > #filters { height: 1; padding: 0 1; }
+        & > #tables { height: 1fr; }
+        & > #tables > RequestTable { width: 1fr; }
         & .chip-label, & .chip { width: auto; color: $text-muted; }
         & .chip:hover { color: $foreground; background: $boost; }
         & .chip.-active { color: $foreground; background: $primary-muted; text-style: bold; }
@@ -132,6 +136,7 @@ class RunView(Vertical):
 
     def __init__(self, buffer: EventBuffer, controller: RunController, *,
                  cost: CostFn | None = None, interval: float = 0.1,
+                 batches: Callable[[], Sequence[StoredBatch]] | None = None,
                  max_events: int | None = 5_000, name: str | None = None,
                  id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
@@ -140,6 +145,7 @@ class RunView(Vertical):
         """At most this many events per flush (None: all); the rest wait for the next tick."""
         self.controller = controller
         self._cost = cost
+        self._batches = batches  # the session's Batch API batches, listed beside the table
         self._interval = interval
         self._filter = "all"
         self._paused = False
@@ -164,12 +170,18 @@ class RunView(Vertical):
             yield Static(Content("show "), classes="chip-label")
             for key in FILTERS:
                 yield _Chip(key)
-        yield RequestTable(self.buffer.tracker, self.controller.now)
+        with Horizontal(id="tables"):
+            yield RequestTable(self.buffer.tracker, self.controller.now)
+            if self._batches is not None:
+                yield BatchTable(self._batches)
 
     def on_mount(self) -> None:
         self._mark_filter()
         self.flush()
         self.set_interval(self._interval, self.flush, name="run-view-flush")
+        if self._batches is not None:  # a batch changes over minutes: once a second is plenty
+            self.set_interval(1.0, self.query_one(BatchTable).refresh_batches,
+                              name="run-view-batches")
 
     # -- the timer -------------------------------------------------------------------------
 
