@@ -256,6 +256,9 @@ class ExtractorApp(App[int]):
         if result.fatal:
             self.notify(f"{counts}. {result.fatal}", title="Run stopped", severity="error",
                         timeout=15, markup=False)
+        elif result.budget:  # a Batch API run submits only what the cap holds
+            self.notify(f"{counts}. {result.budget}", title="Cost cap reached",
+                        severity="warning", timeout=15, markup=False)
         elif failed or cancelled:
             self.notify(f"{counts}. Review them on the Failed screen (5).",
                         title="Run finished", severity="warning", markup=False)

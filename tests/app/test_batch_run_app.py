@@ -98,3 +98,25 @@ def test_the_eta_follows_the_rate_so_far() -> None:
     waiting = StoredBatch(2, "e", None, "file-2", "validating", 0, 0, 0, 100, 0, None,
                           now.isoformat(), now.isoformat(), None, False)
     assert age_and_eta(waiting, now) == ("0 s", "–")
+
+
+async def test_a_capped_batch_run_says_the_cap_was_reached(
+        tmp_path: Path, make_app: MakeApp, settle: Settle, sample_docs: Path) -> None:
+    async with LoopbackServer(batch=True) as server:
+        settings = Settings(provider="openai", base_url=server.base_url,
+                            api_key=SecretStr("test"), batch_poll_s=0.01,
+                            batch_poll_max_s=0.02, chunk_tokens=200, overlap_tokens=20)
+        app = make_app([sample_docs / "invoices"], settings=settings)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            worst = 0.60 * app.controller.job.engine.max_tokens / 1e6 / 2  # batch price
+            app.controller.job.settings = settings.model_copy(
+                update={"max_cost_usd": 2.5 * worst})
+            await pilot.press("ctrl+r")
+            await pilot.pause()
+            assert isinstance(app.screen, PlanDialog)
+            app.screen.query_one("#batch", Button).press()
+            await settle(pilot)
+            said = [n for n in app._notifications if n.title == "Cost cap reached"]
+            assert said and "budget reached: $" in said[0].message
+            assert app.controller.job.pending()  # the rest waits for a higher cap
