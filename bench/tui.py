@@ -85,6 +85,10 @@ class Controller:
         return self.maximum
 
     @property
+    def concurrency_cap(self) -> int:
+        return 100
+
+    @property
     def limit(self) -> int:
         return self.maximum
 

@@ -28,7 +28,13 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.text import Text
 
 from extractor_tui.cli_batch import batch_printer
-from extractor_tui.core.events import Event, SamplingDropped, StructuredOutputChanged
+from extractor_tui.core.events import (
+    CircuitClosed,
+    CircuitOpened,
+    Event,
+    SamplingDropped,
+    StructuredOutputChanged,
+)
 from extractor_tui.core.export import check_output, export
 from extractor_tui.core.job import Job, Plan
 from extractor_tui.core.model import ChunkStatus
@@ -64,11 +70,21 @@ async def run_command(args: argparse.Namespace, err: Console) -> int:
     batches = batch_printer(err)  # only a --batch run has batch events to print
     waits = LongWaits()
 
+    several = bool(settings.endpoints) and settings.resolved_provider == "openai"
+
     def sink(event: Event) -> None:
         tracker.apply(event)
         batches(event)
         if isinstance(event, StructuredOutputChanged):  # said once per move, as it happens
-            err.print(Text(f"note: {printable(event.message)}", style="yellow"))
+            named = f"{event.name}: " if several and event.name else ""
+            err.print(Text(f"note: {printable(named + event.message)}", style="yellow"))
+        elif several and isinstance(event, CircuitOpened) and event.out_of_service:
+            err.print(Text(f"note: endpoint {printable(event.endpoint)} is out of service "
+                           f"({printable(event.reason)}); its work goes to the others",
+                           style="yellow"))
+        elif several and isinstance(event, CircuitClosed) and event.endpoint:
+            err.print(Text(f"note: endpoint {printable(event.endpoint)} answers again",
+                           style="dim"))
         elif isinstance(event, SamplingDropped):
             err.print(Text(f"note: the server does not take {event.parameter}; sending "
                            f"without it ({printable(event.reason)})", style="yellow"))
@@ -119,15 +135,16 @@ def _sigterm_cancels() -> Iterator[asyncio.Event]:
 async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: RequestTracker,
                    output: str, before: RunInfo | None) -> int:
     settle()  # the job, its client and their imports: out of the full GC passes of the run
-    label = ("offline (built-in heuristic provider, no LLM)" if job.provider == "offline"
-             else f"{job.provider} {redact_url(job.settings.base_url or DEFAULT_BASE_URL)}")
     models = printable(job.settings.model)
     if job.verification.enabled:
         models += f" · verify model: {printable(job.verification.model)}"
     if not job.settings.stages.extract.enabled:
         models += " (extract stage off: only verifying)"
-    err.print(Text(f"provider: {printable(label)} · model: {models} · "
+    err.print(Text(f"provider: {printable(_provider_label(job))} · model: {models} · "
                    f"tokenizer: {job.encoding.describe()}", style="dim"))
+    if job.several and job.settings.base_url:
+        err.print(Text("note: the base URL is not used: requests go to the config file's "
+                       "[[endpoints]]", style="dim"))
 
     def on_outcome(outcome: object) -> None:
         if isinstance(outcome, DocumentError):
@@ -297,6 +314,25 @@ def _write(job: Job, output: str, err: Console, report: dict[str, Any] | None = 
         err.print(Text(f"wrote {output}", style="dim"))
 
 
+def _provider_label(job: Job) -> str:
+    if job.provider == "offline":
+        return "offline (built-in heuristic provider, no LLM)"
+    if job.several:
+        names = ", ".join(endpoint.name for endpoint in job.engine.pool.endpoints)
+        return f"{job.provider}, {len(job.engine.pool.endpoints)} endpoints: {names}"
+    return f"{job.provider} {redact_url(job.settings.base_url or DEFAULT_BASE_URL)}"
+
+
+def _endpoint_line(endpoint: dict[str, Any]) -> Text:
+    """``endpoint fleet-a: 120 answers, 3× 429, 0 errors · closed · json_schema · limit
+    20/20``: the same figures as the JSON ``summary.endpoints`` and the Run screen."""
+    breaker = endpoint["breaker"] + (f" ({endpoint['reason']})" if endpoint["reason"] else "")
+    line = (f"endpoint {endpoint['name']}: {endpoint['answers']} answers, "
+            f"{endpoint['rate_limited']}× 429, {endpoint['errors']} errors · {breaker} · "
+            f"{endpoint['mode']} · limit {endpoint['limit']}/{endpoint['maximum']}")
+    return Text(printable(line), style="dim" if endpoint["breaker"] == "closed" else "yellow")
+
+
 SUMMARY_LINES = 20
 """Documents listed one per line in the summary at most; past that, those that need a look
 first, then counts (the JSON report has every document)."""
@@ -338,4 +374,7 @@ def _summary(err: Console, report: dict[str, Any], elapsed: float) -> None:
            else "") + "; "
         + ("cost unknown" if cost is None else f"cost ${cost:.4f}")
         + f"; {elapsed:.1f} s; provider {summary['provider']}"))
+    if len(summary["endpoints"]) > 1:
+        for endpoint in summary["endpoints"]:
+            err.print(_endpoint_line(endpoint))
 

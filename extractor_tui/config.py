@@ -11,12 +11,18 @@ sampling. The extract stage's model and answer cap are the top-level ``model`` a
 ``max_output_tokens``, which every part of the code already reads; a config file may also
 spell them ``model`` and ``max_tokens`` in ``[stages.extract]`` (as the issue's example
 does), and they are read as the top-level ones, so ``--model`` still wins over the file.
+
+Several endpoints are ``[[endpoints]]`` tables of the config file (``EndpointSettings``),
+each naming the environment variable that holds its key (``api_key_env``): a key is never
+written in the file, and a file that holds one (``api_key`` anywhere, or a key where a
+variable's name belongs) is refused with a line that says so and does not repeat it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -47,8 +53,8 @@ from extractor_tui.core.model import Sampling
 from extractor_tui.errors import ConfigError
 from extractor_tui.paths import config_dir
 
-__all__ = ["ExtractStageSettings", "Settings", "StagesSettings", "VerifyStageSettings",
-           "default_config_path", "load_settings"]
+__all__ = ["EndpointSettings", "ExtractStageSettings", "Settings", "StagesSettings",
+           "VerifyStageSettings", "default_config_path", "load_settings"]
 
 def default_config_path() -> Path:
     """``$EXTRACTOR_CONFIG``, else ``$XDG_CONFIG_HOME/extractor/config.toml``."""
@@ -56,6 +62,66 @@ def default_config_path() -> Path:
     if explicit:
         return Path(explicit)
     return config_dir() / "config.toml"
+
+
+StructuredOutputSetting = Literal["auto", "json_schema", "json_object", "tools", "prompt"]
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NO_KEY_HERE = ("a key is never written in the config file: put it in an environment "
+                "variable and name that variable")
+
+
+def _no_credentials_in(url: str | None) -> str | None:
+    # Refused rather than redacted: the SDK would send it on as basic auth beside the
+    # bearer key, and every error message that names the URL would carry it.
+    if url and (urlsplit(url).username is not None or urlsplit(url).password is not None):
+        raise ValueError("a user name or password in the URL is not supported (it would "
+                         "show in logs and on screen); give the key in an environment "
+                         "variable")
+    return url
+
+
+class EndpointSettings(BaseModel):
+    """One ``[[endpoints]]`` table: an OpenAI-compatible server and what it serves."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[\w.@:+-]+$", description=(
+        "How the endpoint is named everywhere (screen, summary, session): letters, digits "
+        "and . _ - @ : +"))
+    base_url: str = Field(description="Its OpenAI-compatible URL, e.g. https://host/v1.")
+    api_key_env: str | None = Field(None, description=(
+        "The environment variable holding its key (none: the server needs no key)."))
+    models: tuple[str, ...] = Field((), description="The models it serves; empty: any.")
+    rpm: int | None = Field(None, ge=1, description=(
+        "Its requests per minute (else learned from its headers)."))
+    tpm: int | None = Field(None, ge=1, description=(
+        "Its tokens per minute (else learned from its headers)."))
+    concurrency: int | None = Field(None, ge=1, le=100, description=(
+        "Its requests in flight at most (else the concurrency setting)."))
+    weight: float = Field(1.0, gt=0, le=1000, description=(
+        "Its share of the work while every endpoint has room."))
+    structured_output: StructuredOutputSetting | None = Field(None, description=(
+        "How JSON is asked of it (else the structured_output setting)."))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_key_written(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "api_key" in data:
+            raise ValueError(f"api_key: {_NO_KEY_HERE} with api_key_env")
+        return data
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _a_variable_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.fullmatch(value):
+            raise ValueError("must name an environment variable (such as FLEET_A_KEY), not "
+                             "hold the key itself: " + _NO_KEY_HERE)
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_password_in_url(cls, value: str) -> str:
+        return _no_credentials_in(value) or value
 
 
 class _StageSettings(BaseModel):
@@ -155,7 +221,7 @@ class Settings(BaseSettings):
         "Tokens per minute allowed by the provider (else learned from its headers)."))
     max_output_tokens: int | None = Field(None, ge=16, description=(
         "Cap on each answer's tokens; an answer cut there is split and retried."))
-    structured_output: Literal["auto", "json_schema", "json_object", "tools", "prompt"] = Field(
+    structured_output: StructuredOutputSetting = Field(
         "auto", description=(
             "How JSON is asked for: 'auto' starts with json_schema and moves to json_object, "
             "tools, then prompt when the server refuses one; or one of them, fixed."))
@@ -178,16 +244,28 @@ class Settings(BaseSettings):
     stages: StagesSettings = Field(default_factory=StagesSettings, description=(
         "Each stage's switch, model, endpoint and sampling ([stages.extract], "
         "[stages.verify])."))
+    endpoints: tuple[EndpointSettings, ...] = Field((), description=(
+        "Several endpoints ([[endpoints]] in the config file): requests go to those that "
+        "serve the model, by weight; when set, base_url and api_key are not used."))
 
     @field_validator("base_url")
     @classmethod
     def _no_password_in_url(cls, value: str | None) -> str | None:
-        # Refused rather than redacted: the SDK would send it on as basic auth beside the
-        # bearer key, and every error message that names the URL would carry it.
-        if value and (urlsplit(value).username is not None
-                      or urlsplit(value).password is not None):
+        try:
+            return _no_credentials_in(value)
+        except ValueError:
             raise ValueError("a user name or password in the URL is not supported (it would "
-                             "show in logs and on screen); give the key in OPENAI_API_KEY")
+                             "show in logs and on screen); give the key in OPENAI_API_KEY"
+                             ) from None
+
+    @field_validator("endpoints")
+    @classmethod
+    def _names_differ(cls, value: tuple[EndpointSettings, ...]
+                      ) -> tuple[EndpointSettings, ...]:
+        names = [endpoint.name for endpoint in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"two endpoints are named {', '.join(twice)}")
         return value
 
     @model_validator(mode="after")
@@ -214,7 +292,7 @@ class Settings(BaseSettings):
     def resolved_provider(self) -> Literal["offline", "openai"]:
         """Which provider runs: 'auto' means offline unless a key or base URL is set."""
         if self.provider == "auto":
-            return "openai" if (self.api_key or self.base_url) else "offline"
+            return "openai" if (self.api_key or self.base_url or self.endpoints) else "offline"
         return self.provider
 
     @property
@@ -265,10 +343,12 @@ def load_settings(config_file: Path | None = None, *,
     given = {key: value for key, value in flags.items() if value is not None}
     # The file's values go in beneath the environment's: a setting the environment gives is
     # left out of them, and the flags cover both.
+    from_file = _read_toml(path)
+    _refuse_written_keys(path, from_file)
     # Table by table: the environment's EXTRACTOR_STAGES__VERIFY__MODEL leaves the file's
     # other [stages.verify] keys in place, and so does --verify-model.
     from_env = EnvSettingsSource(Settings)()
-    layered = _over(_less(_read_toml(path), from_env), given)
+    layered = _over(_less(from_file, from_env), given)
     try:
         settings = Settings(**layered)
     except ValidationError as exc:
@@ -332,7 +412,20 @@ def _over(lower: Mapping[str, Any], upper: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-_SECRET_SETTINGS = frozenset({"api_key", "base_url"})
+def _refuse_written_keys(path: Path, data: Mapping[str, Any]) -> None:
+    """A key written in the config file is refused before anything reads it: the file is
+    likely shared, backed up or checked in. The value is never repeated."""
+    tables = data.get("endpoints")
+    where = (["api_key"] if "api_key" in data else []) + [
+        f"[[endpoints]] {table.get('name', index + 1)}: api_key"
+        for index, table in enumerate(tables if isinstance(tables, list) else [])
+        if isinstance(table, dict) and "api_key" in table]
+    if where:
+        raise ConfigError(f"{path}: {', '.join(where)}: {_NO_KEY_HERE} (OPENAI_API_KEY, or "
+                          "api_key_env for an endpoint); the file was not used")
+
+
+_SECRET_SETTINGS = frozenset({"api_key", "base_url", "endpoints"})
 """Their values are never repeated in an error: a key, or a URL that may hold a password."""
 
 

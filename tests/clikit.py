@@ -43,7 +43,8 @@ PRESET_OF = {"invoice": "invoice", "contract": "contract", "discharge_summary": 
 CHAT = "/v1/chat/completions"
 
 VOLATILE_SUMMARY = ("elapsed_seconds", "requests", "retries", "prompt_tokens",
-                    "completion_tokens", "cost_usd", "stages")  # stages: each one's counts
+                    "completion_tokens", "cost_usd", "stages",  # stages: each one's counts
+                    "endpoints")  # endpoints: their counts
 VOLATILE_DOCUMENT = ("tokens", "cost_usd")
 
 

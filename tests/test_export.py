@@ -26,6 +26,7 @@ from extractor_tui.core.model import (
     ChunkId,
     ChunkOutcome,
     ChunkStatus,
+    EndpointHealth,
     FieldResult,
     RawCandidate,
     ResultStatus,
@@ -85,7 +86,8 @@ def partial_document() -> DocumentReport:
 def report(*documents: DocumentReport) -> dict[str, Any]:
     summary = RunSummary.from_documents(documents, requests=5, retries=2,
                                         elapsed_seconds=1.23456, provider="offline",
-                                        model="offline")
+                                        model="offline",
+                                        endpoints=(EndpointHealth("offline", answers=5),))
     return build_report(documents, summary)
 
 
@@ -103,9 +105,12 @@ def test_json_keys_are_exactly_the_contract(tmp_path: Path) -> None:
                                     "failed_chunks", "prompt_tokens", "completion_tokens",
                                     "tokens_estimated", "cost_usd", "elapsed_seconds",
                                     "provider", "model", "fatal", "cancelled", "skipped",
-                                    "batch", "stages"}
+                                    "batch", "stages", "endpoints"}
     assert set(data["summary"]["batch"]) == {"requests", "prompt_tokens",
                                              "completion_tokens", "cost_usd"}
+    for endpoint in data["summary"]["endpoints"]:
+        assert set(endpoint) == {"name", "models", "requests", "answers", "rate_limited",
+                                 "errors", "breaker", "reason", "mode", "limit", "maximum"}
     for document in data["documents"]:
         assert set(document) == {"path", "status", "error", "fields", "chunks",
                                  "failed_chunks", "stages", "tokens", "cost_usd"}

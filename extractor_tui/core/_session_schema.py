@@ -21,6 +21,9 @@ Why the tables look like this:
   column came after schema 1 was out: ``add_missing_columns`` adds it to an older file
   (``ALTER TABLE … ADD COLUMN`` with a default), and older versions, which name their
   columns, read and write such a file as before, so the schema version stays 1.
+* Every attempt names the endpoint it went to (``endpoint``: the name from the config file,
+  or the URL without credentials of the one endpoint; never a key), NULL when the session's
+  own cache answered it. Added the same way.
 
 The file marks itself twice: ``PRAGMA application_id`` (readable by ``file`` and any SQLite
 tool) and a ``schema_version`` row in ``meta``, so an unrelated SQLite file is refused.
@@ -107,6 +110,7 @@ CREATE TABLE attempts (
     number INTEGER NOT NULL, started REAL, ended REAL, outcome TEXT, http_status INTEGER,
     error TEXT, prompt_tokens INTEGER NOT NULL DEFAULT 0,
     completion_tokens INTEGER NOT NULL DEFAULT 0, tokens_estimated INTEGER NOT NULL DEFAULT 0,
+    endpoint TEXT,
     FOREIGN KEY (doc_id, label) REFERENCES chunks(doc_id, label) ON DELETE CASCADE);
 CREATE INDEX attempts_chunk ON attempts(doc_id, label);
 CREATE TABLE responses (
@@ -150,22 +154,24 @@ def read_path(value: str | bytes) -> str:
 
 
 _ADDED_COLUMNS = (("attempts", "tokens_estimated", "INTEGER NOT NULL DEFAULT 0"),
-                  ("requests", "tokens_estimated", "INTEGER NOT NULL DEFAULT 0"))
+                  ("requests", "tokens_estimated", "INTEGER NOT NULL DEFAULT 0"),
+                  ("attempts", "endpoint", "TEXT"))
 
 
-def add_missing_columns(db: sqlite3.Connection, writable: bool) -> bool:
-    """Add the columns later versions added to an older session file; False when some are
-    missing and the file is read-only (readers then use their defaults)."""
-    complete = True
+def add_missing_columns(db: sqlite3.Connection, writable: bool) -> frozenset[str]:
+    """Add the columns later versions added to an older session file; returns those still
+    missing (``"attempts.endpoint"``): some, when the file is read-only (readers then use
+    their defaults)."""
+    missing = set()
     for table, column, kind in _ADDED_COLUMNS:
         present = {str(row[1]) for row in db.execute(f"PRAGMA table_info({table})")}
         if column in present:
             continue
         if not writable:
-            complete = False
+            missing.add(f"{table}.{column}")
             continue
         db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-    return complete
+    return frozenset(missing)
 
 
 def check_meta_name(name: str) -> None:
@@ -245,6 +251,7 @@ class StoredAttempt:
     prompt_tokens: int
     completion_tokens: int
     tokens_estimated: bool = False
+    endpoint: str | None = None  # the name of the endpoint that answered; None: the cache
 
 
 @dataclass(frozen=True)
@@ -410,9 +417,10 @@ class EventWriter:
         if isinstance(event, AttemptStarted):
             with self.transaction() as db:
                 self._key(db, event.id)
-                db.execute("INSERT INTO attempts(doc_id, label, number, started) "
-                           "VALUES (?, ?, ?, ?)",
-                           (event.id.doc, event.id.label, event.attempt, event.at))
+                db.execute("INSERT INTO attempts(doc_id, label, number, started, endpoint) "
+                           "VALUES (?, ?, ?, ?, ?)",
+                           (event.id.doc, event.id.label, event.attempt, event.at,
+                            event.endpoint or None))
         elif isinstance(event, AttemptFinished):
             self._attempt_finished(event)
         elif isinstance(event, ChunkCompleted):
@@ -432,19 +440,22 @@ class EventWriter:
         chunk = event.id
         spent = (0, 0, False) if event.cached else (
             event.prompt_tokens, event.completion_tokens, event.tokens_estimated)
-        outcome = (event.at, event.outcome, event.status, event.error, *spent)
+        # Who answered: the endpoint's name (never a key or a URL), none when the cache did.
+        outcome = (event.at, event.outcome, event.status, event.error, *spent,
+                   event.endpoint or None)
         with self.transaction() as db:
             self._key(db, chunk)
             updated = db.execute(
                 "UPDATE attempts SET ended = ?, outcome = ?, http_status = ?, error = ?, "
-                "prompt_tokens = ?, completion_tokens = ?, tokens_estimated = ? "
+                "prompt_tokens = ?, completion_tokens = ?, tokens_estimated = ?, endpoint = ? "
                 "WHERE id = (SELECT max(id) FROM "
                 "attempts WHERE doc_id = ? AND label = ? AND number = ? AND ended IS NULL)",
                 (*outcome, chunk.doc, chunk.label, event.attempt)).rowcount
             if not updated:  # the start was not recorded (the sink was attached late)
                 db.execute("INSERT INTO attempts(doc_id, label, number, started, ended, "
                            "outcome, http_status, error, prompt_tokens, completion_tokens, "
-                           "tokens_estimated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           "tokens_estimated, endpoint) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            (chunk.doc, chunk.label, event.attempt, event.at - event.duration,
                             *outcome))
 

@@ -79,7 +79,7 @@ class Permit:
 class GateEvent:
     """Something the gate decided, for the engine to turn into a public event."""
 
-    kind: str  # "limit", "cooldown", "circuit-open", "circuit-closed", "fatal"
+    kind: str  # "limit", "cooldown", "circuit-open", "down", "circuit-closed", "fatal"
     at: float
     limit: int = 0
     maximum: int = 0
@@ -300,7 +300,7 @@ class Gate:
         self._open_until = now + self._down_for
         self._down_for = min(self.config.down_cap, self._down_for * 2)
         self._recent.clear()
-        self._emit(GateEvent("circuit-open", now, until=self._open_until,
+        self._emit(GateEvent("down", now, until=self._open_until,
                              reason=self.down_reason or ""))
         self._notify()
 

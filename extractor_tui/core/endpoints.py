@@ -196,6 +196,11 @@ class EndpointPool:
         return sum(e.gate.maximum for e in self.endpoints)
 
     @property
+    def maximum_cap(self) -> int:
+        """The highest total ceiling: ``MAX_CONCURRENCY`` per endpoint."""
+        return MAX_CONCURRENCY * len(self.endpoints)
+
+    @property
     def limit(self) -> int:
         return sum(e.gate.limit for e in self.endpoints)
 
@@ -209,12 +214,11 @@ class EndpointPool:
 
     def set_maximum(self, total: int) -> None:
         """A new total ceiling, shared in proportion to each endpoint's configured
-        concurrency (largest remainders, at least one each), so the endpoints keep their
-        proportions and the total is exactly ``total``."""
+        concurrency (largest remainders), so the endpoints keep their proportions. It is
+        held between one and ``MAX_CONCURRENCY`` per endpoint: a user's ``+`` past the top
+        or ``-`` below one each changes nothing."""
         count = len(self.endpoints)
-        if not count <= total <= MAX_CONCURRENCY * count:
-            raise ValueError(f"concurrency must be {count}–{MAX_CONCURRENCY * count}, "
-                             f"got {total}")
+        total = max(count, min(MAX_CONCURRENCY * count, total))
         for endpoint, share in zip(self.endpoints, _shares(
                 total, [e.configured for e in self.endpoints]), strict=True):
             endpoint.gate.set_maximum(share)
@@ -235,25 +239,17 @@ class EndpointPool:
 
 
 def _shares(total: int, weights: Sequence[int]) -> list[int]:
-    """``total`` split in proportion to ``weights``: one each first, then the rest by
-    largest remainder, never above ``MAX_CONCURRENCY`` each."""
-    shares = [1] * len(weights)
-    rest = total - len(weights)
+    """``total`` split in proportion to ``weights`` (largest remainders), each share between
+    1 and ``MAX_CONCURRENCY``; the caller checks that ``total`` fits."""
     whole = sum(weights)
-    exact = [rest * w / whole for w in weights]
-    for i, value in enumerate(exact):
-        shares[i] += min(int(value), MAX_CONCURRENCY - 1)
-    left = total - sum(shares)
-    order = sorted(range(len(weights)), key=lambda i: int(exact[i]) - exact[i])
-    while left > 0:
-        progressed = False
-        for i in order:
-            if left and shares[i] < MAX_CONCURRENCY:
-                shares[i] += 1
-                left -= 1
-                progressed = True
-        if not progressed:
-            break
+    exact = [total * w / whole for w in weights]
+    shares = [max(1, min(MAX_CONCURRENCY, int(x))) for x in exact]
+    while sum(shares) < total:
+        grow = [i for i, share in enumerate(shares) if share < MAX_CONCURRENCY]
+        shares[max(grow, key=lambda i: exact[i] - shares[i])] += 1
+    while sum(shares) > total:
+        shrink = [i for i, share in enumerate(shares) if share > 1]
+        shares[min(shrink, key=lambda i: exact[i] - shares[i])] -= 1
     return shares
 
 
@@ -266,4 +262,5 @@ def _public(name: str, event: GateEvent) -> Event:
     if event.kind == "circuit-closed":
         return CircuitClosed(event.at, name)
     fatal = event.kind == "fatal"
-    return CircuitOpened(event.reason, fatal, None if fatal else event.until, event.at, name)
+    return CircuitOpened(event.reason, fatal, None if fatal else event.until, event.at, name,
+                         out_of_service=event.kind == "down")

@@ -146,8 +146,8 @@ class Engine:
     # -- controls ----------------------------------------------------------------------------
 
     def set_concurrency(self, maximum: int) -> None:
-        """Change the in-flight maximum now, even mid-run: 1–100 for one endpoint; with
-        several, the total, shared in proportion to their configured concurrency."""
+        """Change the in-flight maximum now, even mid-run, held at 1–100 per endpoint; with
+        several it is the total, shared in proportion to their configured concurrency."""
         self.pool.set_maximum(maximum)
 
     def pause(self) -> None:

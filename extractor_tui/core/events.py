@@ -198,13 +198,15 @@ class ConcurrencyChanged:
 @dataclass(frozen=True)
 class CircuitOpened:
     """Sending to ``endpoint`` stopped: for a while (``fatal`` False, then a probe), or for
-    good."""
+    good. ``out_of_service``: for an error of the endpoint's own (a refused key, nothing
+    listening), until a probe is answered."""
 
     reason: str
     fatal: bool
     until: float | None
     at: float
     endpoint: str = ""
+    out_of_service: bool = False
 
 
 @dataclass(frozen=True)

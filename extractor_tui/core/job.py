@@ -30,6 +30,9 @@ from chunking import Chunk
 from extractor_tui.config import Settings
 from extractor_tui.core.chunks import chunk_documents, make_chunker
 from extractor_tui.core.clock import Clock, SystemClock
+from extractor_tui.core.endpoint_board import EndpointBoard
+from extractor_tui.core.endpoint_setup import endpoint_specs
+from extractor_tui.core.endpoints import EndpointSpec
 from extractor_tui.core.documents import (
     Document,
     LoadOptions,
@@ -230,24 +233,25 @@ class Job(JobSpending):
         self.settings = settings
         self.fields = fields
         self.session = session
-        self._inner = client or make_client(settings)
-        self.client = CachingClient(self._inner, session)
         self._sinks: list[Sink] = [session.record]
+        self._inner: Client | None = None  # the one endpoint's client, without the cache
         if sink is not None:
             self._sinks.append(sink)
         self.clock = clock or SystemClock()
         self.chunker, self.encoding = make_chunker(settings.model, settings.chunk_tokens,
                                                    settings.overlap_tokens)
-        start = _negotiated(session).get(redact_url(self.client.endpoint))
+        endpoints, config = self._endpoints(client)
         extract = ExtractStage(fields, settings.model, settings.extract_sampling(),
                                max_tokens=settings.max_output_tokens
                                or answer_token_cap(fields, settings.model),
                                endpoint=settings.stages.extract.endpoint)
         self.verification = Verification(settings, fields, session, self.count_tokens)
-        self.engine = Engine(self.client, fields, model=settings.model,
-                             config=engine_config(settings, start), sink=self._emit,
-                             clock=self.clock, rng=rng, count_tokens=self.count_tokens,
+        self.engine = Engine(endpoints, fields, model=settings.model, config=config,
+                             sink=self._emit, clock=self.clock, rng=rng,
+                             count_tokens=self.count_tokens,
                              stages=[extract, self.verification.stage])
+        self.endpoints = EndpointBoard()  # each endpoint's health, for the report
+        self.endpoints.declare(self.engine.endpoint_info())
         self.outcomes: dict[ChunkId, ChunkOutcome] = {}
         self.requests = 0
         self.requests_by_stage: dict[str, int] = {}
@@ -270,18 +274,40 @@ class Job(JobSpending):
         self.scope: frozenset[int] | None = None
         if record_info:
             session.set_run_info(fields=fields, model=settings.model, provider=self.provider,
-                                 base_url=settings.base_url,
+                                 base_url=None if self.several else settings.base_url,
                                  settings=session_settings(settings))
         self._restore()
+
+    def _endpoints(self, client: Client | None
+                   ) -> tuple[Client | list[EndpointSpec], EngineConfig]:
+        """The engine's endpoints: the config file's ``[[endpoints]]``, else the one client
+        (given, or the one the settings ask for, kept as ``_inner`` for the Batch API);
+        each answers from the session's cache."""
+        settings, session = self.settings, self.session
+        modes = _negotiated(session)
+        if client is None and settings.endpoints and settings.resolved_provider == "openai":
+            specs = endpoint_specs(settings, modes=modes,
+                                   wrap=lambda inner: CachingClient(inner, session))
+            return specs, engine_config(settings)
+        self._inner = client or make_client(settings)
+        cached = CachingClient(self._inner, session)
+        return cached, engine_config(settings, modes.get(redact_url(cached.endpoint)))
 
     def count_tokens(self, text: str) -> int:
         return len(self.encoding.encoding.encode_ordinary(text))
 
     @property
     def provider(self) -> str:
-        return self._inner.provider
+        return self.engine.provider
+
+    @property
+    def several(self) -> bool:
+        """Requests go to the config file's ``[[endpoints]]`` (not to ``base_url``)."""
+        return len(self.engine.pool.endpoints) > 1 or bool(
+            self.settings.endpoints and self.provider != "offline")
 
     def _emit(self, event: Event) -> None:
+        self.endpoints.apply(event)
         if isinstance(event, AttemptStarted):
             self.requests += 1
             stage = event.id.stage
@@ -484,8 +510,8 @@ class Job(JobSpending):
     def _openai_endpoint(self) -> bool:
         if self.provider == "offline":
             return False
-        return urlsplit(self.settings.base_url or "https://api.openai.com/v1").hostname \
-            == "api.openai.com"
+        primary = self.engine.pool.primary(self.settings.model)
+        return urlsplit(primary.client.endpoint).hostname == "api.openai.com"
 
     def _completion_estimate(self, pending: Sequence[WorkItem]) -> int:
         """The answers' tokens: what the built-in extractor finds in the pending chunks,
@@ -751,12 +777,13 @@ class Job(JobSpending):
                                       used.completion,
                                       self.cost(used.prompt, used.completion, stage=stage))
                     for stage, used in totals.items()
-                    if stage == "extract" or self._verify_shown(used)})
+                    if stage == "extract" or self._verify_shown(used)},
+            endpoints=self.endpoints.health())
         return build_report(reports, summary,
                             [(path, skip.reason) for path, skip in self.skipped.items()])
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        await self.engine.aclose()
 
 
 def _add(first: float | None, second: float | None) -> float | None:

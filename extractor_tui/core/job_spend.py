@@ -51,7 +51,7 @@ class _Job(Protocol):
     batch_runner: BatchRunner | None
     pause_at_cap: bool
     verification: Verification
-    _inner: Client
+    _inner: Client | None  # the one endpoint's client; None with [[endpoints]]
 
     @property
     def provider(self) -> str: ...
@@ -144,6 +144,9 @@ class JobSpending:
     def _batch_endpoint(self: _Job) -> BatchEndpoint:
         """The endpoint a batch belongs to: the first of the pool that serves the model
         (its client, negotiated mode and name), with its Batch API and limits."""
+        if self._inner is None:
+            raise ConfigError("--batch sends to one endpoint: give it with --base-url (or "
+                              "OPENAI_BASE_URL), not as the config file's [[endpoints]]")
         if self.provider == "offline" or not isinstance(self._inner, ChatWire):
             raise ConfigError("--batch needs an OpenAI-compatible endpoint with a Batch API; "
                               "the built-in offline provider has none")

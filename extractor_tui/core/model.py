@@ -28,11 +28,13 @@ from extractor_tui.errors import ErrorKind
 
 __all__ = [
     "CachedAnswer",
+    "BreakerState",
     "Candidate",
     "ChunkId",
     "ChunkOutcome",
     "ChunkStatus",
     "DocumentStatus",
+    "EndpointHealth",
     "Evidence",
     "EvidenceChunk",
     "FieldResult",
@@ -79,6 +81,47 @@ class ResultStatus(StrEnum):
     COMPLETE = "complete"
     PARTIAL = "partial"
     FAILED = "failed"
+
+
+class BreakerState(StrEnum):
+    """Whether an endpoint takes requests: yes (``closed``); not for a while after most of its
+    recent calls failed, then one probe (``open``); not until a probe is answered after an
+    error of its own, a refused key or no one listening (``out-of-service``); never again
+    in this run (``stopped``)."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    OUT_OF_SERVICE = "out-of-service"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class EndpointHealth:
+    """One endpoint as the Run screen, the CLI summary and the JSON ``summary`` show it.
+
+    ``answers`` are calls it answered with HTTP 200 (whatever the content), ``rate_limited``
+    its 429s, ``errors`` every other failed call (5xx, 4xx, timeouts, refused connections);
+    calls answered from the session's cache count for none. ``reason`` says why the breaker
+    is not closed; ``mode`` is its structured-output mode.
+    """
+
+    name: str
+    models: tuple[str, ...] = ()
+    serves: bool = True
+    maximum: int = 0
+    limit: int = 0
+    in_flight: int = 0
+    answers: int = 0
+    rate_limited: int = 0
+    errors: int = 0
+    breaker: BreakerState = BreakerState.CLOSED
+    reason: str | None = None
+    mode: str = ""
+    cooling_until: float | None = None
+
+    @property
+    def requests(self) -> int:
+        return self.answers + self.rate_limited + self.errors
 
 
 @total_ordering

@@ -19,7 +19,10 @@ Shape (every key always present; extra keys may be added, never removed or renam
                  "elapsed_seconds", "provider", "model", "fatal", "cancelled", "skipped",
                  "batch": {"requests", "prompt_tokens", "completion_tokens", "cost_usd"},
                  "stages": {STAGE: {"model", "requests", "prompt_tokens",
-                                    "completion_tokens", "cost_usd"}}}}
+                                    "completion_tokens", "cost_usd"}},
+                 "endpoints": [{"name", "models", "requests", "answers", "rate_limited",
+                                "errors", "breaker", "reason", "mode", "limit",
+                                "maximum"}]}}
 
 ``summary.batch`` is what this run had answered through the Batch API, billed at the batch
 price (its tokens and cost are also in the totals).
@@ -58,6 +61,7 @@ from extractor_tui.core.fields import FieldSet
 from extractor_tui.core.model import (
     ChunkOutcome,
     ChunkStatus,
+    EndpointHealth,
     FieldResult,
     ResultStatus,
     Usage,
@@ -70,6 +74,7 @@ __all__ = [
     "BatchBilling",
     "ChunkCounts",
     "DocumentReport",
+    "EndpointSummary",
     "FailedChunk",
     "Report",
     "RunSummary",
@@ -200,6 +205,32 @@ class StageSpend:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EndpointSummary:
+    """One endpoint in ``summary.endpoints``: its name only (never a key or a URL), its calls
+    answered (HTTP 200), its 429s and other failed calls, its breaker and why it is not
+    closed, its structured-output mode, and its concurrency limit and ceiling."""
+
+    name: str
+    models: tuple[str, ...]
+    requests: int
+    answers: int
+    rate_limited: int
+    errors: int
+    breaker: str
+    reason: str | None
+    mode: str
+    limit: int
+    maximum: int
+
+    @classmethod
+    def of(cls, health: EndpointHealth) -> EndpointSummary:
+        return cls(name=health.name, models=health.models, requests=health.requests,
+                   answers=health.answers, rate_limited=health.rate_limited,
+                   errors=health.errors, breaker=health.breaker.value, reason=health.reason,
+                   mode=health.mode, limit=health.limit, maximum=health.maximum)
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunSummary:
     """The run as a whole. ``cost_usd`` is None when the price of the model is unknown."""
 
@@ -220,13 +251,15 @@ class RunSummary:
     skipped: int = 0
     batch: BatchBilling = BatchBilling()
     stages: dict[str, StageSpend] = field(default_factory=dict)
+    endpoints: tuple[EndpointSummary, ...] = ()
 
     @classmethod
     def from_documents(cls, documents: Sequence[DocumentReport], *, requests: int,
                        retries: int, elapsed_seconds: float, provider: str, model: str,
                        fatal: str | None = None, cancelled: bool = False,
                        skipped: int = 0, batch: BatchBilling = BatchBilling(),
-                       stages: Mapping[str, StageSpend] | None = None) -> RunSummary:
+                       stages: Mapping[str, StageSpend] | None = None,
+                       endpoints: Sequence[EndpointHealth] = ()) -> RunSummary:
         """Totals summed from the documents; request counts come from the tracker.
 
         The cost is None as soon as one document that sent chunks has an unknown cost: a
@@ -242,7 +275,8 @@ class RunSummary:
                    tokens_estimated=any(d.tokens.estimated for d in documents),
                    cost_usd=cost, elapsed_seconds=round(elapsed_seconds, 3),
                    provider=provider, model=model, fatal=fatal, cancelled=cancelled,
-                   skipped=skipped, batch=batch, stages=dict(stages or {}))
+                   skipped=skipped, batch=batch, stages=dict(stages or {}),
+                   endpoints=tuple(EndpointSummary.of(health) for health in endpoints))
 
 
 @dataclass(frozen=True)

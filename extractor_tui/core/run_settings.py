@@ -87,5 +87,7 @@ def restore(current: Settings, info: RunInfo | None,
 
 
 def needs_key(settings: Settings) -> bool:
-    """An HTTP provider with no key: the user is asked for one (or confirms none)."""
-    return settings.resolved_provider == "openai" and settings.api_key is None
+    """An HTTP provider with no key: the user is asked for one (or confirms none). The
+    config file's ``[[endpoints]]`` take theirs from the environment, never from the user."""
+    return (settings.resolved_provider == "openai" and settings.api_key is None
+            and not settings.endpoints)

@@ -137,6 +137,7 @@ class Session:
         self.read_only = read_only
         self._lock = lock
         self._estimates = True  # the file has tokens_estimated (false: an old read-only one)
+        self._endpoints = True  # the file's attempts name their endpoint (as above)
         self._writer = EventWriter(db, self._timestamp,
                                    f"{path} is open read-only" if read_only else None)
         self._write = self._writer.transaction
@@ -197,7 +198,9 @@ class Session:
             if app_id == 0:
                 session._create()
             session._check_version()
-            session._estimates = add_missing_columns(db, not read_only)
+            missing = add_missing_columns(db, not read_only)
+            session._estimates = not any(c.endswith(".tokens_estimated") for c in missing)
+            session._endpoints = "attempts.endpoint" not in missing
         except sqlite3.Error as exc:
             db.close()
             if held is not None:
@@ -597,11 +600,12 @@ class Session:
 
     def attempts(self, doc_id: int, label: str) -> list[StoredAttempt]:
         """Every call made for one chunk, across runs, oldest first."""
-        rows = self._db.execute(f"SELECT {_ATTEMPT_COLUMNS}, {self._estimated('')} FROM "
-                                "attempts WHERE doc_id = ? "
+        endpoint = "endpoint" if self._endpoints else "NULL"
+        rows = self._db.execute(f"SELECT {_ATTEMPT_COLUMNS}, {self._estimated('')}, "
+                                f"{endpoint} FROM attempts WHERE doc_id = ? "
                                 "AND label = ? ORDER BY id", (doc_id, label))
         return [StoredAttempt(int(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7]),
-                              bool(r[8])) for r in rows]
+                              bool(r[8]), r[9]) for r in rows]
 
     # -- results and edits ---------------------------------------------------------------
 

@@ -6,6 +6,10 @@ events gives the same state (tests replay event lists). It also remembers which 
 changed since ``take_changed()`` was last called, so a UI can update just those cells on
 its timer instead of redrawing per event.
 
+Each endpoint's health (in flight, answers, 429s, errors, breaker, mode) is an
+``EndpointBoard`` fed the same events; with several endpoints the limit is their sum, and
+a cool-down or an open breaker is one endpoint's, shown on its own line, not the run's.
+
 Durations are kept sorted as they arrive (``insort``), so p50/p95/p99 cost a lookup, not a
 sort of 20,000 numbers on every refresh. Failed attempts are counted by their error text, so
 the end of a run can say what went wrong and how often ("12× 500 server error: …").
@@ -17,6 +21,7 @@ from bisect import insort
 from collections import Counter
 from dataclasses import dataclass, field
 
+from extractor_tui.core.endpoint_board import EndpointBoard
 from extractor_tui.core.events import (
     AttemptFinished,
     AttemptStarted,
@@ -36,7 +41,7 @@ from extractor_tui.core.events import (
     RunResumed,
     RunStarted,
 )
-from extractor_tui.core.model import ChunkId, ChunkStatus
+from extractor_tui.core.model import ChunkId, ChunkStatus, EndpointHealth
 from extractor_tui.errors import ErrorKind
 
 __all__ = ["Attempt", "RequestRow", "RequestTracker", "Summary", "describe_failures"]
@@ -54,6 +59,7 @@ class Attempt:
     error: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    endpoint: str = ""
 
 
 @dataclass
@@ -113,6 +119,7 @@ class Summary:
     failures: tuple[tuple[str, int], ...] = ()
     tokens_estimated: bool = False
     """Some tokens were counted by us: the server reported none for those calls."""
+    endpoints: tuple[EndpointHealth, ...] = ()
 
     @property
     def done(self) -> int:
@@ -165,6 +172,7 @@ class RequestTracker:
         self.cancelled = 0
         self.provider = ""
         self.model = ""
+        self.endpoints = EndpointBoard()
 
     # -- reducer -----------------------------------------------------------------------------
 
@@ -173,11 +181,12 @@ class RequestTracker:
         at = getattr(event, "at", None)
         if isinstance(at, float | int):
             self.last_at = max(self.last_at, float(at))
+        self.endpoints.apply(event)
         if isinstance(event, RequestPlanned):
             self._plan(event)
         elif isinstance(event, AttemptStarted):
             row = self._row(event.id)
-            row.attempts.append(Attempt(event.attempt, event.at))
+            row.attempts.append(Attempt(event.attempt, event.at, endpoint=event.endpoint))
             self.calls += 1
             row.next_attempt_at = None
             self._set(row, ChunkStatus.IN_PROGRESS)
@@ -242,7 +251,12 @@ class RequestTracker:
             self.provider, self.model = event.provider, event.model
             self.circuit = None
         elif isinstance(event, ConcurrencyChanged):
-            self.limit, self.maximum = event.limit, event.maximum
+            several = len(self.endpoints) > 1
+            self.limit = self.endpoints.limit if several else event.limit
+            self.maximum = self.endpoints.maximum if several else event.maximum
+        elif (isinstance(event, CoolDownStarted | CircuitOpened | CircuitClosed)
+              and len(self.endpoints) > 1):
+            return  # one endpoint's cool-down or breaker: shown on its own line
         elif isinstance(event, CoolDownStarted):
             self.cooling_until = event.until
         elif isinstance(event, CircuitOpened):
@@ -342,7 +356,8 @@ class RequestTracker:
             cooling_until=cooling, circuit=self.circuit, elapsed=elapsed,
             finished=self.finished_at is not None, paused=self.paused,
             provider=self.provider, model=self.model, cancelled=self.cancelled,
-            failures=self.failure_reasons(), tokens_estimated=self.tokens_estimated)
+            failures=self.failure_reasons(), tokens_estimated=self.tokens_estimated,
+            endpoints=self.endpoints.health())
 
     def failure_reasons(self) -> tuple[tuple[str, int], ...]:
         """Every failed attempt's reason with its count, most frequent first."""

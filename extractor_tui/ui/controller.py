@@ -251,6 +251,10 @@ class Controller:
         return self.job.engine.pool.maximum
 
     @property
+    def concurrency_cap(self) -> int:
+        return self.job.engine.pool.maximum_cap
+
+    @property
     def limit(self) -> int:
         return self.job.engine.pool.limit
 

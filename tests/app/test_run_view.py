@@ -14,7 +14,7 @@ import pytest
 
 from textual.app import App, ComposeResult
 from textual.message import Message
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
 from extractor_tui.core.events import (
     AttemptFinished,
@@ -25,13 +25,16 @@ from extractor_tui.core.events import (
     ChunkRetrying,
     ChunkSplit,
     CircuitOpened,
+    ConcurrencyChanged,
     CoolDownStarted,
+    EndpointInfo,
     Event,
     RequestPlanned,
     RunFinished,
     RunPaused,
     RunResumed,
     RunStarted,
+    StructuredOutputChanged,
 )
 from extractor_tui.core.model import ChunkId
 from extractor_tui.core.model import ChunkStatus
@@ -51,6 +54,7 @@ class FakeController:
         self.clock = NOW
         self.limit = concurrency
         self.in_flight = 0
+        self.concurrency_cap = 100
 
     def pause(self) -> None:
         self.calls.append("pause")
@@ -355,6 +359,49 @@ async def test_concurrency_reads_in_flight_limit_ceiling_from_the_gate() -> None
         assert "20 / 20 / 22 (+18 finishing)" in summary_text(view)
         await pilot.press("plus")
         assert controller.calls[-1] == "concurrency 23"
+
+
+async def test_each_endpoint_has_a_line_with_its_health() -> None:
+    """Issue 15: in flight / limit, answers, 429s, errors, breaker state and mode for each
+    endpoint; the run's limit is their sum; one endpoint's cool-down is its own."""
+    endpoints = (EndpointInfo("fleet-a", 20, 20, "json_schema"),
+                 EndpointInfo("fleet-b", 8, 8, "json_object"),
+                 EndpointInfo("dead", 20, 20, "json_schema"))
+    a, b, c, d = (ChunkId(0, i) for i in range(4))
+    events: list[Event] = [RunStarted(4, 48, "openai-compatible", "m", 0.0, endpoints),
+                           *(RequestPlanned(cid, "doc.txt", (1, 1), 10, 0.0)
+                             for cid in (a, b, c, d)),
+                           AttemptStarted(d, 1, 0.5, "dead"),
+                           AttemptFinished(d, 1, 1.0, 0.5, "transient", None, "cannot connect",
+                                           endpoint="dead"),
+                           CircuitOpened("[dead] cannot connect", False, 105.0, 1.0, "dead",
+                                         out_of_service=True),
+                           AttemptStarted(a, 1, 0.5, "fleet-a"),
+                           AttemptFinished(a, 1, 2.0, 1.5, "ok", 200, None, 900, 40,
+                                           endpoint="fleet-a"),
+                           ChunkCompleted(a, 1, 2.0, 1.5, 900, 40, "m", (), "{}"),
+                           AttemptStarted(b, 1, 2.0, "fleet-b"),
+                           AttemptFinished(b, 1, 3.0, 1.0, "back-pressure", 429, "429",
+                                           endpoint="fleet-b"),
+                           CoolDownStarted(NOW + 3.0, "429", 3.0, "fleet-b"),
+                           ConcurrencyChanged(4, 8, "429 rate limit", 3.0, "fleet-b"),
+                           AttemptStarted(c, 1, 4.0, "fleet-a"),
+                           StructuredOutputChanged("http://a/v1", "json_schema", "tools",
+                                                   "moved", "refused", 4.0, "fleet-a")]
+    app = RunApp()
+    async with app.run_test(size=(180, 40)) as pilot:
+        view = feed(app, events)
+        await pilot.pause()
+        lines = str(view.summary.query_one("#endpoints", Static).render()).splitlines()
+        assert lines[0].startswith("fleet-a  in flight 1 / 20 · 1 answers · 0× 429 · "
+                                   "0 errors · closed · tools")
+        assert lines[1].startswith("fleet-b  in flight 0 / 4 · 0 answers · 1× 429 · 0 errors "
+                                   "· closed · json_object   cooling down: 3.0 s left")
+        assert lines[2] == ("dead  in flight 0 / 20 · 0 answers · 0× 429 · 1 errors · "
+                            "out-of-service · json_schema   [dead] cannot connect")
+        assert app.buffer.tracker.summary(NOW).limit == 44  # the run's: 20 + 4 + 20
+        text = summary_text(view)
+        assert "cooling down after a 429" not in text and "circuit" not in text
 
 
 def test_rates_stand_still_while_paused() -> None:

@@ -32,7 +32,7 @@ from extractor_tui.ui.widgets.run_summary import CostFn, RunSummary
 
 __all__ = ["FILTERS", "CancelRequested", "FilterChosen", "RunController", "RunView"]
 
-MIN_CONCURRENCY, MAX_CONCURRENCY = 1, 100
+MIN_CONCURRENCY = 1
 
 FILTERS: dict[str, frozenset[ChunkStatus] | None] = {
     "all": None,
@@ -60,6 +60,11 @@ class RunController(Protocol):
     @property
     def concurrency(self) -> int:
         """The ceiling: the in-flight maximum the user chose."""
+        ...
+
+    @property
+    def concurrency_cap(self) -> int:
+        """The highest ceiling there may be: 100 per endpoint."""
         ...
 
     @property
@@ -231,7 +236,8 @@ class RunView(Vertical):
 
     def action_concurrency(self, delta: int) -> None:
         wanted = self.controller.concurrency + delta
-        self.controller.set_concurrency(max(MIN_CONCURRENCY, min(MAX_CONCURRENCY, wanted)))
+        self.controller.set_concurrency(
+            max(MIN_CONCURRENCY, min(self.controller.concurrency_cap, wanted)))
 
     def action_cycle_filter(self) -> None:
         keys = list(FILTERS)

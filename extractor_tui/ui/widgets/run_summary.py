@@ -2,8 +2,9 @@
 
 It renders a tracker ``Summary`` and nothing else: progress, counts by status, latency
 percentiles, tokens and cost, throughput, the adaptive concurrency limit, a cool-down
-countdown, the circuit breaker's message, whether the run is paused, and (once an attempt
-has failed) the failure reasons with their counts. The run view calls
+countdown, the circuit breaker's message, whether the run is paused, with several endpoints
+a line for each (in flight / limit, answers, 429s, errors, breaker, structured-output mode),
+and (once an attempt has failed) the failure reasons with their counts. The run view calls
 ``show(summary, now)`` once per flush, never per event.
 
 Every line is assembled from literal parts (Textual ``Content``, never markup, so theme
@@ -22,8 +23,8 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 
+from extractor_tui.core.model import BreakerState, ChunkStatus, EndpointHealth
 from extractor_tui.core.scrub import printable
-from extractor_tui.core.model import ChunkStatus
 from extractor_tui.core.tracker import Summary, describe_failures
 
 __all__ = ["OFFLINE_LABEL", "CostFn", "RunSummary", "provider_label"]
@@ -146,6 +147,46 @@ def _figures(summary: Summary, cost: CostFn | None) -> Content:
     return line.content()
 
 
+_BREAKER_STYLE = {BreakerState.CLOSED: "$success", BreakerState.OPEN: "$warning",
+                  BreakerState.OUT_OF_SERVICE: "$warning", BreakerState.STOPPED: "$error"}
+
+
+def _endpoint(health: EndpointHealth, now: float) -> Content:
+    """``fleet-a  in flight 3 / 20 · 120 answers · 3× 429 · 0 errors · closed ·
+    json_schema``, then why its breaker is not closed, or that it cools down."""
+    line = _Line()
+    line.append(health.name, "bold" if health.serves else "$text-muted")
+    if not health.serves:
+        line.append("  does not serve this model", "$text-muted")
+        return line.content()
+    line.append("  in flight ", "$text-muted")
+    line.append(f"{health.in_flight} / {health.limit}")
+    for count, label, style in ((health.answers, " answers", "$success"),
+                                (health.rate_limited, "× 429", "$warning"),
+                                (health.errors, " errors", "$error")):
+        line.append(" · ", "$text-muted")
+        line.append(f"{count:,}", style if count else "")
+        line.append(label, "$text-muted")
+    line.append(" · ", "$text-muted")
+    line.append(health.breaker.value, _BREAKER_STYLE[health.breaker])
+    line.append(" · ", "$text-muted")
+    line.append(health.mode)
+    if health.cooling_until is not None and health.cooling_until > now:
+        line.append(f"   cooling down: {_seconds(health.cooling_until - now)} left", "$warning")
+    if health.reason and health.breaker is not BreakerState.CLOSED:
+        line.append("   ")
+        line.append(printable(health.reason).translate({10: " ", 13: " "}),
+                    _BREAKER_STYLE[health.breaker])
+    return line.content()
+
+
+def _endpoints(summary: Summary, now: float) -> Content:
+    """One line per endpoint when there are several (one endpoint's figures are the run's)."""
+    if len(summary.endpoints) < 2:
+        return Content("")
+    return Content("\n").join([_endpoint(health, now) for health in summary.endpoints])
+
+
 def _failures(summary: Summary) -> Content:
     line = _Line()
     if summary.failures:
@@ -155,8 +196,8 @@ def _failures(summary: Summary) -> Content:
 
 
 class RunSummary(Widget):
-    """Progress bar and three lines of figures (four once an attempt failed); ``show()``
-    replaces all of them at once."""
+    """Progress bar and three lines of figures, then one per endpoint when there are several,
+    and the failure reasons once an attempt failed; ``show()`` replaces all of them at once."""
 
     DEFAULT_CSS = """
     RunSummary {
@@ -183,6 +224,7 @@ class RunSummary(Widget):
         yield Static(id="state")
         yield Static(id="counts")
         yield Static(id="figures")
+        yield Static(id="endpoints")
         yield Static(id="failures")
 
     def show(self, summary: Summary, now: float) -> None:
@@ -196,6 +238,9 @@ class RunSummary(Widget):
         self._set("state", _state(summary, now))
         self._set("counts", _counts(summary))
         self._set("figures", _figures(summary, self._cost))
+        endpoints = _endpoints(summary, now)
+        self.query_one("#endpoints", Static).display = bool(endpoints.plain)
+        self._set("endpoints", endpoints)
         failures = _failures(summary)
         self.query_one("#failures", Static).display = bool(failures.plain)
         self._set("failures", failures)
