@@ -277,16 +277,26 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _stage_endpoints_exist(self) -> Settings:
-        for name, stage in (("extract", self.stages.extract), ("verify", self.stages.verify)):
-            if stage.endpoint is not None and stage.endpoint not in self.endpoint_names():
+        names = ", ".join(endpoint.name for endpoint in self.endpoints)
+        for name, stage, model in (("extract", self.stages.extract, self.model),
+                                   ("verify", self.stages.verify, self.verify_model)):
+            if stage.endpoint is None:
+                continue
+            named = next((e for e in self.endpoints if e.name == stage.endpoint), None)
+            if named is None:
                 raise ValueError(f"[stages.{name}] endpoint = {stage.endpoint!r}: no endpoint "
-                                 "has that name (the one endpoint is --base-url / "
-                                 "OPENAI_BASE_URL, which has no name)")
+                                 "has that name " + (f"({names})" if names else
+                                                     "(the one endpoint is --base-url / "
+                                                     "OPENAI_BASE_URL, which has no name)"))
+            if named.models and model not in named.models:
+                raise ValueError(f"[stages.{name}] endpoint = {stage.endpoint!r} does not serve "
+                                 f"the model {model} (it serves {', '.join(named.models)})")
         return self
 
     def endpoint_names(self) -> frozenset[str]:
-        """The names a stage's ``endpoint`` may give: none while there is one endpoint."""
-        return frozenset()
+        """The names a stage's ``endpoint`` may give: the ``[[endpoints]]`` tables' (none
+        while there is one endpoint, which has no name)."""
+        return frozenset(endpoint.name for endpoint in self.endpoints)
 
     @property
     def resolved_provider(self) -> Literal["offline", "openai"]:

@@ -30,6 +30,7 @@ from extractor_tui.core.events import (
 )
 from extractor_tui.core.llm.openai_client import OpenAIClient
 from extractor_tui.core.model import ChunkStatus
+from extractor_tui.core.stages import ExtractStage, Stage
 
 MODEL = "loopback-1"
 COMPLETED, FAILED, CANCELLED = ChunkStatus.COMPLETED, ChunkStatus.FAILED, ChunkStatus.CANCELLED
@@ -44,10 +45,11 @@ def spec(name: str, url: str, *, models: Sequence[str] = (), weight: float = 1.0
 
 
 async def run_pool(specs: Sequence[EndpointSpec], n: int, *, model: str = MODEL,
-                   config: EngineConfig = FAST) -> tuple[RunResult, Recorder, Engine]:
+                   config: EngineConfig = FAST,
+                   stages: Sequence[Stage] = ()) -> tuple[RunResult, Recorder, Engine]:
     recorder = Recorder()
     engine = Engine(specs, FIELDS, model=model, config=config, sink=recorder,
-                    rng=random.Random(7))
+                    rng=random.Random(7), stages=stages)
     try:
         result = await engine.run(items(n))
     finally:
@@ -108,6 +110,25 @@ async def test_a_model_served_by_only_one_endpoint_goes_only_there() -> None:
     started = rec.of(RunStarted)[0]
     assert [(e.name, e.serves) for e in started.endpoints] == [  # type: ignore[attr-defined]
         ("b", False), ("c", True)]
+
+
+async def test_a_stage_that_names_an_endpoint_sends_only_there_and_stops_with_it() -> None:
+    async with LoopbackServer() as b, LoopbackServer() as c:
+        named = ExtractStage(FIELDS, MODEL, endpoint="c")
+        result, rec, _ = await run_pool([spec("b", b.base_url), spec("c", c.base_url)], 10,
+                                        stages=[named])
+        assert result.count(COMPLETED) == 10
+        assert not b.log and len(c.log) == 10
+        started = rec.of(RunStarted)[0]
+        assert [(e.name, e.serves) for e in started.endpoints] == [  # type: ignore[attr-defined]
+            ("b", False), ("c", True)]
+    dead = f"http://127.0.0.1:{closed_port()}/v1"
+    async with LoopbackServer() as b:
+        result, rec, _ = await run_pool([spec("b", b.base_url), spec("c", dead)], 4,
+                                        stages=[named], config=replace(FAST, retries=2))
+    assert not b.log  # b serves the model, but the stage named c
+    assert result.fatal is not None and result.fatal.startswith(f"{dead}: cannot connect")
+    assert result.count(COMPLETED) == 0
 
 
 async def test_a_model_no_endpoint_serves_stops_the_run_before_anything_is_sent() -> None:

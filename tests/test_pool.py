@@ -181,3 +181,15 @@ def test_names_must_differ_and_weights_be_positive() -> None:
         pool(("a", 1.0, 1), ("a", 1.0, 1))
     with pytest.raises(ValueError, match="weight"):
         pool(("a", 0.0, 1))
+
+
+def test_a_stage_that_names_an_endpoint_is_admitted_there_only() -> None:
+    endpoints, _ = pool(("a", 1.0, 10), ("b", 1.0, 10))
+    admitted = [endpoints.try_admit("m", endpoint="b") for _ in range(3)]
+    assert [pair[0].name for pair in admitted if pair] == ["b", "b", "b"]
+    assert endpoints.primary("m", endpoint="b").name == "b"
+    endpoints.endpoints[1].gate.take_down("401 the API key was refused")
+    assert endpoints.try_admit("m", endpoint="b") is None
+    assert endpoints.stop_reason("m", endpoint="b") == "401 the API key was refused"
+    assert endpoints.stop_reason("m") is None  # the stages that name none still have a
+    assert endpoints.stop_reason("m", endpoint="c") == "no endpoint is named c (a, b)"

@@ -237,3 +237,21 @@ def test_extractor_run_says_once_that_the_seed_was_dropped(
     notes = [line for line in result.err.splitlines() if "does not take seed" in line]
     assert notes == ["note: the server does not take seed; sending without it (400 the "
                      "request was refused: Unsupported parameter: 'seed')"]
+
+
+def test_a_stage_names_one_of_the_endpoints_that_serves_its_model(tmp_path: Path) -> None:
+    endpoints = ("[[endpoints]]\nname = 'fleet-a'\nbase_url = 'http://a/v1'\n"
+                 "[[endpoints]]\nname = 'fleet-b'\nbase_url = 'http://b/v1'\n"
+                 "models = ['gpt-4o']\n")
+    settings = load_settings(_config(tmp_path, "model = 'small'\n" + endpoints
+                                     + "[stages.verify]\nendpoint = 'fleet-b'\n"
+                                       "model = 'gpt-4o'\n"))
+    assert settings.endpoint_names() == {"fleet-a", "fleet-b"}
+    assert settings.stages.verify.endpoint == "fleet-b"
+    with pytest.raises(ConfigError, match=r"\[stages.verify\] endpoint = 'fleet-c': no "
+                                          r"endpoint has that name \(fleet-a, fleet-b\)"):
+        load_settings(_config(tmp_path, endpoints + "[stages.verify]\nendpoint = 'fleet-c'\n"))
+    with pytest.raises(ConfigError, match=r"\[stages.extract\] endpoint = 'fleet-b' does not "
+                                          r"serve the model small \(it serves gpt-4o\)"):
+        load_settings(_config(tmp_path, "model = 'small'\n" + endpoints
+                                        + "[stages.extract]\nendpoint = 'fleet-b'\n"))

@@ -341,3 +341,35 @@ async def test_after_a_batch_the_verify_stage_goes_live(tmp_path: Path, document
     live = [b["model"] for r in server.log if r.path == "/v1/chat/completions"
             and (b := r.body) is not None]
     assert live == ["verify-m"]  # the chunk went in the batch, the check live
+
+
+async def test_each_stage_goes_to_the_endpoint_it_names(tmp_path: Path,
+                                                        document: Path) -> None:
+    model = GoldModel([TRUTH], wrong_models={"extract-m": 1.0})
+    async with LoopbackServer(responder=model) as b, LoopbackServer(responder=model) as c:
+        settings = load_settings(
+            None, model="extract-m", retries=2,
+            endpoints=[{"name": "b", "base_url": b.base_url},
+                       {"name": "c", "base_url": c.base_url}],
+            stages={"extract": {"endpoint": "b"},
+                    "verify": {"enabled": True, "model": "verify-m", "endpoint": "c"}})
+        with Session.open(tmp_path / "s.sqlite") as session:
+            job = await _run(settings, session, document)
+            assert _values(job) == RIGHT
+            report = job.report()
+    assert {body["model"] for body in _bodies(b)} == {"extract-m"}
+    assert [body["model"] for body in _bodies(c)] == ["verify-m"]
+    endpoints = {e["name"]: e for e in report["summary"]["endpoints"]}
+    assert (endpoints["b"]["answers"], endpoints["c"]["answers"]) == (len(b.log), 1)
+
+
+async def test_offline_runs_every_stage_though_the_config_names_their_endpoints(
+        tmp_path: Path, document: Path) -> None:
+    settings = load_settings(
+        None, provider="offline",
+        endpoints=[{"name": "b", "base_url": "http://127.0.0.1:9/v1"}],
+        stages={"extract": {"endpoint": "b"}, "verify": {"enabled": True, "endpoint": "b"}})
+    with Session.open(tmp_path / "s.sqlite") as session:
+        job = await _run(settings, session, document)
+    assert job.last_run is not None and job.last_run.fatal is None
+    assert job.requests_by_stage == {"extract": 1, "verify": 1}

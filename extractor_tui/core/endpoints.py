@@ -17,6 +17,9 @@ the engine's one question, "may this item go now, and where?":
   fail), and an answered probe puts it back. An endpoint whose breaker opened is waited for
   like any busy endpoint. Only when every endpoint that serves a model is out of service
   (or the run was stopped for all of them) is there nothing left for it: ``stop_reason``.
+* **Stages.** A stage may name the endpoint its requests go to (``[stages.verify]
+  endpoint``): every method takes that name beside the model, and then only that endpoint
+  is asked, waited for and, when it is out, the reason the stage's work stops.
 * **One endpoint** (no ``[[endpoints]]`` in the config) is a pool of one, and behaves as the
   single gate did: its first refused key or dead address leaves nothing for the model, so
   the run stops with that endpoint's own line.
@@ -53,7 +56,10 @@ from extractor_tui.core.failfast import FailFast
 from extractor_tui.core.llm.base import Client
 from extractor_tui.core.structured import ModeSwitch, Negotiation, StructuredOutput
 
-__all__ = ["Endpoint", "EndpointPool", "EndpointSpec"]
+__all__ = ["Endpoint", "EndpointPool", "EndpointSpec", "Route"]
+
+Route = tuple[str, str | None]
+"""What a request is routed by: its model, and the endpoint its stage names (None: any)."""
 
 
 @dataclass(frozen=True)
@@ -125,39 +131,43 @@ class EndpointPool:
                                        switch.mode.value, switch.message,
                                        switch.reason[:300], self._clock.now(), name)
 
-    def serving(self, model: str) -> list[Endpoint]:
-        return [endpoint for endpoint in self.endpoints if endpoint.serves(model)]
+    def serving(self, model: str, endpoint: str | None = None) -> list[Endpoint]:
+        """The endpoints that serve ``model``: only the one named ``endpoint`` when a stage
+        names one."""
+        return [e for e in self.endpoints
+                if e.serves(model) and (endpoint is None or e.name == endpoint)]
 
-    def primary(self, model: str) -> Endpoint:
+    def primary(self, model: str, endpoint: str | None = None) -> Endpoint:
         """The first endpoint that serves ``model`` (else the first): what a plan assumes."""
-        serving = self.serving(model)
+        serving = self.serving(model, endpoint)
         return serving[0] if serving else self.endpoints[0]
 
     # -- admission ---------------------------------------------------------------------------
 
-    def try_admit(self, model: str, tokens: int = 0,
-                  avoid: str | None = None) -> tuple[Endpoint, Permit] | None:
-        """An endpoint for ``model`` and its permit, if one admits a request now.
+    def try_admit(self, model: str, tokens: int = 0, avoid: str | None = None,
+                  endpoint: str | None = None) -> tuple[Endpoint, Permit] | None:
+        """An endpoint for ``model`` (the one named ``endpoint``, if given) and its permit,
+        if one admits a request now.
 
         Fewest sends per weight first; ``avoid`` (where the item last failed) goes last.
         """
-        candidates = [e for e in self.serving(model) if e.gate.fatal_message is None]
+        candidates = [e for e in self.serving(model, endpoint) if e.gate.fatal_message is None]
         if len(candidates) > 1:
             candidates.sort(key=lambda e: (e.name == avoid, e.sent / e.weight))
-        for endpoint in candidates:
-            permit = endpoint.gate.try_acquire(tokens)
+        for candidate in candidates:
+            permit = candidate.gate.try_acquire(tokens)
             if permit is not None:
-                endpoint.sent += 1
-                return endpoint, permit
+                candidate.sent += 1
+                return candidate, permit
         return None
 
-    async def changed(self, model: str, tokens: int = 0) -> None:
-        """Return when ``try_admit`` may succeed for ``model``; raise ``CircuitOpen`` when
-        there is nothing left to wait for (``stop_reason``)."""
-        stop = self.stop_reason(model)
+    async def changed(self, model: str, tokens: int = 0, endpoint: str | None = None) -> None:
+        """Return when ``try_admit`` may succeed for ``model`` (and ``endpoint``); raise
+        ``CircuitOpen`` when there is nothing left to wait for (``stop_reason``)."""
+        stop = self.stop_reason(model, endpoint)
         if stop is not None:
             raise CircuitOpen(stop)
-        waiting = [e for e in self.serving(model) if e.gate.fatal_message is None]
+        waiting = [e for e in self.serving(model, endpoint) if e.gate.fatal_message is None]
         if len(waiting) == 1:
             await waiting[0].gate.changed(tokens)
             return
@@ -169,13 +179,21 @@ class EndpointPool:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    def stop_reason(self, model: str) -> str | None:
-        """Why nothing more can be sent for ``model``, or None while an endpoint is left.
+    def stop_reason(self, model: str, endpoint: str | None = None) -> str | None:
+        """Why nothing more can be sent for ``model`` (to ``endpoint``, when a stage names
+        one), or None while an endpoint is left.
 
         With one endpoint (or one cause for all) it is that line as it is, so a single
         endpoint's run stops with the endpoint's own words.
         """
-        serving = self.serving(model)
+        serving = self.serving(model, endpoint)
+        if not serving and endpoint is not None:
+            named = next((e for e in self.endpoints if e.name == endpoint), None)
+            if named is None:
+                names = ", ".join(e.name for e in self.endpoints)
+                return f"no endpoint is named {endpoint} ({names})"
+            return (f"the endpoint {endpoint} does not serve the model {model} (it serves "
+                    f"{', '.join(sorted(named.models))})")
         if not serving:
             served = "; ".join(f"{e.name} serves {', '.join(sorted(e.models))}"
                                for e in self.endpoints)
@@ -231,11 +249,11 @@ class EndpointPool:
         for endpoint in self.endpoints:
             endpoint.gate.resume()
 
-    def stop(self, reason: str, model: str) -> None:
-        """Nothing more is sent for ``model``: an error no endpoint can help with, or none
-        left. The endpoints that serve it stop for good, with ``reason``."""
-        for endpoint in self.serving(model):
-            endpoint.gate.fatal(reason)
+    def stop(self, reason: str, model: str, endpoint: str | None = None) -> None:
+        """Nothing more is sent for ``model`` (to ``endpoint``): an error no endpoint can
+        help with, or none left. The endpoints that serve it stop for good, with ``reason``."""
+        for serving in self.serving(model, endpoint):
+            serving.gate.fatal(reason)
 
 
 def _shares(total: int, weights: Sequence[int]) -> list[int]:

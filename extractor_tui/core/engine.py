@@ -55,7 +55,7 @@ from extractor_tui.core._engine_run import Admitted, Answer, ChunkState, Queue, 
 from extractor_tui.core.cost_cap import CostCap
 from extractor_tui.core.clock import Clock, SystemClock
 from extractor_tui.core.dispatch import CircuitOpen, GateConfig, Permit
-from extractor_tui.core.endpoints import Endpoint, EndpointPool, EndpointSpec
+from extractor_tui.core.endpoints import Endpoint, EndpointPool, EndpointSpec, Route
 from extractor_tui.core.failfast import endpoint_label
 from extractor_tui.core.llm.offline import count_tokens as _bundled_count
 from extractor_tui.core.events import (
@@ -140,7 +140,8 @@ class Engine:
             "extract": ExtractStage(fields, model, max_tokens=self.max_tokens)}
         for stage in stages:
             self.stages[stage.name] = stage
-        self._models: tuple[str, ...] = (model,)  # of the run's items, first seen first
+        # (model, endpoint named by the stage or None) of the run's items, first seen first
+        self._routes: tuple[Route, ...] = ((model, None),)
         self._seedless: set[str] = set()  # endpoints that refused a seed: none is sent there
 
     # -- controls ----------------------------------------------------------------------------
@@ -176,14 +177,14 @@ class Engine:
     @property
     def fatal_message(self) -> str | None:
         """Why nothing more can be sent for a model of the run's items, or None."""
-        return next((reason for model in self._models
-                     if (reason := self.pool.stop_reason(model)) is not None), None)
+        return next((reason for model, endpoint in self._routes
+                     if (reason := self.pool.stop_reason(model, endpoint)) is not None), None)
 
     def endpoint_info(self) -> tuple[EndpointInfo, ...]:
         """Each endpoint as a run starts: name, ceiling, limit, mode, models."""
         return tuple(EndpointInfo(e.name, e.gate.maximum, e.gate.limit,
                                   e.negotiation.mode.value, tuple(sorted(e.models)),
-                                  e.serves(self._models[0]))
+                                  any(e in self.pool.serving(*route) for route in self._routes))
                      for e in self.pool.endpoints)
 
     async def aclose(self) -> None:
@@ -199,9 +200,9 @@ class Engine:
             raise RuntimeError("this engine is already running")
         run = self._run = Run(ready=Queue(self.urgent))
         started = self._clock.now()
-        self._models = tuple(dict.fromkeys(self._stage(item).model for item in items)) \
-            or (self.model,)
-        self._sink(RunStarted(len(items), self.pool.limit, self.provider, self._models[0],
+        self._routes = tuple(dict.fromkeys(self._route_of(item) for item in items)) \
+            or ((self.model, None),)
+        self._sink(RunStarted(len(items), self.pool.limit, self.provider, self._routes[0][0],
                               started, self.endpoint_info()))
         for item in items:
             self._states[item.id] = ChunkState(item)
@@ -262,8 +263,8 @@ class Engine:
                 continue
             if admitted is None:
                 try:
-                    await self.pool.changed(self._model_of(run.ready[0]),
-                                            _budget_tokens(run.ready[0]))
+                    model, endpoint = self._route_of(run.ready[0])
+                    await self.pool.changed(model, _budget_tokens(run.ready[0]), endpoint)
                 except CircuitOpen:
                     self._maybe_finished(run)
                     return
@@ -288,8 +289,8 @@ class Engine:
             else:
                 self._cap_reached(run)
             return None
-        admitted = self.pool.try_admit(self._model_of(state.item), _budget_tokens(state.item),
-                                       state.avoid)
+        model, endpoint = self._route_of(state.item)
+        admitted = self.pool.try_admit(model, _budget_tokens(state.item), state.avoid, endpoint)
         if admitted is None:
             if self.cost_cap is not None:
                 self.cost_cap.release(state.item.id)  # not sent now: asked again later
@@ -465,7 +466,7 @@ class Engine:
             if exc.endpoint_own:
                 self._out_of_service(run, state, exc, endpoint, reason)
             else:
-                self.pool.stop(reason, self._model_of(item))
+                self.pool.stop(reason, *self._route_of(item))
                 self._fail(run, state, exc, reason)
         elif isinstance(exc, TruncatedOutput):
             stage = self._stage(item)
@@ -523,7 +524,7 @@ class Engine:
         endpoint.gate.take_down(reason)
         stop = self.fatal_message
         if stop is not None:
-            self.pool.stop(stop, self._model_of(state.item))  # for good: no probe after the run
+            self.pool.stop(stop, *self._route_of(state.item))  # for good: no probe after the run
             self._fail(run, state, exc, stop)
             return
         state.avoid = endpoint.name
@@ -538,9 +539,11 @@ class Engine:
             raise LookupError(f"no {item.id.stage!r} stage was given to this engine")
         return stage
 
-    def _model_of(self, item: WorkItem) -> str:
-        """The model an item's request names, and is routed by: its stage's."""
-        return self._stage(item).model
+    def _route_of(self, item: WorkItem) -> Route:
+        """What an item is routed by: its stage's model, and the endpoint the stage names
+        (None: any that serves the model)."""
+        stage = self._stage(item)
+        return stage.model, stage.endpoint
 
     def _rate_limited(self, run: Run, state: ChunkState, exc: RateLimited, endpoint: Endpoint,
                       permit: Permit) -> None:
@@ -586,10 +589,16 @@ class Engine:
 
     # -- one request, built and read: shared with the Batch API hand-off (batch.py) ----------
 
+    def primary(self, stage: str) -> Endpoint:
+        """The endpoint a plan assumes for ``stage``'s requests: the first that serves its
+        model (the one it names, if it names one)."""
+        named = self.stages[stage]
+        return self.pool.primary(named.model, named.endpoint)
+
     def request_for(self, item: WorkItem, endpoint: Endpoint | None = None) -> LLMRequest:
         """The request ``item`` is sent as to ``endpoint`` (else the first serving the
         model), in that endpoint's negotiated mode; a batch line's body is exactly this."""
-        mode = (endpoint or self.pool.primary(self._model_of(item))).negotiation.mode
+        mode = (endpoint or self.pool.primary(*self._route_of(item))).negotiation.mode
         return self._stage(item).build_request(item, mode)
 
     def check_answer(self, item: WorkItem, response: LLMResponse) -> tuple[RawCandidate, ...]:

@@ -241,11 +241,15 @@ class Job(JobSpending):
         self.chunker, self.encoding = make_chunker(settings.model, settings.chunk_tokens,
                                                    settings.overlap_tokens)
         endpoints, config = self._endpoints(client)
+        # A stage's endpoint names one of the [[endpoints]]: with none (one endpoint, or
+        # offline) there is nothing to name and every stage goes to the one there is.
+        routed = isinstance(endpoints, list)
         extract = ExtractStage(fields, settings.model, settings.extract_sampling(),
                                max_tokens=settings.max_output_tokens
                                or answer_token_cap(fields, settings.model),
-                               endpoint=settings.stages.extract.endpoint)
-        self.verification = Verification(settings, fields, session, self.count_tokens)
+                               endpoint=settings.stages.extract.endpoint if routed else None)
+        self.verification = Verification(settings, fields, session, self.count_tokens,
+                                         routed=routed)
         self.engine = Engine(endpoints, fields, model=settings.model, config=config,
                              sink=self._emit, clock=self.clock, rng=rng,
                              count_tokens=self.count_tokens,
@@ -487,7 +491,7 @@ class Job(JobSpending):
         documents = [(d.doc_id, d.path, d.items, self._finished(d)) for d in loaded]
         return self.verification.plan(
             documents, self._extract_results,
-            self.engine.pool.primary(self.verification.model).negotiation.mode,
+            self.engine.primary("verify").negotiation.mode,
             extracting=self.settings.stages.extract.enabled,
             cost=lambda prompt, completion: self.cost(prompt, completion, stage="verify"))
 
@@ -499,7 +503,7 @@ class Job(JobSpending):
         prompt; local servers turn it into a grammar. Counting it everywhere put the
         estimate 64 % over on the invoices (14,491 prompt tokens for 8,828)."""
         encode = self.encoding.encoding.encode_ordinary
-        mode = self.engine.pool.primary(self.settings.model).negotiation.mode
+        mode = self.engine.primary("extract").negotiation.mode
         messages = build_messages(self.fields, "", mode)
         tokens = sum(len(encode(m["content"])) + MESSAGE_TOKENS for m in messages) \
             + REPLY_TOKENS
@@ -510,7 +514,7 @@ class Job(JobSpending):
     def _openai_endpoint(self) -> bool:
         if self.provider == "offline":
             return False
-        primary = self.engine.pool.primary(self.settings.model)
+        primary = self.engine.primary("extract")
         return urlsplit(primary.client.endpoint).hostname == "api.openai.com"
 
     def _completion_estimate(self, pending: Sequence[WorkItem]) -> int:

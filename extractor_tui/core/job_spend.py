@@ -152,7 +152,7 @@ class JobSpending:
                               "the built-in offline provider has none")
         settings = self.settings
         limits = BatchLimits(settings.batch_max_requests, int(settings.batch_max_mb * 1e6))
-        return BatchEndpoint(self.engine.pool.primary(settings.model), self._inner,
+        return BatchEndpoint(self.engine.primary("extract"), self._inner,
                              batch_service(settings), limits)
 
     # -- the cost cap --------------------------------------------------------------------

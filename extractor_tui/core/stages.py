@@ -8,13 +8,14 @@ whether a cut answer may be split. Dispatch, retries, the gate, negotiation, the
 the tracker are the same for both, so a verify request is retried, paced and recorded
 exactly as a chunk is.
 
-Sampling (temperature, top_p, seed) is per stage, and a stage's model and ``endpoint`` (a
-name the router may honour) travel in each request. A sampling value that is not set is
-not sent: the server's default applies, and the request key stays what it was before
-stages had sampling, so sessions made earlier keep their answers. ``seed`` is sent where the
-server takes one: some refuse it (Azure's Mistral with a 422 ``extra_forbidden`` at
-``body.seed``, proxies that "do not support parameters: {'seed': 1}"), and a refusal that
-names it (``refuses_seed``) makes the engine drop it for that endpoint and send again.
+Sampling (temperature, top_p, seed) is per stage, and so are a stage's model and
+``endpoint`` (the name of one of the ``[[endpoints]]``: the pool sends the stage's requests
+there only). A sampling value that is not set is not sent: the server's default applies,
+and the request key stays what it was before stages had sampling, so sessions made earlier
+keep their answers. ``seed`` is sent where the server takes one: some refuse it (Azure's
+Mistral with a 422 ``extra_forbidden`` at ``body.seed``, proxies that "do not support
+parameters: {'seed': 1}"), and a refusal that names it (``refuses_seed``) makes the engine
+drop it for that endpoint and send again.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ class Stage(Protocol):
     @property
     def model(self) -> str:
         """The model its requests name."""
+        ...
+
+    @property
+    def endpoint(self) -> str | None:
+        """The endpoint its requests go to (``[stages.*] endpoint``); None: any that serves
+        its model."""
         ...
 
     @property

@@ -55,7 +55,7 @@ class Verification:
     """Plans, registers and reads back the verify requests of a job's documents."""
 
     def __init__(self, settings: Settings, fields: FieldSet, session: Session,
-                 count_tokens: Callable[[str], int]) -> None:
+                 count_tokens: Callable[[str], int], *, routed: bool = True) -> None:
         self.settings = settings
         self.fields = fields
         self.session = session
@@ -63,7 +63,8 @@ class Verification:
         verify = settings.stages.verify
         self.model = settings.verify_model
         self.stage = VerifyStage(fields, self.model, settings.verify_sampling(),
-                                 max_tokens=verify.max_tokens, endpoint=verify.endpoint)
+                                 max_tokens=verify.max_tokens,
+                                 endpoint=verify.endpoint if routed else None)
 
     @property
     def enabled(self) -> bool:
