@@ -104,9 +104,10 @@ from extractor_tui.core._session_schema import redact_url
 from extractor_tui.core.job_spend import JobSpending
 from extractor_tui.core.run_settings import session_settings
 from extractor_tui.core.session import Session
-from extractor_tui.errors import ConfigError, DocumentError, SessionWriteError
+from extractor_tui.errors import ConfigError, DocumentError, ProviderError, SessionWriteError
 
-__all__ = ["DocumentEntry", "Job", "Plan", "list_models", "make_client"]
+__all__ = ["DocumentEntry", "Job", "Plan", "endpoint_models", "list_models",
+           "make_client"]
 
 # The dry-run estimate of the answers' size reads at most this many pending chunks (spread
 # evenly) with the built-in extractor and scales up: under a millisecond each.
@@ -133,6 +134,24 @@ async def list_models(settings: Settings) -> list[str]:
         return await client.list_models(timeout=min(10.0, settings.timeout_s))
     finally:
         await client.aclose()
+
+
+async def endpoint_models(settings: Settings) -> list[tuple[str, list[str] | ProviderError]]:
+    """Each ``[[endpoints]]`` table's models, or why its call failed, asked at once by the
+    clients a run would build (each with the key its variable holds). A variable that is
+    not set is a ``ConfigError`` before anything is asked."""
+    specs = endpoint_specs(settings, modes={}, wrap=lambda client: client)
+
+    async def ask(client: Client) -> list[str] | ProviderError:
+        try:
+            return await client.list_models(timeout=min(10.0, settings.timeout_s))
+        except ProviderError as exc:
+            return exc
+        finally:
+            await client.aclose()
+
+    answers = await asyncio.gather(*(ask(spec.client) for spec in specs))
+    return [(spec.name, answer) for spec, answer in zip(specs, answers, strict=True)]
 
 
 def engine_config(settings: Settings, structured_start: str | None = None) -> EngineConfig:

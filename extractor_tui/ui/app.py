@@ -211,7 +211,8 @@ class ExtractorApp(App[int]):
                           + f" · session {c.session_path.name}"
                           + (" (read-only)" if c.job.session.read_only else ""))
         for bar in self.query(RunBar):
-            bar.show(c.job.provider, c.settings.model, c.settings.base_url, c.running)
+            bar.show(c.job.provider, c.settings.model, c.settings.base_url, c.running,
+                     c.endpoint_names)
         unfinished = len(c.unfinished())
         number = [tab for tab, _, _ in TABS].index("failed") + 1
         self.query_one(TabbedContent).get_tab("failed").label = (

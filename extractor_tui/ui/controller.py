@@ -44,7 +44,7 @@ from extractor_tui.core.events import (
 )
 from extractor_tui.core.export import export
 from extractor_tui.core.fields import FieldSet
-from extractor_tui.core.job import DocumentEntry, Job, Plan, list_models
+from extractor_tui.core.job import DocumentEntry, Job, Plan, endpoint_models, list_models
 from extractor_tui.core.llm.base import Client
 from extractor_tui.core.model import (
     ChunkId,
@@ -57,7 +57,7 @@ from extractor_tui.core.model import (
 from extractor_tui.core.run_settings import needs_key, restore
 from extractor_tui.core.session import Session, StoredAttempt
 from extractor_tui.core.session_lock import SessionLock
-from extractor_tui.errors import ProviderError, SessionBusy
+from extractor_tui.errors import ConfigError, ProviderError, SessionBusy
 from extractor_tui.ui.dialogs.key import KeyDialog
 from extractor_tui.ui.dialogs.plan import PlanDialog
 from extractor_tui.ui.dialogs.raise_cap import RaiseCapDialog
@@ -251,6 +251,12 @@ class Controller:
         return self.job.engine.pool.maximum
 
     @property
+    def endpoint_names(self) -> tuple[str, ...]:
+        """The config file's ``[[endpoints]]`` the run goes to; none when it is one base URL."""
+        return tuple(e.name for e in self.job.engine.pool.endpoints) if self.job.several \
+            else ()
+
+    @property
     def concurrency_cap(self) -> int:
         return self.job.engine.pool.maximum_cap
 
@@ -411,6 +417,9 @@ class Controller:
             self._app.notify("The offline provider is built in (no LLM): there is nothing to "
                              "connect to.", markup=False)
             return
+        if settings.endpoints:
+            await self._test_endpoints(settings)
+            return
         where = settings.base_url or "https://api.openai.com/v1"
         try:
             models = await list_models(settings)
@@ -421,6 +430,29 @@ class Controller:
         listed = "is listed" if settings.model in models else "is not listed"
         self._app.notify(f"{where} answered with {len(models)} model(s); {settings.model} "
                          f"{listed}.", title="Connection works", markup=False)
+
+    async def _test_endpoints(self, settings: Settings) -> None:
+        """Each of the config file's ``[[endpoints]]``, one line each: the base URL is not
+        what a run with them uses."""
+        try:
+            answers = await endpoint_models(settings)
+        except ConfigError as exc:  # a key variable that is not set
+            self._app.notify(str(exc), title="Connection failed", severity="error",
+                             markup=False)
+            return
+        lines, failed = [], 0
+        for name, answer in answers:
+            if isinstance(answer, ProviderError):
+                failed += 1
+                lines.append(f"{name}: {answer}")
+                continue
+            listed = "is listed" if settings.model in answer else "is not listed"
+            lines.append(f"{name} answered with {len(answer)} model(s); {settings.model} "
+                         f"{listed}.")
+        title = (f"Connection failed for {failed} of {len(answers)} endpoints" if failed
+                 else "Connection works")
+        self._app.notify("\n".join(lines), title=title,
+                         severity="error" if failed else "information", markup=False)
 
     # -- replacing the Job --------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import shutil
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,9 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.text import Text
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, OptionList, Select, TabbedContent
+from textual.widgets import DataTable, Input, OptionList, Select, Static, TabbedContent
 
-from extractor_tui.config import Settings
+from extractor_tui.config import EndpointSettings, Settings
 from extractor_tui.core.fields import preset
 from extractor_tui.core.llm.base import LLMRequest, LLMResponse
 from extractor_tui.core.llm.offline import OfflineClient
@@ -481,3 +482,43 @@ async def test_fields_are_validated_added_and_saved(
         await pilot.press("y")
         await settle(pilot)
         assert app.controller.fields == preset("contract")
+
+
+async def test_the_run_bar_names_the_endpoints_of_the_config_file(make_app: MakeApp) -> None:
+    """With [[endpoints]] the base URL is not used: the bar must not show it (it said
+    https://api.openai.com/v1, where nothing was sent)."""
+    settings = Settings(model="m", endpoints=(
+        EndpointSettings(name="fleet-a", base_url="http://127.0.0.1:9/v1"),
+        EndpointSettings(name="fleet-b", base_url="http://127.0.0.1:9/v2")))
+    app = make_app([], settings=settings)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        shown = str(app.query_one("#provider", Static).render())
+    assert shown == "OpenAI-compatible · 2 endpoints: fleet-a, fleet-b · model m"
+
+
+async def test_test_connection_asks_every_endpoint_of_the_config_file(
+        make_app: MakeApp, settle: Settle, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not the base URL, which a run with [[endpoints]] does not use: each endpoint, with
+    its own key (from the variable it names), one line each."""
+    monkeypatch.setenv("FLEET_A_KEY", "sk-fleet-a-secret")
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    async with LoopbackServer() as server:
+        settings = Settings(model="loopback-1", endpoints=(
+            EndpointSettings(name="fleet-a", base_url=server.base_url,
+                             api_key_env="FLEET_A_KEY"),
+            EndpointSettings(name="dead", base_url=dead)))
+        app = make_app([], settings=settings)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("3", "ctrl+t")
+            await settle(pilot)
+            said = [n for n in app._notifications if n.title.startswith("Connection")]
+    assert [r.path for r in server.log] == ["/v1/models"]
+    [note] = said
+    assert note.severity == "error" and note.title == "Connection failed for 1 of 2 endpoints"
+    lines = note.message.splitlines()
+    assert lines[0] == "fleet-a answered with 1 model(s); loopback-1 is listed."
+    assert lines[1].startswith("dead: cannot connect")

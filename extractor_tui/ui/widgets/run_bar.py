@@ -7,6 +7,7 @@ shows the plan and asks before anything is sent.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -25,14 +26,17 @@ class RunRequested(Message):
     """The user asked to start a run (the plan comes first)."""
 
 
-def provider_line(provider: str, model: str, base_url: str | None) -> Text:
-    """Which provider and model a run would use, the offline one called what it is."""
+def provider_line(provider: str, model: str, base_url: str | None,
+                  endpoints: Sequence[str] = ()) -> Text:
+    """Which provider and model a run would use, the offline one called what it is; with
+    the config file's ``[[endpoints]]`` their names (the base URL is not used then)."""
     if provider == "offline":
         return Text.assemble(("Offline provider", "bold yellow"),
                              ": a built-in heuristic, not an LLM. For real extraction set an "
                              "API key or base URL in Settings.")
-    return Text.assemble(("OpenAI-compatible", "bold"), " · ",
-                         literal(base_url or "https://api.openai.com/v1"), " · model ",
+    where = (literal(f"{len(endpoints)} endpoints: {', '.join(endpoints)}") if endpoints
+             else literal(base_url or "https://api.openai.com/v1"))
+    return Text.assemble(("OpenAI-compatible", "bold"), " · ", where, " · model ",
                          literal(model, "bold"))
 
 
@@ -49,8 +53,10 @@ class RunBar(Horizontal):
         yield Button("Start run… (Ctrl+R)", id="start-run", variant="primary")
         yield Static("", id="provider")
 
-    def show(self, provider: str, model: str, base_url: str | None, busy: bool) -> None:
-        self.query_one("#provider", Static).update(provider_line(provider, model, base_url))
+    def show(self, provider: str, model: str, base_url: str | None, busy: bool,
+             endpoints: Sequence[str] = ()) -> None:
+        self.query_one("#provider", Static).update(
+            provider_line(provider, model, base_url, endpoints))
         self.query_one("#start-run", Button).disabled = busy
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
