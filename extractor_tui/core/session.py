@@ -37,6 +37,7 @@ from types import TracebackType
 from typing import Any
 
 from extractor_tui.core._session_open import cannot_open, connect, not_a_session
+from extractor_tui.core._session_pages import DocumentSummary, PageReads, UnfinishedChunk
 from extractor_tui.core._session_schema import (
     APPLICATION_ID,
     DDL,
@@ -82,6 +83,7 @@ from extractor_tui.core.session_lock import SessionLock
 from extractor_tui.errors import ConfigError, SessionWriteError
 
 __all__ = [
+    "DocumentSummary",
     "ReusableChunk",
     "RunInfo",
     "Session",
@@ -90,6 +92,7 @@ __all__ = [
     "StoredDocument",
     "StoredEdit",
     "StoredRequest",
+    "UnfinishedChunk",
 ]
 
 _CHUNK_COLUMNS = ('c.doc_id, c.chunk, c.part, c.document, c.start, c."end", c.tokens, c.key, '
@@ -125,8 +128,11 @@ class _BulkReads:
     documents: list[StoredDocument] | None = None
 
 
-class Session:
-    """An open session file. Build with ``Session.open(path)``; close it, or use ``with``."""
+class Session(PageReads):
+    """An open session file. Build with ``Session.open(path)``; close it, or use ``with``.
+
+    What screens read a page at a time (summaries, counts, unfinished chunks, one chunk)
+    comes from ``PageReads`` (``_session_pages.py``)."""
 
     def __init__(self, db: sqlite3.Connection, path: Path,
                  now: Callable[[], datetime] = _utc_now, *, read_only: bool = False,
@@ -606,6 +612,20 @@ class Session:
                                 "AND label = ? ORDER BY id", (doc_id, label))
         return [StoredAttempt(int(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7]),
                               bool(r[8]), r[9]) for r in rows]
+
+    def stored_request(self, chunk: ChunkId) -> StoredRequest | None:
+        """How one chunk's last request ended, with its text, raw output and every call
+        (what a screen shows when the chunk is opened); None when it was never sent."""
+        item = self.work_item(chunk.doc, chunk.label)
+        row = None if item is None else self._db.execute(
+            "SELECT status, reason, message, attempts, http_status, prompt_tokens, "
+            f"completion_tokens, raw, updated_at, {self._estimated('')} FROM requests "
+            "WHERE doc_id = ? AND label = ?", (chunk.doc, chunk.label)).fetchone()
+        if item is None or row is None:
+            return None
+        return StoredRequest(item, str(row[0]), error_kind(row[1]), row[2], int(row[3]),
+                             row[4], int(row[5]), int(row[6]), row[7], str(row[8]),
+                             tuple(self.attempts(chunk.doc, chunk.label)), bool(row[9]))
 
     # -- results and edits ---------------------------------------------------------------
 
