@@ -60,13 +60,15 @@ async def test_mark_empty_is_an_answer_the_session_keeps(settings: Settings,
         job = Job(settings, preset("invoice"), session)
         await job.add_paths([SAMPLES / "kestrel-kp-24-1009.txt"])
         [doc] = job.documents()
-        first = doc.items[0].id
+        items = session.work_items(doc.doc_id)
+        first = items[0].id
         job.mark_empty([first])
-        assert [item.id for item in session.pending_items()] == [i.id for i in doc.items[1:]]
+        assert [item.id for item in session.pending_items()] == [i.id for i in items[1:]]
     with Session.open(path) as session:
         reopened = Job(settings, preset("invoice"), session)
-        assert reopened.outcomes[first].status is ChunkStatus.COMPLETED
-        assert reopened.outcomes[first].candidates == ()
+        restored = {o.item.id: o for o in reopened.chunk_outcomes(first.doc)}
+        assert restored[first].status is ChunkStatus.COMPLETED
+        assert restored[first].candidates == ()
 
 
 async def test_a_session_that_cannot_be_written_stops_the_run_with_one_clear_error(
@@ -183,3 +185,29 @@ async def test_list_models_asks_the_endpoint_a_run_would_use() -> None:
     with pytest.raises(ProviderError, match="127.0.0.1"):
         await list_models(refused)
     assert await list_models(Settings(provider="offline")) == []
+
+
+async def test_a_reopened_job_restores_stored_answers_one_document_at_a_time(
+        settings: Settings, tmp_path: Path) -> None:
+    """Opening parses no stored answer (2 s for 12,000 chunks, before the app could draw):
+    a document's answers are restored when its results are asked for, every document's
+    for the report, and the results are those the run merged."""
+    path = tmp_path / "s.sqlite"
+    with Session.open(path) as session:
+        job = Job(settings, preset("invoice"), session)
+        await job.add_paths([SAMPLES / "acme-2024-0117.txt", SAMPLES / "kestrel-kp-24-1009.txt"])
+        await job.run()
+        first, second = job.documents()
+        merged = {doc.doc_id: job.results(doc.doc_id) for doc in (first, second)}
+        report = job.report()
+    with Session.open(path) as session:
+        reopened = Job(settings, preset("invoice"), session)
+        assert reopened.outcomes == {}
+        assert reopened.results(second.doc_id) == merged[second.doc_id]
+        assert {chunk.doc for chunk in reopened.outcomes} == {second.doc_id}
+        assert len(reopened.outcomes) == len(second.items)
+        again = reopened.report()["documents"]  # what this job spent differs: nothing
+        assert [(d["status"], d["fields"]) for d in again] == [
+            (d["status"], d["fields"]) for d in report["documents"]]
+        assert {chunk.doc for chunk in reopened.outcomes} == {first.doc_id, second.doc_id}
+        assert reopened.results(first.doc_id) == merged[first.doc_id]

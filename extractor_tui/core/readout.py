@@ -51,18 +51,20 @@ NOT_SENT = "not sent yet"
 """The message of a chunk that has neither an answer nor a recorded failure."""
 
 
-def stored_outcomes(session: Session, fields: FieldSet) -> dict[ChunkId, ChunkOutcome]:
+def stored_outcomes(session: Session, fields: FieldSet,
+                    doc_id: int | None = None) -> dict[ChunkId, ChunkOutcome]:
     """Every leaf chunk the session has an answer for (parsed again for ``fields``), and
-    every other one whose last request failed or was cancelled, with its reason."""
+    every other one whose last request failed or was cancelled, with its reason; of one
+    document, or of all (None)."""
     outcomes: dict[ChunkId, ChunkOutcome] = {}
-    for item, content in session.completed():
+    for item, content in session.completed(doc_id):
         try:
             candidates = parse_output(content, fields)
         except InvalidOutput:  # an answer stored for other fields: the chunk is to do
             continue
         outcomes[item.id] = ChunkOutcome(item, ChunkStatus.COMPLETED, 1, candidates, content,
                                          cached=True)
-    for stored in session.failed_chunks():
+    for stored in session.failed_chunks(doc_id):
         if stored.item.id not in outcomes:
             outcomes[stored.item.id] = ChunkOutcome(
                 stored.item, stored.status, stored.attempts, raw=stored.raw,

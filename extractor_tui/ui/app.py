@@ -60,6 +60,7 @@ from extractor_tui.ui.screens.settings import SettingsView
 from extractor_tui.ui.widgets.footer import QuietFooter
 from extractor_tui.ui.widgets.literal import display_path, literal
 from extractor_tui.ui.widgets.request_table import RequestTable
+from extractor_tui.ui.widgets.virtual_table import VirtualTable
 from extractor_tui.ui.widgets.run_bar import RunBar, RunRequested
 
 __all__ = ["ERROR_TIMEOUT_S", "TABS", "VIEWS", "ExtractorApp"]
@@ -159,7 +160,7 @@ class ExtractorApp(App[int]):
             self.notify(note, severity="warning", timeout=12, markup=False)
         if not self._notes:
             self._focus_tab("documents")
-        reopened = bool(self.controller.documents())  # a session with work in it
+        reopened = self.controller.document_count() > 0  # a session with work in it
         if self._busy is not None:
             self._offer_read_only(self._busy)
         elif self._paths:
@@ -213,7 +214,7 @@ class ExtractorApp(App[int]):
         for bar in self.query(RunBar):
             bar.show(c.job.provider, c.settings.model, c.settings.base_url, c.running,
                      c.endpoint_names)
-        unfinished = len(c.unfinished())
+        unfinished = c.unfinished_count()
         number = [tab for tab, _, _ in TABS].index("failed") + 1
         self.query_one(TabbedContent).get_tab("failed").label = (
             f"{number} Failed ({unfinished})" if unfinished else f"{number} Failed")
@@ -309,6 +310,7 @@ class ExtractorApp(App[int]):
     def _focus_tab(self, tab: str) -> None:
         pane = self.query_one(TabbedContent).get_pane(tab)
         target = (next(iter(pane.query(DataTable)), None)
+                  or next(iter(pane.query(VirtualTable)), None)
                   or next(iter(pane.query(RequestTable)), None)
                   or next((w for w in pane.query("*") if w.focusable
                            and not isinstance(w, ScrollableContainer)), None))

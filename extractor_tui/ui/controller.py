@@ -11,7 +11,9 @@ the views to redraw: attributes go down, messages go up.
 
 Every ``Job`` call stays on the event loop's thread, in async workers: the session is
 SQLite with its same-thread check on, and the Job already keeps its slow parts (PDF
-parsing in worker processes, HTTP) off the loop.
+parsing in worker processes, HTTP) off the loop. What screens read is bounded: counts,
+pages of rows and single chunks (``Session``'s page reads), so a screen over 10,000
+documents costs what it draws, not what the session holds.
 
 Settings and fields are immutable inside a Job, so changing them builds a new Job on the
 same session. The engine's events always go to the same ``EventBuffer``, so the Run screen
@@ -44,7 +46,7 @@ from extractor_tui.core.events import (
 )
 from extractor_tui.core.export import export
 from extractor_tui.core.fields import FieldSet
-from extractor_tui.core.job import DocumentEntry, Job, Plan, endpoint_models, list_models
+from extractor_tui.core.job import Job, Plan, endpoint_models, list_models
 from extractor_tui.core.llm.base import Client
 from extractor_tui.core.model import (
     ChunkId,
@@ -55,7 +57,13 @@ from extractor_tui.core.model import (
     WorkItem,
 )
 from extractor_tui.core.run_settings import needs_key, restore
-from extractor_tui.core.session import Session, StoredAttempt
+from extractor_tui.core.session import (
+    DocumentSummary,
+    Session,
+    StoredAttempt,
+    StoredRequest,
+    UnfinishedChunk,
+)
 from extractor_tui.core.session_lock import SessionLock
 from extractor_tui.errors import ConfigError, ProviderError, SessionBusy
 from extractor_tui.ui.dialogs.key import KeyDialog
@@ -184,9 +192,28 @@ class Controller:
     def loading(self) -> bool:
         return self._loading > 0
 
-    def documents(self) -> list[DocumentEntry]:
-        """Every document of the session, by path (ids change when one is read again)."""
-        return sorted(self.job.documents(), key=lambda entry: entry.path)
+    def documents(self) -> list[DocumentSummary]:
+        """Every document of the session, by path (ids change when one is read again).
+        Screens ask for pages (``document_page``); this is the whole list."""
+        return self.job.session.document_summaries(by_path=True)
+
+    def document_count(self) -> int:
+        return self.job.session.document_count()
+
+    def document_page(self, offset: int, limit: int) -> list[DocumentSummary]:
+        """Documents ``offset`` to ``offset + limit`` of ``documents()``, in one query."""
+        return self.job.session.document_summaries(offset, limit, by_path=True)
+
+    def document(self, doc_id: int) -> DocumentSummary | None:
+        return self.job.session.document_summary(doc_id)
+
+    def document_index(self, doc_id: int) -> int | None:
+        """Where a document is in ``documents()``; None when it is not in the session."""
+        return self.job.session.document_index(doc_id)
+
+    def chunks(self, doc_id: int) -> list[WorkItem]:
+        """One document's chunks with their text (its page preview)."""
+        return self.job.session.work_items(doc_id)
 
     def skipped(self) -> list[Skipped]:
         """Files passed over while walking folders (other types, links to folders), by path."""
@@ -200,21 +227,26 @@ class Controller:
     def outcomes(self, doc_id: int) -> list[ChunkOutcome]:
         return self.job.chunk_outcomes(doc_id)
 
-    def unfinished(self) -> list[ChunkOutcome]:
-        """Chunks whose last outcome is failed or cancelled, in (document, chunk) order."""
-        return [self.job.outcomes[key] for key in sorted(self.job.outcomes)
-                if self.job.outcomes[key].status is not ChunkStatus.COMPLETED]
+    def unfinished_count(self) -> int:
+        """Chunks with no answer whose last request failed or was cancelled."""
+        return self.job.session.unfinished_count()
 
-    def answered(self) -> dict[int, int]:
-        """Chunks answered per document as the session has them, also mid-run."""
-        return self.job.session.answered_counts()
+    def unfinished_page(self, offset: int, limit: int) -> list[UnfinishedChunk]:
+        """Those chunks ``offset`` to ``offset + limit``, in (document, chunk) order."""
+        return self.job.session.unfinished_page(offset, limit)
+
+    def unfinished_ids(self) -> list[ChunkId]:
+        return self.job.session.unfinished_ids()
+
+    def unfinished_detail(self, chunk: ChunkId) -> StoredRequest | None:
+        """One unfinished chunk in full: text, raw output, every call."""
+        return self.job.session.stored_request(chunk)
 
     def attempts(self, chunk: ChunkId) -> list[StoredAttempt]:
         return self.job.session.attempts(chunk.doc, chunk.label)
 
     def chunk(self, doc_id: int, label: str) -> WorkItem | None:
-        return next((item for item in self.job.session.work_items(doc_id)
-                     if item.id.label == label), None)
+        return self.job.session.work_item(doc_id, label)
 
     def results(self, doc_id: int) -> dict[str, FieldResult]:
         return self.job.results(doc_id)

@@ -104,7 +104,7 @@ async def test_sample_docs_offline_run_results_and_export(
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         table = app.query_one(DocumentsView).table
-        rows = [_texts(table.get_row(key)) for key in table.rows]
+        rows = [_texts(table.get_row_at(i)) for i in range(table.row_count)]
         assert len(rows) == 20
         acme_row = next(r for r in rows if r[0].endswith(ACME))
         assert acme_row[1:4] == ["1", "463", "1"]
@@ -114,7 +114,7 @@ async def test_sample_docs_offline_run_results_and_export(
 
         await _run_all(pilot, app, settle)
         assert app.query_one(TabbedContent).active == "run"
-        assert not app.controller.unfinished()
+        assert not app.controller.unfinished_ids()
 
         await pilot.press("6")
         view = _choose_document(app, ACME)
@@ -133,7 +133,8 @@ async def test_sample_docs_offline_run_results_and_export(
         await settle(pilot)
         assert not isinstance(app.screen, ConfirmDialog)
         assert table.row_count == 19
-        assert not any(_texts(table.get_row(k))[0].endswith(".json") for k in table.rows)
+        assert not any(_texts(table.get_row_at(i))[0].endswith(".json")
+                   for i in range(table.row_count))
         table.move_cursor(row=0)  # a document asks first
         await pilot.press("x")
         await pilot.pause()
@@ -178,7 +179,7 @@ async def test_loopback_failures_are_reviewed_retried_and_complete(
             await settle(pilot)
             assert [r.path for r in server.log] == ["/v1/models"]
             await _run_all(pilot, app, settle)
-            assert len(app.controller.unfinished()) == 2
+            assert len(app.controller.unfinished_ids()) == 2
 
             await pilot.press("5")
             failed = app.query_one(FailedView)
@@ -193,7 +194,7 @@ async def test_loopback_failures_are_reviewed_retried_and_complete(
             await pilot.pause()
             assert app.query_one(TabbedContent).active == "run"
             await settle(pilot)
-            assert app.controller.unfinished() == []
+            assert app.controller.unfinished_ids() == []
             assert failed.table.row_count == 0
             statuses = {o.status for d in app.controller.documents()
                         for o in app.controller.outcomes(d.doc_id)}

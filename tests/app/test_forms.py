@@ -68,7 +68,7 @@ async def test_documents_no_duplicates_cursor_end_tree_and_encoding(
         table.focus()
         await pilot.press("end")
         assert table.cursor_row == table.row_count - 1
-        rows = [_texts(table.get_row(k)) for k in table.rows]
+        rows = [_texts(table.get_row_at(i)) for i in range(table.row_count)]
         legacy = next(i for i, r in enumerate(rows) if r[0].endswith("legacy.txt"))
         assert "cp1252" in rows[legacy][4], "the row says how it was read"
         table.move_cursor(row=legacy)

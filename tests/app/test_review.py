@@ -133,7 +133,7 @@ async def test_split_and_retry_leaves_no_parent_failed_and_empty_shows_on_run(
         run.flush()
         counts = app.controller.events.tracker.summary().counts
         assert failed.table.row_count == counts[ChunkStatus.FAILED] == 1
-        assert app.controller.events.tracker.rows[app.controller.unfinished()[0].item.id]
+        assert app.controller.events.tracker.rows[app.controller.unfinished_ids()[0]]
         await pilot.press("5", "m")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmDialog)
@@ -182,13 +182,13 @@ async def test_bad_output_attempts_show_their_tokens(
             await settle(pilot)
             app.controller.run()
             await settle(pilot)
-            outcome = app.controller.unfinished()[0]
-            attempts = app.controller.attempts(outcome.item.id)
+            chunk = app.controller.unfinished_ids()[0]
+            attempts = app.controller.attempts(chunk)
             assert attempts[0].http_status == 200 and attempts[0].prompt_tokens > 0
             await pilot.press("4")
             run = app.query_one(RunView)
             run.flush()
-            row = app.controller.events.tracker.rows[outcome.item.id]
+            row = app.controller.events.tracker.rows[chunk]
             assert row.prompt_tokens > 0 and row.attempts[0].prompt_tokens > 0
 
 
@@ -277,8 +277,8 @@ async def test_a_run_cancelled_while_paused_does_not_leave_the_next_one_paused(
         app.controller.pause()
         app.controller.cancel()
         await settle(pilot)
-        unfinished = [o.item.id for o in app.controller.unfinished()]
+        unfinished = app.controller.unfinished_ids()
         assert unfinished, "the cancel left chunks to send"
         app.controller.retry(unfinished[:1])
         await asyncio.wait_for(settle(pilot), timeout=20)
-        assert unfinished[0] not in {o.item.id for o in app.controller.unfinished()}
+        assert unfinished[0] not in app.controller.unfinished_ids()

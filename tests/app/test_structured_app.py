@@ -44,7 +44,7 @@ async def test_a_mode_switch_is_notified_once_and_the_mode_is_a_setting(
             await settle(pilot)
             said = [n.message for n in app._notifications]
             assert said.count(MESSAGE) == 1
-            assert app.controller.unfinished() == []
+            assert app.controller.unfinished_ids() == []
 
             await pilot.press("3")
             await pilot.pause()

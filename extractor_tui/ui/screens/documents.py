@@ -1,15 +1,18 @@
 """Documents: add files and folders (from the tree or a typed path), see each one's pages,
 tokens, chunks and status, read its text page by page, remove it.
 
-A coordinator: it asks the controller to load or remove documents and redraws from
-``controller.documents()`` when the app says they changed. A document that did not load
-keeps its row, with the loader's one-line reason in the status column; a file of another
-type found in a folder gets a dim ``skipped: unsupported type .json`` row.
+A coordinator: it asks the controller to load or remove documents and redraws when the
+app says they changed. The list is a ``VirtualTable``: it asks the controller for the
+documents it draws, a page at a time, each with its chunks counted by the session (no
+chunk text), so 10,000 documents cost what one screen of them does; a document's text is
+read when its row is highlighted, for the preview. A document that did not load keeps its
+row, with the loader's one-line reason in the status column; a file of another type found
+in a folder gets a dim ``skipped: unsupported type .json`` row, after the documents.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -17,32 +20,35 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, DirectoryTree, Input
+from textual.widgets import Button, DirectoryTree, Input
 
-from extractor_tui.core.job import DocumentEntry
-from extractor_tui.core.model import ChunkStatus
+from extractor_tui.core.documents import Skipped
+from extractor_tui.core.session import DocumentSummary
 from extractor_tui.ui.controller import Controller
 from extractor_tui.ui.dialogs.confirm import ConfirmDialog
 from extractor_tui.ui.dialogs.path_input import PathDialog
 from extractor_tui.ui.widgets.doc_tree import DocumentTree
 from extractor_tui.ui.widgets.literal import display_path, literal
 from extractor_tui.ui.widgets.page_preview import PagePreview, page_texts
-from extractor_tui.ui.widgets.row_table import RowTable
+from extractor_tui.ui.widgets.virtual_table import Column, VirtualTable
 
-__all__ = ["DocumentsView", "document_status"]
+__all__ = ["COLUMNS", "DocumentsView", "document_status"]
 
-_SKIPPED = "skipped:"
-"""Row keys of skipped files start with this; a document's row key is its id."""
+Row = DocumentSummary | Skipped
+"""A row of the list: a document of the session, or a file skipped in a folder."""
+
+COLUMNS = (Column("Document", 24, flex=3, cut_left=True), Column("Pages", 5, right=True),
+           Column("Tokens", 9, right=True), Column("Chunks", 6, right=True),
+           Column("Status", 24, flex=2))
+_DASH = Text("–")
 
 
-def document_status(entry: DocumentEntry, statuses: Counter[ChunkStatus]) -> Text:
-    """``not read: <reason>``, ``loaded``, ``done 3/3`` or ``2 failed · 5/7 done``, then
-    what the loader noted (read as cp1252, pages without text …)."""
+def document_status(entry: DocumentSummary) -> Text:
+    """``not read: <reason>``, ``loaded``, ``done 3/3`` or ``2 unfinished · 5/7 done``,
+    then what the loader noted (read as cp1252, pages without text …)."""
     if entry.error is not None:
         return Text.assemble(("not read: ", "bold red"), literal(entry.error, "red"))
-    total = len(entry.items)
-    done = statuses[ChunkStatus.COMPLETED]
-    failed = statuses[ChunkStatus.FAILED] + statuses[ChunkStatus.CANCELLED]
+    total, done, failed = entry.chunks, entry.answered, entry.unfinished
     if not done and not failed:
         status = Text("loaded, not run yet" if total else "loaded (no text)", style="dim")
     elif failed:
@@ -81,6 +87,8 @@ class DocumentsView(Vertical):
         super().__init__(id=id)
         self.controller = controller
         self._shown: int | None = None
+        self._documents = 0  # as counted by the last reload; skipped files come after
+        self._skipped: list[Skipped] = []
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="path-row"):
@@ -92,59 +100,56 @@ class DocumentsView(Vertical):
                 yield DocumentTree(Path.cwd(), id="tree")
                 yield Button("Add highlighted", id="add-tree")
             with Vertical():
-                yield RowTable(id="docs")
+                yield VirtualTable[Row](COLUMNS, self._rows, self._row_count, _cells,
+                                        id="docs")
                 yield PagePreview(id="preview")
 
     def on_mount(self) -> None:
-        table = self.query_one("#docs", DataTable)
-        for title in ("Document", "Pages", "Tokens", "Chunks", "Status"):
-            table.add_column(title, key=title.lower())
         self.reload()
 
     @property
-    def table(self) -> DataTable[Text]:
-        return self.query_one("#docs", DataTable)
+    def table(self) -> VirtualTable[Row]:
+        return self.query_one("#docs", VirtualTable)
+
+    def _row_count(self) -> int:
+        return self._documents + len(self._skipped)
+
+    def _rows(self, offset: int, limit: int) -> list[Row]:
+        """Rows ``offset`` to ``offset + limit``: documents by path, then skipped files."""
+        rows: list[Row] = []
+        if offset < self._documents:
+            rows += self.controller.document_page(offset, min(limit, self._documents - offset))
+        start = max(0, offset - self._documents)
+        rows += self._skipped[start:start + limit - len(rows)]
+        return rows
 
     def reload(self) -> None:
-        """Redraw every row from the controller (a few hundred at most: documents, not
-        requests), keeping the cursor on the same document."""
+        """Count again and redraw what shows, keeping the cursor on the same document (or
+        skipped file); when that went away, on the same row."""
         table = self.table
-        keep, row = self._selected(), table.cursor_row
-        table.clear()
-        for entry in self.controller.documents():
-            statuses = Counter(o.status for o in self.controller.outcomes(entry.doc_id))
-            loaded = entry.error is None
-            table.add_row(literal(display_path(entry.path)),
-                          Text(str(entry.pages) if loaded else "–", justify="right"),
-                          Text(f"{entry.tokens:,}" if loaded else "–", justify="right"),
-                          Text(str(len(entry.items)) if loaded else "–", justify="right"),
-                          document_status(entry, statuses), key=str(entry.doc_id))
-        for skipped in self.controller.skipped():  # other files found in a folder
-            table.add_row(literal(display_path(skipped.path), "dim"),
-                          *(Text("–", justify="right") for _ in range(3)),
-                          literal(f"skipped: {skipped.reason}", "dim"),
-                          key=f"{_SKIPPED}{skipped.path}")
-        if keep is not None and str(keep) in {k.value for k in table.rows}:
-            table.move_cursor(row=table.get_row_index(str(keep)))
-        elif table.row_count:  # the row went away: stay where it was
-            table.move_cursor(row=min(row, table.row_count - 1))
+        keep, row = table.current, table.cursor_row
+        self._documents = self.controller.document_count()
+        self._skipped = self.controller.skipped()
+        index: int | None = None
+        if isinstance(keep, DocumentSummary):
+            index = self.controller.document_index(keep.doc_id)
+        elif keep is not None and keep in self._skipped:
+            index = self._documents + self._skipped.index(keep)
+        table.reload(cursor=row if index is None else index)
         self._preview(force=True)
 
-    def _selected(self) -> int | None:
-        table = self.table
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return int(key) if key is not None and key.isdigit() else None
+    def _selected(self) -> DocumentSummary | None:
+        row = self.table.current
+        return row if isinstance(row, DocumentSummary) else None
 
     def _preview(self, force: bool = False) -> None:
-        doc_id = self._selected()
+        entry = self._selected()
+        doc_id = entry.doc_id if entry is not None else None
         same = doc_id == self._shown
         if same and not force:
             return
         self._shown = doc_id
         preview = self.query_one(PagePreview)
-        entry = next((e for e in self.controller.documents() if e.doc_id == doc_id), None)
         if entry is None and self.table.row_count:
             preview.clear("Skipped: a file of another type, found in a folder (only .pdf, "
                           ".txt and .md are read; add it by name to see why).")
@@ -155,10 +160,11 @@ class DocumentsView(Vertical):
             preview.clear(Text.assemble(literal(display_path(entry.path)), " could not be "
                                         "read"), literal(entry.error, "red", multiline=True))
         else:
-            preview.show(display_path(entry.path), page_texts(entry.items),
+            preview.show(display_path(entry.path),
+                         page_texts(self.controller.chunks(entry.doc_id)),
                          preview.page if same else 0, notes=entry.notes)
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_virtual_table_row_highlighted(self, event: VirtualTable.RowHighlighted) -> None:
         self._preview()
 
     # -- adding ---------------------------------------------------------------------------
@@ -213,14 +219,11 @@ class DocumentsView(Vertical):
     # -- removing and reading ---------------------------------------------------------------
 
     def action_remove(self) -> None:
-        table = self.table
-        if table.row_count:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value or ""
-            if key.startswith(_SKIPPED):  # only a line in the list: nothing to lose
-                self.controller.forget_skipped(key.removeprefix(_SKIPPED))
-                return
-        doc_id = self._selected()
-        entry = next((e for e in self.controller.documents() if e.doc_id == doc_id), None)
+        row = self.table.current
+        if isinstance(row, Skipped):  # only a line in the list: nothing to lose
+            self.controller.forget_skipped(str(row.path))
+            return
+        entry = self._selected()
         if entry is None:
             return
 
@@ -235,8 +238,7 @@ class DocumentsView(Vertical):
             yes="Remove", danger=True), answered)
 
     def action_urgent(self) -> None:
-        doc_id = self._selected()
-        entry = next((e for e in self.controller.documents() if e.doc_id == doc_id), None)
+        entry = self._selected()
         if entry is None or entry.error is not None:
             return
         urgent = self.controller.toggle_urgent([entry.doc_id])
@@ -246,3 +248,14 @@ class DocumentsView(Vertical):
 
     def action_page(self, delta: int) -> None:
         self.query_one(PagePreview).turn(delta)
+
+
+def _cells(row: Row) -> Sequence[Text]:
+    """The cells of one row, every document-derived string literal."""
+    if isinstance(row, Skipped):
+        return (literal(display_path(row.path), "dim"), _DASH, _DASH, _DASH,
+                literal(f"skipped: {row.reason}", "dim"))
+    if not row.loaded:
+        return (literal(display_path(row.path)), _DASH, _DASH, _DASH, document_status(row))
+    return (literal(display_path(row.path)), Text(str(row.pages)), Text(f"{row.tokens:,}"),
+            Text(str(row.chunks)), document_status(row))

@@ -4,6 +4,10 @@ message, the attempt history, the chunk text and the raw model output.
 Actions: retry the selected chunks (or the highlighted one), retry all, split and retry
 (each chunk cut in two at a good boundary first), mark as empty. A retry goes through the
 controller to the same engine as a run, so it shows live on the Run screen.
+
+The list is a ``VirtualTable`` over the session's unfinished chunks, read a page at a time
+with their calls counted in SQL; the highlighted chunk's text, raw output and attempts are
+read when it is highlighted. Selecting all or retrying all reads the ids, nothing more.
 """
 
 from __future__ import annotations
@@ -14,20 +18,21 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Static
+from textual.widgets import Button, Static
 
-from extractor_tui.core.model import ChunkId, ChunkOutcome
+from extractor_tui.core.model import ChunkId
+from extractor_tui.core.session import UnfinishedChunk
 from extractor_tui.ui.controller import Controller
 from extractor_tui.ui.dialogs.confirm import ConfirmDialog
 from extractor_tui.ui.widgets.chunk_detail import ChunkDetail
 from extractor_tui.ui.widgets.literal import display_path, literal
-from extractor_tui.ui.widgets.row_table import RowTable
+from extractor_tui.ui.widgets.virtual_table import Column, VirtualTable
 
-__all__ = ["FailedView"]
+__all__ = ["COLUMNS", "FailedView"]
 
-
-def _key(chunk: ChunkId) -> str:
-    return f"{chunk.doc}:{chunk.label}"
+COLUMNS = (Column("✓", 1), Column("Document", 16, flex=1, cut_left=True),
+           Column("Chunk", 6), Column("Pages", 7), Column("Error class", 13),
+           Column("Message", 24, flex=3), Column("Calls", 5, right=True))
 
 
 class FailedView(Vertical):
@@ -56,8 +61,6 @@ class FailedView(Vertical):
         super().__init__(id=id)
         self.controller = controller
         self.marked: set[ChunkId] = set()
-        self._rows: dict[str, ChunkOutcome] = {}
-        self._paths: dict[int, str] = {}
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="failed-bar"):
@@ -66,79 +69,63 @@ class FailedView(Vertical):
             yield Button("Retry all (A)", id="retry-all")
             yield Button("Split & retry (s)", id="split")
             yield Button("Mark empty (m)", id="empty")
-        yield RowTable(id="failed")
+        yield VirtualTable[UnfinishedChunk](COLUMNS, self.controller.unfinished_page,
+                                            self.controller.unfinished_count, self._cells,
+                                            id="failed")
         yield ChunkDetail()
 
     def on_mount(self) -> None:
-        table = self.query_one("#failed", DataTable)
-        for title in ("✓", "Document", "Chunk", "Pages", "Error class", "Message", "Calls"):
-            table.add_column(title, key=title)
         self.reload()
 
     @property
-    def table(self) -> DataTable[Text]:
-        return self.query_one("#failed", DataTable)
+    def table(self) -> VirtualTable[UnfinishedChunk]:
+        return self.query_one("#failed", VirtualTable)
 
     def reload(self) -> None:
-        table = self.table
-        row = table.cursor_row
-        table.clear()
-        self._paths = {d.doc_id: d.path for d in self.controller.documents()}
-        unfinished = self.controller.unfinished()
-        self._rows = {_key(o.item.id): o for o in unfinished}
-        self.marked &= {o.item.id for o in unfinished}
-        for key, outcome in self._rows.items():
-            first, last = outcome.item.pages
-            reason = outcome.reason.value if outcome.reason is not None else outcome.status
-            calls = len(self.controller.attempts(outcome.item.id))
-            table.add_row(self._mark(outcome.item.id),
-                          literal(display_path(self._paths.get(outcome.item.id.doc, "?"))),
-                          Text(outcome.item.id.label),
-                          Text(str(first) if first == last else f"{first}–{last}"),
-                          Text(reason, style="red"), literal(outcome.message or ""),
-                          Text(str(calls), justify="right"), key=key)
-        if table.row_count:
-            table.move_cursor(row=min(row, table.row_count - 1))
+        """Count again and redraw what shows; the cursor stays on its row."""
+        self.table.reload()
+        if self.marked:  # a chunk retried or marked empty meanwhile is no longer here
+            self.marked &= set(self.controller.unfinished_ids())
         self._count()
         self._detail()
+
+    def _cells(self, row: UnfinishedChunk) -> tuple[Text, ...]:
+        first, last = row.pages
+        reason = row.reason.value if row.reason is not None else row.status
+        return (self._mark(row.id), literal(display_path(row.document)), Text(row.id.label),
+                Text(str(first) if first == last else f"{first}–{last}"),
+                Text(reason, style="red"), literal(row.message or ""), Text(str(row.calls)))
 
     def _mark(self, chunk: ChunkId) -> Text:
         return Text("✓", style="bold") if chunk in self.marked else Text(" ")
 
     def _count(self) -> None:
-        n = len(self._rows)
+        n = self.table.row_count
         text = (f"{n} unfinished chunk(s), {len(self.marked)} selected" if n
                 else "No failed or cancelled chunks.")
         self.query_one("#failed-count", Static).update(Text(text))
 
-    def _current(self) -> ChunkOutcome | None:
-        table = self.table
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return self._rows.get(key or "")
-
     def _detail(self) -> None:
-        outcome = self._current()
+        row = self.table.current
+        stored = self.controller.unfinished_detail(row.id) if row is not None else None
         detail = self.query_one(ChunkDetail)
-        if outcome is None:
+        if row is None or stored is None:
             detail.clear()
             return
-        detail.show(display_path(self._paths.get(outcome.item.id.doc, "?")), outcome,
-                    self.controller.attempts(outcome.item.id))
+        detail.show(display_path(row.document), stored)
 
-    def on_data_table_row_highlighted(self) -> None:
+    def on_virtual_table_row_highlighted(self) -> None:
         self._detail()
 
-    def on_data_table_row_selected(self) -> None:
+    def on_virtual_table_row_selected(self) -> None:
         self.action_toggle_mark()
 
     def _chosen(self) -> list[ChunkId]:
         """The selected chunks, or else the highlighted one."""
         if self.marked:
             return sorted(self.marked)
-        current = self._current()
-        return [current.item.id] if current is not None else []
+        current = self.table.current
+        return [current.id] if current is not None else []
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -149,26 +136,24 @@ class FailedView(Vertical):
             actions[event.button.id]()
 
     def action_toggle_mark(self) -> None:
-        outcome = self._current()
-        if outcome is None:
+        current = self.table.current
+        if current is None:
             return
-        chunk = outcome.item.id
-        self.marked.symmetric_difference_update({chunk})
-        self.table.update_cell(_key(chunk), "✓", self._mark(chunk))
+        self.marked.symmetric_difference_update({current.id})
+        self.table.refresh()  # the marks are drawn from ``marked``
         self._count()
 
     def action_mark_all(self) -> None:
-        everything = {o.item.id for o in self._rows.values()}
+        everything = set(self.controller.unfinished_ids())
         self.marked = set() if self.marked == everything else everything
-        for outcome in self._rows.values():
-            self.table.update_cell(_key(outcome.item.id), "✓", self._mark(outcome.item.id))
+        self.table.refresh()
         self._count()
 
     def action_retry(self) -> None:
         self._retry(self._chosen())
 
     def action_retry_all(self) -> None:
-        self._retry([o.item.id for o in self._rows.values()])
+        self._retry(self.controller.unfinished_ids())
 
     def action_split_retry(self) -> None:
         self._retry(self._chosen(), split=True)

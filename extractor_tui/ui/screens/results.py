@@ -6,6 +6,10 @@ Opening a value (Enter, or a click on a highlighted row) shows the chunk text wi
 quote highlighted and every candidate; picking a candidate, or typing a value (e), is
 stored as the user's edit through the controller. Every value is drawn as literal
 ``Text``: ``[/bold]`` in a document is shown, never applied.
+
+The document list is a headerless ``VirtualTable``: it reads the documents it draws a page
+at a time (no chunk text), so 10,000 documents cost one screen of them; only the chosen
+document's results are merged (its stored answers restored on first use).
 """
 
 from __future__ import annotations
@@ -16,16 +20,16 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import DataTable, Static
 
-from extractor_tui.core.job import DocumentEntry
 from extractor_tui.core.model import Candidate, FieldResult
+from extractor_tui.core.session import DocumentSummary
 from extractor_tui.ui.controller import Controller
 from extractor_tui.ui.dialogs.edit_value import EditValueDialog
 from extractor_tui.ui.dialogs.source import SourceDialog
 from extractor_tui.ui.widgets.literal import NO_VALUE, display_path, literal, value_text
 from extractor_tui.ui.widgets.row_table import RowTable
+from extractor_tui.ui.widgets.virtual_table import Column, VirtualTable
 
 __all__ = ["COLUMNS", "ResultsView", "result_cells"]
 
@@ -35,7 +39,7 @@ VERDICTS = {"confirmed": ("✓ confirmed", "green"), "corrected": ("↻ correcte
 """How the verify stage's verdict reads in the Verified column (unverified: a dash)."""
 _QUOTE_WIDTH = 48
 _VALUE_WIDTH = 40
-_LABEL_WIDTH = 38
+_DOC_COLUMNS = (Column("", 2), Column("Document", 36, flex=1, cut_left=True))
 
 
 def result_cells(result: FieldResult) -> tuple[Text, ...]:
@@ -77,7 +81,9 @@ class ResultsView(Horizontal):
         Binding("right_square_bracket", "document(1)", "Next doc", key_display="]"),
     ]
     DEFAULT_CSS = """
-    ResultsView #result-docs { width: 44; height: 1fr; }
+    ResultsView #result-docs { width: 44; height: 1fr; border: tall $border-blurred;
+                               padding: 0 1; }
+    ResultsView #result-docs:focus { border: tall $border; }
     ResultsView #result-title { height: auto; padding: 0 1; background: $boost; }
     ResultsView #results { height: 1fr; }
     ResultsView #result-detail { height: auto; max-height: 8; padding: 0 1;
@@ -88,12 +94,13 @@ class ResultsView(Horizontal):
         super().__init__(id=id)
         self.controller = controller
         self.doc_id: int | None = None
-        self._docs: list[DocumentEntry] = []
+        self._entry: DocumentSummary | None = None  # the document of ``doc_id``
         self._results: dict[str, FieldResult] = {}
-        self._answered: dict[int, int] = {}
 
     def compose(self) -> ComposeResult:
-        yield OptionList(id="result-docs")
+        yield VirtualTable[DocumentSummary](
+            _DOC_COLUMNS, self.controller.document_page, self.controller.document_count,
+            _doc_cells, header=False, zebra=False, padding=0, id="result-docs")
         with Vertical():
             yield Static("", id="result-title")
             yield RowTable(id="results")
@@ -105,44 +112,31 @@ class ResultsView(Horizontal):
 
     def _follow_run(self) -> None:
         """While a run writes answers, keep the answered counts moving (values merge when
-        it ends; the counts come from the session in one query)."""
+        it ends): the documents on screen and the title are read again, nothing else."""
         if not self.controller.running or self.controller.closed:
             return
-        self._answered = self.controller.answered()
-        docs = self.query_one("#result-docs", OptionList)
-        for index, entry in enumerate(self._docs):
-            docs.replace_option_prompt_at_index(index, self._doc_label(entry))
+        self.documents.reload()
+        self._entry = self.controller.document(self.doc_id) if self.doc_id else None
         self._title()
 
     @property
     def table(self) -> DataTable[Text]:
         return self.query_one("#results", DataTable)
 
-    def reload(self) -> None:
-        self._docs = self.controller.documents()
-        self._answered = self.controller.answered()
-        docs = self.query_one("#result-docs", OptionList)
-        docs.clear_options()
-        docs.add_options([Option(self._doc_label(d), id=str(d.doc_id)) for d in self._docs])
-        ids = [d.doc_id for d in self._docs]
-        if self.doc_id not in ids:
-            self.doc_id = ids[0] if ids else None
-        if self.doc_id is not None:
-            docs.highlighted = ids.index(self.doc_id)
-        self.show_document()
+    @property
+    def documents(self) -> VirtualTable[DocumentSummary]:
+        return self.query_one("#result-docs", VirtualTable)
 
-    def _doc_label(self, entry: DocumentEntry) -> Text:
-        path = display_path(entry.path)
-        if len(path) > _LABEL_WIDTH:  # the end of a path names the file: keep that
-            path = "…" + path[-(_LABEL_WIDTH - 1):]
-        if entry.error is not None:
-            label = Text.assemble(("✗ ", "red"), literal(path, "dim"))
-        else:
-            done = self._answered.get(entry.doc_id, 0)
-            mark = ("● ", "green") if done == len(entry.items) and done else ("○ ", "dim")
-            label = Text.assemble(mark, literal(path))
-        label.no_wrap = True
-        return label
+    def reload(self) -> None:
+        """Count the documents again; stay on the same one (else on the first)."""
+        docs = self.documents
+        index = (self.controller.document_index(self.doc_id) if self.doc_id is not None
+                 else None)
+        docs.reload(cursor=index or 0)
+        first = docs.current
+        if index is None:
+            self.doc_id = first.doc_id if first is not None else None
+        self.show_document()
 
     def show_document(self) -> None:
         """Redraw the fields of ``doc_id``, keeping the cursor on the same field."""
@@ -151,7 +145,8 @@ class ResultsView(Horizontal):
         table.clear(columns=True)  # columns fit this document's values, not the widest seen
         for column in COLUMNS:
             table.add_column(column, key=column)
-        entry = next((d for d in self._docs if d.doc_id == self.doc_id), None)
+        entry = self._entry = (self.controller.document(self.doc_id)
+                               if self.doc_id is not None else None)
         self._results = {}
         self._title()
         if entry is not None and entry.error is None:
@@ -163,7 +158,7 @@ class ResultsView(Horizontal):
         self._detail()
 
     def _title(self) -> None:
-        entry = next((d for d in self._docs if d.doc_id == self.doc_id), None)
+        entry = self._entry
         title = self.query_one("#result-title", Static)
         if entry is None:
             title.update(Text("No documents yet: add some on the Documents screen."))
@@ -171,9 +166,9 @@ class ResultsView(Horizontal):
             title.update(Text.assemble(literal(display_path(entry.path), "bold"),
                                        ": could not be read: ", literal(entry.error, "red")))
         else:
-            done = self._answered.get(entry.doc_id, 0)
             title.update(Text.assemble(literal(display_path(entry.path), "bold"),
-                                       f" · {done}/{len(entry.items)} chunk(s) answered"))
+                                       f" · {entry.answered}/{entry.chunks} chunk(s) "
+                                       "answered"))
 
     def _current(self) -> FieldResult | None:
         table = self.table
@@ -209,9 +204,10 @@ class ResultsView(Horizontal):
 
     # -- events and actions ----------------------------------------------------------------
 
-    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        if event.option.id is not None and int(event.option.id) != self.doc_id:
-            self.doc_id = int(event.option.id)
+    def on_virtual_table_row_highlighted(self, event: VirtualTable.RowHighlighted) -> None:
+        entry = self.documents.row_at(event.index)
+        if entry is not None and entry.doc_id != self.doc_id:
+            self.doc_id = entry.doc_id
             self.show_document()
 
     def on_data_table_row_highlighted(self) -> None:
@@ -221,14 +217,11 @@ class ResultsView(Horizontal):
         self.action_open_value()
 
     def action_document(self, delta: int) -> None:
-        docs = self.query_one("#result-docs", OptionList)
-        if docs.option_count:
-            docs.highlighted = max(0, min((docs.highlighted or 0) + delta,
-                                          docs.option_count - 1))
+        docs = self.documents
+        docs.move_cursor(docs.cursor_row + delta)
 
     def _path(self) -> str:
-        entry = next((d for d in self._docs if d.doc_id == self.doc_id), None)
-        return display_path(entry.path) if entry else ""
+        return display_path(self._entry.path) if self._entry else ""
 
     def action_open_value(self) -> None:
         result, doc_id = self._current(), self.doc_id
@@ -265,3 +258,12 @@ class ResultsView(Horizontal):
                 self.controller.edit(doc_id, result.name, text)
 
         self.app.push_screen(EditValueDialog(self._path(), spec, result), typed)
+
+
+def _doc_cells(entry: DocumentSummary) -> tuple[Text, Text]:
+    """``● path`` when every chunk is answered, ``○ path`` before, ``✗ path`` unread."""
+    if entry.error is not None:
+        return Text("✗", style="red"), literal(display_path(entry.path), "dim")
+    done = entry.answered == entry.chunks and entry.chunks > 0
+    return (Text("●", style="green") if done else Text("○", style="dim"),
+            literal(display_path(entry.path)))

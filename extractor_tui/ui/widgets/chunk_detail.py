@@ -14,8 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from extractor_tui.core.model import ChunkOutcome
-from extractor_tui.core.session import StoredAttempt
+from extractor_tui.core.session import StoredAttempt, StoredRequest
 from extractor_tui.ui.widgets.literal import literal
 
 __all__ = ["ChunkDetail", "attempts_table"]
@@ -58,20 +57,20 @@ class ChunkDetail(VerticalScroll):
         yield Static("Raw model output", classes="heading")
         yield Static("", id="raw")
 
-    def show(self, document: str, outcome: ChunkOutcome,
-             attempts: Sequence[StoredAttempt]) -> None:
-        first, last = outcome.item.pages
+    def show(self, document: str, stored: StoredRequest) -> None:
+        """The chunk as the session stores it: its last request, every call, its text."""
+        first, last = stored.item.pages
         pages = f"page {first}" if first == last else f"pages {first}–{last}"
-        reason = outcome.reason.value if outcome.reason is not None else outcome.status
-        what = Text.assemble(literal(document, "bold"), f" · chunk {outcome.item.id.label} · "
-                             f"{pages} · {outcome.item.tokens} tokens\n",
-                             (f"{reason}: ", "bold red"), literal(outcome.message or ""))
+        reason = stored.reason.value if stored.reason is not None else stored.status
+        what = Text.assemble(literal(document, "bold"), f" · chunk {stored.id.label} · "
+                             f"{pages} · {stored.item.tokens} tokens\n",
+                             (f"{reason}: ", "bold red"), literal(stored.message or ""))
         self.query_one("#what", Static).update(what)
         self.query_one("#attempts", Static).update(
-            attempts_table(attempts) if attempts else Text("No call was made."))
-        self.query_one("#text", Static).update(literal(outcome.item.text, multiline=True))
+            attempts_table(stored.history) if stored.history else Text("No call was made."))
+        self.query_one("#text", Static).update(literal(stored.item.text, multiline=True))
         self.query_one("#raw", Static).update(
-            literal(outcome.raw, multiline=True) if outcome.raw else Text("(none)", "dim"))
+            literal(stored.raw, multiline=True) if stored.raw else Text("(none)", "dim"))
         self.scroll_home(animate=False)
 
     def clear(self) -> None:
