@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -211,3 +212,28 @@ async def test_a_reopened_job_restores_stored_answers_one_document_at_a_time(
             (d["status"], d["fields"]) for d in report["documents"]]
         assert {chunk.doc for chunk in reopened.outcomes} == {first.doc_id, second.doc_id}
         assert reopened.results(first.doc_id) == merged[first.doc_id]
+
+
+async def test_a_deferred_tokenizer_is_resolved_once_when_documents_are_added(
+        settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app opens a Job without reading a BPE file (0.3-1 s, most of it holding the
+    interpreter); adding documents resolves it, once."""
+    from extractor_tui.core import job as job_module
+
+    calls: list[str | None] = []
+    real = job_module.make_chunker
+
+    def counted(model: str | None, max_tokens: int, overlap: int) -> Any:
+        calls.append(model)
+        return real(model, max_tokens, overlap)
+
+    monkeypatch.setattr(job_module, "make_chunker", counted)
+    with Session.open(tmp_path / "s.sqlite") as session:
+        job = Job(settings, preset("invoice"), session, defer_tokenizer=True)
+        assert job.documents() == [] and calls == []
+        await job.add_paths([SAMPLES / "acme-2024-0117.txt"])
+        assert calls == [settings.model]
+        assert job.plan().chunks == 1 and job.encoding.describe()
+        assert calls == [settings.model]
+        Job(settings, preset("invoice"), session)  # not deferred: resolved at once
+        assert len(calls) == 2

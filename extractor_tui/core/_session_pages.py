@@ -11,11 +11,14 @@ for a chunk's text only when that chunk is opened. ``Session`` inherits these re
   are aggregated in SQL over that page's documents only (``LIMIT``/``OFFSET`` on the
   ``path`` index), never over chunk rows fetched into Python.
 * **Orders SQL can keep.** Documents by path (the unique index), unfinished chunks by
-  (document id, chunk, halves). A chunk's halves are stored as JSON (``[]``, ``[0]``,
-  ``[0, 1]``); with the closing bracket dropped those sort as their tuples do, because a
-  half is 0 or 1 (one digit): ``[`` < ``[0`` < ``[0, 1`` < ``[1``.
+  (document id, chunk, halves): a label (``3``, ``3.0``, ``3.0.1``) starts with its chunk's
+  number, and within a chunk labels sort as their halves do, because a half is one digit
+  and ``.`` sorts before digits.
 * **Unfinished** means a leaf chunk with no stored answer whose last request failed or was
-  cancelled: what the Failed screen lists and what a retry sends.
+  cancelled: what the Failed screen lists and what a retry sends. It is found from the
+  ``requests`` table alone, which holds each chunk's key (for its answer) and says
+  ``split`` for a chunk that was split: the ``chunks`` rows hold the text, so scanning them
+  read the whole file (75 ms for 12,000 chunks, 5 ms without).
 """
 
 from __future__ import annotations
@@ -50,11 +53,15 @@ GROUP BY d.id ORDER BY {order_outer}
 """
 
 _UNFINISHED_FROM = f"""
-FROM requests q JOIN chunks c ON c.doc_id = q.doc_id AND c.label = q.label
-WHERE q.status IN {_UNFINISHED_STATUSES} AND c.split = 0
-  AND NOT EXISTS (SELECT 1 FROM responses r WHERE r.key = c.key)
+FROM requests q WHERE q.status IN {_UNFINISHED_STATUSES}
+  AND NOT EXISTS (SELECT 1 FROM responses r WHERE r.key = q.key)
 """
-_CHUNK_ORDER = "c.doc_id, c.chunk, replace(c.part, ']', '')"
+_REQUEST_ORDER = "q.doc_id, CAST(q.label AS INTEGER), q.label"
+
+
+def _chunk_id(doc_id: int, label: str) -> ChunkId:
+    chunk, *part = (int(n) for n in label.split("."))
+    return ChunkId(doc_id, chunk, tuple(part))
 
 
 @dataclass(frozen=True)
@@ -157,21 +164,24 @@ class PageReads:
 
     def unfinished_ids(self) -> list[ChunkId]:
         """Every unfinished chunk's id, in (document, chunk, halves) order (no text)."""
-        rows = self._db.execute(f"SELECT c.doc_id, c.chunk, c.part {_UNFINISHED_FROM} "
-                                f"ORDER BY {_CHUNK_ORDER}")
-        return [ChunkId(int(doc), int(chunk), tuple(json.loads(part)))
-                for doc, chunk, part in rows]
+        rows = self._db.execute(f"SELECT q.doc_id, q.label {_UNFINISHED_FROM} "
+                                f"ORDER BY {_REQUEST_ORDER}")
+        return [_chunk_id(int(doc), str(label)) for doc, label in rows]
 
     def unfinished_page(self, offset: int = 0, limit: int | None = None
                         ) -> list[UnfinishedChunk]:
         """Unfinished chunks in (document, chunk, halves) order, from ``offset``, at most
         ``limit``; calls are counted for these rows only."""
+        # The page of requests first; then their chunks, one look-up each (CROSS JOIN keeps
+        # that order: the planner would otherwise scan the chunks, text and all).
         rows = self._db.execute(
-            "SELECT c.doc_id, c.chunk, c.part, c.document, c.page_start, c.page_end, c.tokens, "
+            "SELECT q.doc_id, q.label, c.document, c.page_start, c.page_end, c.tokens, "
             "q.status, q.reason, q.message, (SELECT count(*) FROM attempts a WHERE "
-            f"a.doc_id = c.doc_id AND a.label = c.label) {_UNFINISHED_FROM} "
-            f"ORDER BY {_CHUNK_ORDER} LIMIT ? OFFSET ?",
-            (-1 if limit is None else limit, offset))
-        return [UnfinishedChunk(ChunkId(int(r[0]), int(r[1]), tuple(json.loads(r[2]))),
-                                read_path(r[3]), (int(r[4]), int(r[5])), int(r[6]), str(r[7]),
-                                error_kind(r[8]), r[9], int(r[10])) for r in rows]
+            "a.doc_id = q.doc_id AND a.label = q.label) "
+            "FROM (SELECT q.doc_id, q.label, q.status, q.reason, q.message "
+            f"{_UNFINISHED_FROM} ORDER BY {_REQUEST_ORDER} LIMIT ? OFFSET ?) q "
+            "CROSS JOIN chunks c ON c.doc_id = q.doc_id AND c.label = q.label "
+            f"ORDER BY {_REQUEST_ORDER}", (-1 if limit is None else limit, offset))
+        return [UnfinishedChunk(_chunk_id(int(r[0]), str(r[1])), read_path(r[2]),
+                                (int(r[3]), int(r[4])), int(r[5]), str(r[6]), error_kind(r[7]),
+                                r[8], int(r[9])) for r in rows]

@@ -23,6 +23,7 @@ import asyncio
 import functools
 import json
 import random
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
-from chunking import Chunk
+from chunking import Chunk, Chunker, ResolvedEncoding
 from extractor_tui.config import Settings
 from extractor_tui.core.chunks import chunk_documents, make_chunker
 from extractor_tui.core.clock import Clock, SystemClock
@@ -252,7 +253,10 @@ class Job(JobSpending):
     def __init__(self, settings: Settings, fields: FieldSet, session: Session, *,
                  client: Client | None = None, sink: Sink | None = None,
                  clock: Clock | None = None, rng: random.Random | None = None,
-                 record_info: bool = True) -> None:
+                 record_info: bool = True, defer_tokenizer: bool = False) -> None:
+        """``defer_tokenizer``: resolve the model's encoding when first needed (adding
+        documents does it on a thread), not now. Reading a BPE file takes 0.3-1 s and holds
+        the interpreter for most of it even on a thread, so the app opens without it."""
         self.settings = settings
         self.fields = fields
         self.session = session
@@ -261,8 +265,10 @@ class Job(JobSpending):
         if sink is not None:
             self._sinks.append(sink)
         self.clock = clock or SystemClock()
-        self.chunker, self.encoding = make_chunker(settings.model, settings.chunk_tokens,
-                                                   settings.overlap_tokens)
+        self._tokenizer: tuple[Chunker, ResolvedEncoding] | None = None
+        self._tokenizer_lock = threading.Lock()  # a thread may be resolving it meanwhile
+        if not defer_tokenizer:
+            self._resolve_tokenizer()
         endpoints, config = self._endpoints(client)
         # A stage's endpoint names one of the [[endpoints]]: with none (one endpoint, or
         # offline) there is nothing to name and every stage goes to the one there is.
@@ -323,6 +329,27 @@ class Job(JobSpending):
         cached = CachingClient(self._inner, session)
         return cached, engine_config(settings, modes.get(redact_url(cached.endpoint)))
 
+    def _resolve_tokenizer(self) -> tuple[Chunker, ResolvedEncoding]:
+        with self._tokenizer_lock:
+            if self._tokenizer is None:
+                self._tokenizer = make_chunker(self.settings.model, self.settings.chunk_tokens,
+                                               self.settings.overlap_tokens)
+            return self._tokenizer
+
+    async def load_tokenizer(self) -> None:
+        """Resolve the encoding on a thread if it is not yet (``defer_tokenizer``)."""
+        if self._tokenizer is None:
+            await asyncio.to_thread(self._resolve_tokenizer)
+
+    @property
+    def chunker(self) -> Chunker:
+        return self._resolve_tokenizer()[0]
+
+    @property
+    def encoding(self) -> ResolvedEncoding:
+        """The model's encoding and how it was found (``describe()``)."""
+        return self._resolve_tokenizer()[1]
+
     def count_tokens(self, text: str) -> int:
         return len(self.encoding.encoding.encode_ordinary(text))
 
@@ -372,6 +399,7 @@ class Job(JobSpending):
         options = LoadOptions(max_file_bytes=self.settings.max_file_bytes,
                               pdf_timeout_s=self.settings.pdf_timeout_s,
                               workers=self.settings.load_workers)
+        await self.load_tokenizer()
         result = await load_documents([Path(p) for p in paths], options, on_outcome,
                                       reuse=self._reuse_check())
         chunked = await chunk_documents(result.documents, self.chunker,

@@ -139,8 +139,10 @@ class Controller:
         recent.add(session.path)
 
     def _make_job(self, settings: Settings, fields: FieldSet, session: Session) -> Job:
+        # The tokenizer waits until documents are added or a plan is asked for: the app
+        # opens without reading a BPE file.
         job = Job(settings, fields, session, client=self._client, sink=self._on_event,
-                  clock=self.clock, record_info=not session.read_only)
+                  clock=self.clock, record_info=not session.read_only, defer_tokenizer=True)
         job.pause_at_cap = True  # at the cost cap the app asks (RaiseCapDialog)
         return job
 
