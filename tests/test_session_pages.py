@@ -178,3 +178,21 @@ def test_summaries_and_pages_read_no_chunk_text(session: Session) -> None:
     session.unfinished_count()
     session._db.set_trace_callback(None)  # noqa: SLF001
     assert statements and not [s for s in statements if re.search(r"\btext\b", s)]
+
+
+def test_page_reads_never_wait_for_a_writer(tmp_path: Path) -> None:
+    """What a screen reads needs no lock a writer holds (WAL): with the reader's busy timeout
+    at zero, a read that had to wait would fail at once instead."""
+    path = tmp_path / "busy.sqlite"
+    with Session.open(path) as writer, Session.open(path, read_only=True) as reader:
+        items = add(writer, "a.txt", 3)
+        fail(writer, items[0])
+        reader._db.execute("PRAGMA busy_timeout = 0")  # noqa: SLF001 - no waiting at all
+        writer._db.execute("BEGIN IMMEDIATE")  # noqa: SLF001 - a run in the middle of a write
+        writer._db.execute("DELETE FROM documents")  # noqa: SLF001 - not committed
+        assert reader.document_count() == 1
+        assert [s.path for s in reader.document_summaries(0, 10, by_path=True)] == ["a.txt"]
+        assert [u.id for u in reader.unfinished_page(0, 10)] == [items[0].id]
+        assert reader.unfinished_count() == 1 and reader.document_index(items[0].id.doc) == 0
+        assert reader.stored_request(items[0].id) is not None
+        writer._db.execute("ROLLBACK")  # noqa: SLF001
