@@ -30,13 +30,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from extractor_tui.core._session_schema import chunk_row, error_kind, read_path
-from extractor_tui.core.engine import WorkItem
-from extractor_tui.core.events import ChunkId
+from extractor_tui.core.model import ChunkId, ChunkStatus, DocumentStatus, WorkItem
 from extractor_tui.errors import ErrorKind
 
 __all__ = ["DocumentSummary", "PageReads", "UnfinishedChunk"]
 
-_UNFINISHED_STATUSES = "('failed', 'cancelled')"
+_UNFINISHED_STATUSES = f"('{ChunkStatus.FAILED.value}', '{ChunkStatus.CANCELLED.value}')"
 
 # The page of documents first (its columns only: page offsets can be 350 KB of JSON for a
 # large PDF), then its leaf chunks joined to their answer and last request, aggregated.
@@ -96,14 +95,14 @@ class UnfinishedChunk:
     document: str
     pages: tuple[int, int]
     tokens: int
-    status: str
+    status: ChunkStatus
     reason: ErrorKind | None
     message: str | None
     calls: int
 
 
 def _summary(row: Sequence[Any]) -> DocumentSummary:
-    loaded = row[2] == "loaded"
+    loaded = DocumentStatus(row[2]) is DocumentStatus.LOADED
     return DocumentSummary(int(row[0]), read_path(row[1]), int(row[4]),
                            None if loaded else str(row[3] or "could not be read"),
                            tuple(json.loads(row[5])), int(row[6]), int(row[7]), int(row[8]),
@@ -183,5 +182,6 @@ class PageReads:
             "CROSS JOIN chunks c ON c.doc_id = q.doc_id AND c.label = q.label "
             f"ORDER BY {_REQUEST_ORDER}", (-1 if limit is None else limit, offset))
         return [UnfinishedChunk(_chunk_id(int(r[0]), str(r[1])), read_path(r[2]),
-                                (int(r[3]), int(r[4])), int(r[5]), str(r[6]), error_kind(r[7]),
+                                (int(r[3]), int(r[4])), int(r[5]), ChunkStatus(r[6]),
+                                error_kind(r[7]),
                                 r[8], int(r[9])) for r in rows]

@@ -623,7 +623,7 @@ class Session(PageReads):
             "WHERE doc_id = ? AND label = ?", (chunk.doc, chunk.label)).fetchone()
         if item is None or row is None:
             return None
-        return StoredRequest(item, str(row[0]), error_kind(row[1]), row[2], int(row[3]),
+        return StoredRequest(item, ChunkStatus(row[0]), error_kind(row[1]), row[2], int(row[3]),
                              row[4], int(row[5]), int(row[6]), row[7], str(row[8]),
                              tuple(self.attempts(chunk.doc, chunk.label)), bool(row[9]))
 
