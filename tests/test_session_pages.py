@@ -15,17 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from extractor_tui.core.engine import WorkItem
 from extractor_tui.core.events import (
     AttemptFinished,
     AttemptStarted,
     ChunkCancelled,
     ChunkCompleted,
     ChunkFailed,
-    ChunkId,
     ChunkSplit,
     RequestPlanned,
 )
+from extractor_tui.core.model import ChunkId, ChunkStatus, WorkItem
 from extractor_tui.core.session import DocumentSummary, Session
 from extractor_tui.errors import ErrorKind
 
@@ -143,9 +142,9 @@ def test_unfinished_chunks_page_in_document_chunk_and_half_order(session: Sessio
     assert [u.calls for u in whole] == [1, 2, 1, 1, 0, 1, 3]
     cancelled = whole[4]
     assert (cancelled.status, cancelled.reason, cancelled.message) == (
-        "cancelled", ErrorKind.CANCELLED, "cancelled by the user")
+        ChunkStatus.CANCELLED, ErrorKind.CANCELLED, "cancelled by the user")
     assert (whole[0].status, whole[0].reason, whole[0].document, whole[0].tokens) == (
-        "failed", ErrorKind.TRANSIENT, "b.txt", 3)
+        ChunkStatus.FAILED, ErrorKind.TRANSIENT, "b.txt", 3)
     assert session.unfinished_count() == len(whole) == 7
     assert session.unfinished_ids() == [u.id for u in whole]
     assert [u for offset in range(0, 7, 3) for u in session.unfinished_page(offset, 3)] \
@@ -159,7 +158,7 @@ def test_a_chunk_is_read_alone_with_its_request_and_calls(session: Session) -> N
     stored = session.stored_request(items[1].id)
     assert stored is not None and stored.item == items[1]
     assert (stored.status, stored.raw, [a.number for a in stored.history]) == (
-        "failed", "<html>busy</html>", [1, 2])
+        ChunkStatus.FAILED, "<html>busy</html>", [1, 2])
     assert session.stored_request(items[2].id) is None, "never sent"
     assert session.work_item(items[2].id.doc, "2") == items[2]
     assert session.work_item(items[2].id.doc, "7") is None
