@@ -73,7 +73,7 @@ async def test_the_app_asks_at_the_cap_and_a_higher_cap_finishes_the_run(
             await pilot.press("enter")
             await settle(pilot)
             assert app.controller.settings.max_cost_usd == 5
-            assert app.controller.unfinished() == []
+            assert app.controller.unfinished_ids() == []
             assert server.requests_total == len(app.controller.job.session.work_items())
 
 
@@ -88,7 +88,7 @@ async def test_stopping_at_the_cap_keeps_the_rest_for_the_next_run(
             await _capped_run(app, pilot, settle)
             await pilot.press("escape")
             await settle(pilot)
-            left = app.controller.unfinished()
+            left = app.controller.unfinished_page(0, None)
             assert left and all(o.status is ChunkStatus.CANCELLED for o in left)
             sent = server.requests_total
             assert len(app.controller.job.pending()) == len(left)

@@ -54,7 +54,9 @@ async def test_u_marks_a_document_urgent_and_it_is_sent_first(
             view = app.query_one(DocumentsView)
             last = next(d for d in app.controller.documents() if d.path.endswith(NAMES[2]))
             view.table.focus()
-            view.table.move_cursor(row=view.table.get_row_index(str(last.doc_id)))
+            index = app.controller.document_index(last.doc_id)
+            assert index is not None
+            view.table.move_cursor(index)
             await pilot.press("u")
             await pilot.pause()
             assert app.controller.urgent_documents() == {last.doc_id}
@@ -123,7 +125,7 @@ async def test_the_plan_shows_both_prices_and_runs_through_the_batch_api(
             assert isinstance(app.screen, PlanDialog)
             app.screen.query_one("#batch", Button).press()
             await settle(pilot)
-            assert app.controller.unfinished() == []
+            assert app.controller.unfinished_ids() == []
             [batch] = server.batch.batches.values()
             assert len(batch.lines) == len(app.controller.job.session.work_items())
             assert [r for r in server.log if r.path.endswith("/chat/completions")] == []
