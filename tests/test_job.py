@@ -18,6 +18,7 @@ from extractor_tui.core.model import ChunkStatus
 from extractor_tui.core.session import Session
 from extractor_tui.errors import ProviderError, SessionWriteError
 from loopback import LoopbackServer
+from test_bulk_reads import statements
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_docs" / "invoices"
 
@@ -237,3 +238,34 @@ async def test_a_deferred_tokenizer_is_resolved_once_when_documents_are_added(
         assert calls == [settings.model]
         Job(settings, preset("invoice"), session)  # not deferred: resolved at once
         assert len(calls) == 2
+
+
+async def _resume_statements(settings: Settings, folder: Path, count: int) -> int:
+    """Chunk reads a reopened Job's run asks when every chunk is answered already."""
+    folder.mkdir()
+    for n in range(count):
+        (folder / f"inv-{n:03d}.txt").write_text(
+            f"INVOICE INV-{n:04d}\nDate: 2024-01-{n % 28 + 1:02d}\nTotal due: {100 + n}.00\n",
+            encoding="utf-8")
+    path = folder.with_suffix(".sqlite")
+    with Session.open(path) as session:
+        job = Job(settings, preset("invoice"), session)
+        await job.add_paths([folder])
+        await job.run()
+    with Session.open(path) as session:
+        again = Job(settings, preset("invoice"), session)
+        await again.add_paths([folder])
+        with statements(session) as seen:
+            result = await again.run()
+        assert result.outcomes == ()
+        assert len(again.report()["documents"]) == count
+        return len([sql for sql in seen if "FROM chunks" in sql])
+
+
+async def test_a_finished_run_again_restores_stored_answers_in_one_pass(
+        settings: Settings, tmp_path: Path) -> None:
+    """Stored answers are restored lazily, but a run's bookkeeping goes over every
+    document: it takes them all in one pass, not two queries per document."""
+    few = await _resume_statements(settings, tmp_path / "few", 10)
+    many = await _resume_statements(settings, tmp_path / "many", 40)
+    assert many <= few + 5

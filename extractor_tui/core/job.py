@@ -544,6 +544,7 @@ class Job(JobSpending):
                 "urgent_documents": tuple(dict.fromkeys(item.document for item in urgent))}
 
     def _verify_plan(self, loaded: Sequence[DocumentEntry]) -> StagePlan:
+        self._restore(None)  # every document's outcomes are read: one pass, not one each
         documents = [(d.doc_id, d.path, d.items, self._finished(d)) for d in loaded]
         return self.verification.plan(
             documents, self._extract_results,
@@ -607,6 +608,7 @@ class Job(JobSpending):
 
     @_bulk_reads
     def _keep_extract_status(self) -> None:
+        self._restore(None)  # every document's outcomes are read: one pass, not one each
         for doc in self.documents():
             if doc.error is None:
                 outcomes = self.chunk_outcomes(doc.doc_id)
@@ -617,6 +619,7 @@ class Job(JobSpending):
     def _verify_pending(self) -> list[WorkItem]:
         """The verify requests of every finished document not answered yet."""
         pending: list[WorkItem] = []
+        self._restore(None)  # every document's outcomes are read: one pass, not one each
         for doc in self.documents():
             answered = self._finished(doc) if doc.error is None else None
             if answered is not None:
