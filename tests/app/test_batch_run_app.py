@@ -59,12 +59,15 @@ async def test_the_run_screen_lists_the_batches_and_cancel_cancels_them(
             await pilot.pause()
             assert isinstance(app.screen, PlanDialog)
             app.screen.query_one("#batch", Button).press()
+            # The server counts a create before the app has stored its answer: wait for the
+            # session's row to carry the provider's id (waiting on fake.creates raced it).
             for _ in range(500):
                 await pilot.pause(0.01)
-                if fake.creates:
+                table.refresh_batches()
+                await pilot.pause()
+                if fake.creates and not table.has_class("-empty") \
+                        and _cells(table)[0][0].startswith("batch_"):
                     break
-            table.refresh_batches()
-            await pilot.pause()
             assert not table.has_class("-empty")
             [row] = _cells(table)
             assert row[0].startswith("batch_") and row[1] == "validating"
