@@ -34,3 +34,24 @@ def test_extractor_run_freezes_its_setup_out_of_the_collector(tmp_path: Path) ->
     # the imports alone are tens of thousands of objects; what the run made later is not frozen
     assert figures["after"] > 20_000
     assert (tmp_path / "out.json").exists()
+
+
+_OFFLINE_APP = r"""
+import sys
+from pathlib import Path
+from extractor_tui.ui.launch import build_app
+from extractor_tui.config import Settings
+from extractor_tui.core.fields import preset
+app = build_app(Settings(provider="offline"), preset("invoice"), Path(sys.argv[1]), [])
+print("openai" in sys.modules)
+"""
+
+
+def test_the_offline_app_starts_without_importing_the_sdk(tmp_path: Path) -> None:
+    """The SDK takes most of a second to import; the offline provider never needs it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "EXTRACTOR_"))}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    out = subprocess.run([sys.executable, "-c", _OFFLINE_APP, str(tmp_path / "s.sqlite")],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+                         check=False)
+    assert out.stdout.strip().splitlines()[-1:] == ["False"], out.stderr

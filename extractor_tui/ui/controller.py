@@ -129,6 +129,7 @@ class Controller:
         """Settings the user set that differ from how the session was made; the plan
         lists them before anything is sent."""
         self._client = client  # injected (tests): kept across reconfigurations
+        self._asking_cap = False  # a RaiseCapDialog is open
         self.clock = clock or SystemClock()
         self.events = EventBuffer()
         self.recent = recent
@@ -156,11 +157,14 @@ class Controller:
         elif isinstance(event, SamplingDropped):
             self._app.notify(f"The server does not take {event.parameter}; sending without "
                              "it.", title="Sampling", markup=False)
-        elif isinstance(event, BudgetReached) and event.paused:
+        elif isinstance(event, BudgetReached) and event.paused and not self._asking_cap:
+            # Asked once: two requests in flight can both find the cap reached.
+            self._asking_cap = True
             self._app.push_screen(RaiseCapDialog(event.spent, event.limit), self._cap_answer)
 
     def _cap_answer(self, cap: float | None) -> None:
         """A higher cap goes on at once; no answer stops the run (the rest stays queued)."""
+        self._asking_cap = False
         if cap is None:
             self.cancel()
         else:

@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from extractor_tui.config import Settings
+from extractor_tui.core.events import BudgetReached
 from extractor_tui.core.model import ChunkStatus
 from extractor_tui.ui.app import ExtractorApp
 from extractor_tui.ui.dialogs.plan import PlanDialog
@@ -93,3 +94,20 @@ async def test_stopping_at_the_cap_keeps_the_rest_for_the_next_run(
             sent = server.requests_total
             assert len(app.controller.job.pending()) == len(left)
             assert sent + len(left) == len(app.controller.job.session.work_items())
+
+
+async def test_two_requests_finding_the_cap_reached_ask_once(make_app: MakeApp,
+                                                               settle: Settle) -> None:
+    app = make_app([])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for _ in range(2):  # both requests in flight found the cap reached
+            app.controller._on_event(BudgetReached(0.29, 0.30, 1.0, paused=True))
+        await pilot.pause()
+        assert sum(isinstance(s, RaiseCapDialog) for s in app.screen_stack) == 1
+        assert app.focused is app.screen.query_one("#cap", Input)
+        await pilot.press("escape")
+        await pilot.pause()
+        app.controller._on_event(BudgetReached(0.29, 0.30, 2.0, paused=True))
+        await pilot.pause()
+        assert isinstance(app.screen, RaiseCapDialog), "asked again once answered"

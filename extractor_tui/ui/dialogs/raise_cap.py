@@ -21,6 +21,8 @@ __all__ = ["RaiseCapDialog"]
 class RaiseCapDialog(FormDialog[float]):
     """Dismisses with the new cap in USD, or None to stop the run."""
 
+    AUTO_FOCUS = "#cap"  # focused as the screen is shown (a query in on_mount could miss it)
+
     def __init__(self, spent: float, limit: float) -> None:
         super().__init__()
         self._spent, self._limit = spent, limit
@@ -37,9 +39,6 @@ class RaiseCapDialog(FormDialog[float]):
             with Horizontal(classes="buttons"):
                 yield Button("Stop the run", id="no")
                 yield Button("Raise the cap", id="yes", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#cap", Input).focus()
 
     def _submit(self) -> None:
         text = self.query_one("#cap", Input).value.strip().removeprefix("$")
