@@ -39,9 +39,17 @@ def make_gate(slow_start: bool = False,
     return gate, clock, events
 
 
+async def permit_from(gate: Gate, tokens: int = 0) -> Permit:
+    """Admission as the endpoint pool asks for it: a permit now, else wait for the gate's
+    next change (a deadline passed, a slot freed, a setting changed) and ask again."""
+    while (permit := gate.try_acquire(tokens)) is None:
+        await gate.changed(tokens)
+    return permit
+
+
 async def admit(gate: Gate, clock: FakeClock, tokens: int = 0) -> Permit:
-    """Acquire, letting virtual time run as far as needed; fail if it never comes."""
-    task = asyncio.create_task(gate.acquire(tokens))
+    """Admission, letting virtual time run as far as needed; fail if it never comes."""
+    task = asyncio.create_task(permit_from(gate, tokens))
     await clock.run_until_idle()
     assert task.done(), "acquire did not complete"
     return task.result()
@@ -95,11 +103,11 @@ async def test_fake_clock_drops_cancelled_sleepers() -> None:
 
 async def test_acquire_up_to_the_limit_then_wait_for_a_release() -> None:
     gate, clock, events = make_gate(maximum=3)
-    permits = [await gate.acquire() for _ in range(3)]
+    permits = [await permit_from(gate) for _ in range(3)]
     assert [p.seq for p in permits] == [(1, 0), (2, 0), (3, 0)]
     assert not any(p.probe for p in permits)
     assert gate.in_flight == 3
-    waiter = asyncio.create_task(gate.acquire())
+    waiter = asyncio.create_task(permit_from(gate))
     await clock.run_until_idle()
     assert not waiter.done()
     gate.release()
@@ -112,8 +120,8 @@ async def test_acquire_up_to_the_limit_then_wait_for_a_release() -> None:
 async def test_set_maximum_raises_and_lowers_the_limit_mid_run() -> None:
     gate, clock, events = make_gate(maximum=2)
     for _ in range(2):
-        await gate.acquire()
-    waiters = [asyncio.create_task(gate.acquire()) for _ in range(3)]
+        await permit_from(gate)
+    waiters = [asyncio.create_task(permit_from(gate)) for _ in range(3)]
     await clock.settle()
     assert not any(w.done() for w in waiters)
 
@@ -139,7 +147,7 @@ async def test_set_maximum_keeps_a_limit_lowered_by_back_pressure() -> None:
     """Issue 12 item 13: at 1/25 after 429s, three '-' make 1/22, not 22/22 (then 11/22)."""
     gate, _, events = make_gate(maximum=25)
     for _ in range(5):  # 25 → 12 → 6 → 3 → 1 → 1
-        permit = await gate.acquire()
+        permit = await permit_from(gate)
         gate.rate_limited(0.0, permit, SPENT)
         gate.release(permit)
     assert (gate.limit, gate.maximum) == (1, 25)
@@ -176,9 +184,9 @@ async def test_set_maximum_accepts_the_bounds() -> None:
 
 async def test_cancelled_waiter_holds_no_slot() -> None:
     gate, clock, _ = make_gate(maximum=1)
-    await gate.acquire()
-    first = asyncio.create_task(gate.acquire())
-    second = asyncio.create_task(gate.acquire())
+    await permit_from(gate)
+    first = asyncio.create_task(permit_from(gate))
+    second = asyncio.create_task(permit_from(gate))
     await clock.settle()
     first.cancel()
     await clock.settle()
@@ -188,16 +196,16 @@ async def test_cancelled_waiter_holds_no_slot() -> None:
     assert second.done() and gate.in_flight == 1  # the slot went to the live waiter
     gate.release()
     assert gate.in_flight == 0
-    await gate.acquire()
+    await permit_from(gate)
     assert gate.in_flight == 1
 
 
 async def test_cancelled_sleeping_waiter_holds_no_slot() -> None:
     gate, clock, _ = make_gate(maximum=2)
-    permit = await gate.acquire()
+    permit = await permit_from(gate)
     gate.rate_limited(5.0, permit, SPENT)
     gate.release()
-    waiter = asyncio.create_task(gate.acquire())
+    waiter = asyncio.create_task(permit_from(gate))
     await clock.advance(1.0)
     assert clock.sleepers == 1
     waiter.cancel()
@@ -207,9 +215,9 @@ async def test_cancelled_sleeping_waiter_holds_no_slot() -> None:
 
 async def test_pause_blocks_new_acquires_until_resume() -> None:
     gate, clock, events = make_gate(maximum=3)
-    held = await gate.acquire()
+    held = await permit_from(gate)
     gate.pause()
-    waiter = asyncio.create_task(gate.acquire())
+    waiter = asyncio.create_task(permit_from(gate))
     await clock.advance(10.0)
     assert not waiter.done() and gate.in_flight == 1
     gate.release()            # in-flight requests finish normally while paused
@@ -228,7 +236,7 @@ async def test_pause_blocks_new_acquires_until_resume() -> None:
 
 async def test_a_burst_of_429s_halves_once_and_a_later_one_again() -> None:
     gate, clock, events = make_gate(maximum=8)
-    permits = [await gate.acquire() for _ in range(4)]
+    permits = [await permit_from(gate) for _ in range(4)]
     await clock.advance(0.5)
     assert gate.rate_limited(1.0, permits[0], SPENT) == 1.0
     assert gate.limit == 4 and gate.cooldown_until == 1.5
@@ -252,7 +260,7 @@ async def test_a_burst_of_429s_halves_once_and_a_later_one_again() -> None:
 
 async def test_a_burst_at_one_clock_reading_halves_once() -> None:
     gate, _, _ = make_gate(maximum=8)
-    permits = [await gate.acquire() for _ in range(3)]  # all sent at t=0 ...
+    permits = [await permit_from(gate) for _ in range(3)]  # all sent at t=0 ...
     gate.rate_limited(1.0, permits[0], SPENT)                  # ... and refused at t=0
     gate.rate_limited(1.0, permits[1], SPENT)
     gate.rate_limited(1.0, permits[2], SPENT)
@@ -261,7 +269,7 @@ async def test_a_burst_at_one_clock_reading_halves_once() -> None:
 
 async def test_a_burst_of_headerless_429s_backs_off_once() -> None:
     gate, clock, _ = make_gate(maximum=8)
-    permits = [await gate.acquire() for _ in range(4)]
+    permits = [await permit_from(gate) for _ in range(4)]
     await clock.advance(0.5)
     for permit in permits:  # one burst: all sent before the first refusal
         gate.rate_limited(None, permit, SPENT)
@@ -280,14 +288,14 @@ async def test_limit_never_drops_below_one() -> None:
 
 async def test_no_acquire_completes_before_the_cool_down_ends() -> None:
     gate, clock, events = make_gate(maximum=4)
-    permit = await gate.acquire()
+    permit = await permit_from(gate)
     await clock.advance(0.25)
     assert gate.rate_limited(2.0, permit, SPENT) == 2.0
     gate.release()
     admitted: list[float] = []
 
     async def worker() -> None:
-        await gate.acquire()
+        await permit_from(gate)
         admitted.append(clock.now())
 
     tasks = [asyncio.create_task(worker()) for _ in range(5)]
@@ -305,8 +313,8 @@ async def test_no_acquire_completes_before_the_cool_down_ends() -> None:
 
 async def test_cool_down_holds_waiters_parked_on_a_full_gate() -> None:
     gate, clock, _ = make_gate(maximum=1)
-    permit = await gate.acquire()
-    waiter = asyncio.create_task(gate.acquire())
+    permit = await permit_from(gate)
+    waiter = asyncio.create_task(permit_from(gate))
     await clock.advance(1.0)
     gate.rate_limited(3.0, permit, SPENT)  # wakes the parked waiter, which must now sleep
     gate.release()
@@ -318,12 +326,12 @@ async def test_cool_down_holds_waiters_parked_on_a_full_gate() -> None:
 
 async def test_a_later_429_extends_the_cool_down_of_sleeping_waiters() -> None:
     gate, clock, events = make_gate(maximum=8)
-    first, second = await gate.acquire(), await gate.acquire()
+    first, second = await permit_from(gate), await permit_from(gate)
     gate.release()
     gate.release()
     await clock.advance(0.5)
     gate.rate_limited(1.0, first, SPENT)            # until 1.5
-    waiter = asyncio.create_task(gate.acquire())
+    waiter = asyncio.create_task(permit_from(gate))
     await clock.advance(0.5)
     gate.rate_limited(2.0, second, SPENT)           # at 1.0: until 3.0
     shorter = gate.rate_limited(0.1, second, SPENT)  # would end sooner: no shorter cool-down
@@ -337,7 +345,7 @@ async def test_a_later_429_extends_the_cool_down_of_sleeping_waiters() -> None:
 
 async def test_retry_after_is_capped() -> None:
     gate, clock, _ = make_gate(maximum=2, cooldown_cap=60.0)
-    permit = await gate.acquire()
+    permit = await permit_from(gate)
     assert gate.rate_limited(3600.0, permit, SPENT) == 60.0
     assert gate.cooldown_until == 60.0
 
@@ -372,7 +380,7 @@ async def test_backoff_uses_the_configured_base_and_cap() -> None:
 
 async def test_a_window_of_successes_adds_one_up_to_the_maximum() -> None:
     gate, clock, events = make_gate(maximum=8)
-    permit = await gate.acquire()
+    permit = await permit_from(gate)
     await clock.advance(1.0)
     gate.rate_limited(0.5, permit, SPENT)
     gate.release()
@@ -396,7 +404,7 @@ async def test_a_window_of_successes_adds_one_up_to_the_maximum() -> None:
 
 async def test_a_429_restarts_the_window_of_successes() -> None:
     gate, clock, _ = make_gate(maximum=8)
-    permit = await gate.acquire()
+    permit = await permit_from(gate)
     gate.release()
     await clock.advance(1.0)
     gate.rate_limited(0.5, permit, SPENT)  # limit 4
@@ -501,7 +509,7 @@ async def test_open_breaker_admits_exactly_one_probe_then_closes_on_success() ->
     gate, clock, events = make_gate(maximum=5, **BREAKER)
     await fail_calls(gate, clock, "ffffff")
     assert state(gate) is GateState.OPEN
-    waiters = [asyncio.create_task(gate.acquire()) for _ in range(3)]
+    waiters = [asyncio.create_task(permit_from(gate)) for _ in range(3)]
     await clock.advance(1.999)
     assert not any(w.done() for w in waiters) and gate.in_flight == 0
     await clock.advance_to(2.0)
@@ -510,7 +518,7 @@ async def test_open_breaker_admits_exactly_one_probe_then_closes_on_success() ->
     probe = done[0].result()
     assert probe.probe and probe.sent_at == 2.0
     assert state(gate) is GateState.HALF_OPEN and gate.in_flight == 1
-    late = asyncio.create_task(gate.acquire())
+    late = asyncio.create_task(permit_from(gate))
     await clock.advance(5.0)
     assert sum(w.done() for w in waiters) == 1 and not late.done()
     gate.release()  # the engine releases before reporting the outcome
@@ -554,7 +562,7 @@ async def test_a_probe_released_without_an_outcome_does_not_wedge_the_gate() -> 
     probe = await admit(gate, clock)
     assert probe.probe
     gate.release(probe)  # cancelled while waiting for the answer: no outcome is reported
-    waiter = asyncio.create_task(gate.acquire())
+    waiter = asyncio.create_task(permit_from(gate))
     await clock.advance(3600.0)
     done = waiter.done()
     waiter.cancel()
@@ -563,7 +571,7 @@ async def test_a_probe_released_without_an_outcome_does_not_wedge_the_gate() -> 
 
 async def test_calls_in_flight_when_the_circuit_opened_do_not_close_it() -> None:
     gate, clock, _ = make_gate(maximum=10, **BREAKER)
-    old = await gate.acquire()
+    old = await permit_from(gate)
     await fail_calls(gate, clock, "ffffff")
     gate.release()
     gate.succeeded(None, old)  # not the probe: the circuit stays open
@@ -581,7 +589,7 @@ async def test_a_rate_limited_probe_lets_another_probe_out_after_the_cool_down()
     await clock.advance(0.5)
     gate.rate_limited(1.0, probe, SPENT)
     assert state(gate) is GateState.HALF_OPEN
-    second = asyncio.create_task(gate.acquire())
+    second = asyncio.create_task(permit_from(gate))
     await clock.advance(0.999)
     assert not second.done()
     await clock.advance(0.001)
@@ -593,8 +601,8 @@ async def test_a_rate_limited_probe_lets_another_probe_out_after_the_cool_down()
 
 async def test_fatal_raises_in_waiters_and_new_acquires() -> None:
     gate, clock, events = make_gate(maximum=1)
-    held = await gate.acquire()
-    waiters = [asyncio.create_task(gate.acquire()) for _ in range(2)]
+    held = await permit_from(gate)
+    waiters = [asyncio.create_task(permit_from(gate)) for _ in range(2)]
     await clock.settle()
     gate.fatal("401 invalid API key")
     await clock.settle()
@@ -604,7 +612,7 @@ async def test_fatal_raises_in_waiters_and_new_acquires() -> None:
         assert info.value.message == "401 invalid API key"
         assert str(info.value) == "401 invalid API key"
     with pytest.raises(CircuitOpen, match="401 invalid API key"):
-        await gate.acquire()
+        await permit_from(gate)
     assert state(gate) is GateState.FATAL and gate.in_flight == 1
     assert events == [GateEvent("fatal", 0.0, reason="401 invalid API key")]
     gate.fatal("a second fatal error")  # the first message stays, no second event
@@ -617,10 +625,10 @@ async def test_fatal_raises_in_waiters_and_new_acquires() -> None:
 
 async def test_fatal_during_a_cool_down_raises_when_the_sleep_ends() -> None:
     gate, clock, _ = make_gate(maximum=2)
-    permit = await gate.acquire()
+    permit = await permit_from(gate)
     gate.rate_limited(10.0, permit, SPENT)
     gate.release()
-    waiter = asyncio.create_task(gate.acquire())
+    waiter = asyncio.create_task(permit_from(gate))
     await clock.advance(1.0)
     gate.fatal("no quota")
     await clock.run_until_idle()
@@ -634,7 +642,7 @@ async def test_fatal_while_half_open_raises_in_parked_waiters() -> None:
     gate, clock, _ = make_gate(maximum=5, **BREAKER)
     await fail_calls(gate, clock, "ffffff")
     probe = await admit(gate, clock)
-    waiter = asyncio.create_task(gate.acquire())
+    waiter = asyncio.create_task(permit_from(gate))
     await clock.settle()
     gate.fatal("403 forbidden")
     await clock.settle()
@@ -650,7 +658,7 @@ async def test_fatal_while_half_open_raises_in_parked_waiters() -> None:
 
 async def test_rpm_is_paced_on_the_clock() -> None:
     gate, clock, _ = make_gate(maximum=100, rpm=600)
-    tasks = [asyncio.create_task(gate.acquire()) for _ in range(13)]
+    tasks = [asyncio.create_task(permit_from(gate)) for _ in range(13)]
     await clock.run_until_idle()
     sent = sorted(t.result().sent_at for t in tasks)
     assert sent[:10] == [0.0] * 10
@@ -679,7 +687,7 @@ class _Sim:
     violations: list[str] = field(default_factory=list)
 
     async def worker(self) -> None:
-        permit = await self.gate.acquire()
+        permit = await permit_from(self.gate)
         gate, now = self.gate, self.clock.now()  # no await since acquire returned
         if now < gate.cooldown_until:
             self.violations.append(f"admitted at {now} during a cool-down to "
@@ -830,7 +838,7 @@ async def test_changed_returns_at_the_deadline_or_the_next_release() -> None:
 
 async def test_a_429_whose_headers_show_budget_left_holds_back_nobody() -> None:
     gate, _, events = make_gate(maximum=8)
-    permit = await gate.acquire()
+    permit = await permit_from(gate)
     left = RateLimitInfo(remaining_requests=40)
     assert gate.rate_limited(2.0, permit, left) == 0.0
     assert (gate.limit, gate.cooldown_until, kinds(events)) == (8, 0.0, [])
@@ -839,7 +847,7 @@ async def test_a_429_whose_headers_show_budget_left_holds_back_nobody() -> None:
 
 async def test_a_429_short_of_the_requests_tokens_is_the_loads_doing() -> None:
     gate, _, events = make_gate(maximum=8)
-    permit = await gate.acquire(900)
+    permit = await permit_from(gate, 900)
     short = RateLimitInfo(remaining_requests=10, remaining_tokens=500)
     assert gate.rate_limited(2.0, permit, short) == 2.0
     assert gate.limit == 4 and kinds(events) == ["cooldown", "limit"]
@@ -848,25 +856,25 @@ async def test_a_429_short_of_the_requests_tokens_is_the_loads_doing() -> None:
 async def test_lone_headerless_429s_hold_back_nobody_a_run_of_them_does() -> None:
     gate, clock, events = make_gate(maximum=8)
     for _ in range(6):  # 6 answers, 3 of them 429s: below 4 of the last 10
-        permit = await gate.acquire()
+        permit = await permit_from(gate)
         gate.succeeded(None, permit)
         gate.release(permit)
     for _ in range(3):
-        permit = await gate.acquire()
+        permit = await permit_from(gate)
         assert gate.rate_limited(0.5, permit) == 0.0
         gate.release(permit)
     assert (gate.limit, kinds(events)) == (8, [])
-    permit = await gate.acquire()
+    permit = await permit_from(gate)
     assert gate.rate_limited(0.5, permit) == 0.5  # the fourth in ten: a limit is hit
     assert gate.limit == 4 and kinds(events) == ["cooldown", "limit"]
 
 
 async def test_a_headerless_429_once_a_limit_was_learned_is_the_loads_doing() -> None:
     gate, _, events = make_gate(maximum=8)
-    permit = await gate.acquire()
+    permit = await permit_from(gate)
     gate.succeeded(RateLimitInfo(limit_requests=600, remaining_requests=599,
                                  reset_requests=0.1), permit)
     gate.release(permit)
-    permit = await gate.acquire()
+    permit = await permit_from(gate)
     assert gate.rate_limited(0.5, permit) == 0.5
     assert gate.limit == 4

@@ -7,14 +7,17 @@ and deterministic; cool-downs are whatever the server's headers say (tens of mil
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
+import weakref
 from dataclasses import replace
 
 import pytest
-from enginekit import FAST, Recorder, engine_for, items, run_over
+from enginekit import FAST, FIELDS, Recorder, engine_for, items, run_over
 from loopback import Fault, LoopbackServer, RequestInfo
 
 from extractor_tui.core.dispatch import GateConfig
+from extractor_tui.core.engine import Engine
 from extractor_tui.core.events import (
     AttemptStarted,
     ChunkCompleted,
@@ -25,6 +28,7 @@ from extractor_tui.core.events import (
     CoolDownStarted,
     RequestPlanned,
 )
+from extractor_tui.core.llm.openai_client import OpenAIClient
 from extractor_tui.core.model import ChunkStatus
 
 
@@ -269,6 +273,25 @@ async def test_an_error_inside_the_run_ends_it_loudly_instead_of_hanging() -> No
     assert [t for t in leftover if not t.done()] == [] and not engine.running
     counts = rec.tracker.summary().counts
     assert counts[ChunkStatus.COMPLETED] + counts[ChunkStatus.CANCELLED] == 40
+
+
+async def test_an_engine_keeps_nothing_of_the_runs_it_finished() -> None:
+    """An engine lives as long as the app: a run's chunks (their text) go with the run."""
+    async with LoopbackServer(default=Fault.ok()) as server:
+        client = OpenAIClient(base_url=server.base_url, api_key="sk-test-not-a-key")
+        engine = Engine(client, FIELDS, model="loopback-1", config=FAST)  # no sink keeps events
+        try:
+            for doc in range(3):
+                work = items(4, doc=doc)
+                held = [weakref.ref(item) for item in work]
+                result = await engine.run(work)
+                assert result.count("completed") == 4
+                del work, result
+                await asyncio.sleep(0)  # the loop lets go of the callback that woke us
+                gc.collect()
+                assert [ref() for ref in held] == [None] * 4, f"run {doc}'s chunks are held"
+        finally:
+            await engine.aclose()
 
 
 async def test_pause_holds_new_requests_until_resume() -> None:

@@ -17,7 +17,6 @@ from extractor_tui.core.dispatch import Permit
 from extractor_tui.core.endpoints import Endpoint
 from extractor_tui.core.llm.base import LLMRequest, LLMResponse
 from extractor_tui.core.model import ChunkId, ChunkOutcome, WorkItem
-from extractor_tui.errors import ProviderError
 
 __all__ = ["Admitted", "Answer", "ChunkState", "Queue", "Run"]
 
@@ -37,7 +36,6 @@ class ChunkState:
     completion_tokens: int = 0
     tokens_estimated: bool = False
     repair: LLMRequest | None = None
-    last_error: ProviderError | None = None
     avoid: str | None = None  # the endpoint this chunk last failed on: others first
     done: bool = False
 
@@ -76,8 +74,10 @@ class Queue:
 
 @dataclass
 class Run:
-    """The queue, the run's tasks and the outcomes so far."""
+    """The queue, the run's tasks, each chunk's state and the outcomes so far: all of it goes
+    with the run, so an engine that lives as long as the app holds no finished run's text."""
 
+    states: dict[ChunkId, ChunkState] = field(default_factory=dict)
     ready: Queue = field(default_factory=Queue)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)

@@ -51,7 +51,7 @@ MAX_CONCURRENCY = 100
 
 
 class CircuitOpen(Exception):
-    """Raised from ``acquire`` once a fatal error has opened the circuit for good."""
+    """Raised from ``try_acquire`` and ``changed`` once a fatal error has stopped the gate."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -146,19 +146,12 @@ class Gate:
 
     # -- admission ---------------------------------------------------------------------------
 
-    async def acquire(self, tokens: int = 0) -> Permit:
-        """Wait until a request may be sent, then count it in flight.
-
-        The permit says whether this request is the breaker's probe, and its place in the
-        send order (for reading budget headers). Raises ``CircuitOpen`` after a fatal error.
-        Cancellation-safe: a cancelled waiter holds no slot.
-        """
-        while (permit := self.try_acquire(tokens)) is None:
-            await self.changed(tokens)
-        return permit
-
     def try_acquire(self, tokens: int = 0) -> Permit | None:
-        """``acquire`` without waiting: a permit now, or None where ``acquire`` would wait."""
+        """A permit to send now, counted in flight; or None, and ``changed`` says when to ask
+        again. The permit says whether this request is the breaker's probe, and its place in
+        the send order (for reading budget headers). Raises ``CircuitOpen`` after a fatal
+        error. Nothing is held between asking and waiting, so a cancelled waiter holds no
+        slot."""
         now = self._clock.now()
         if self._blocked(now, tokens) is not None:
             return None
@@ -197,7 +190,7 @@ class Gate:
         return None
 
     def release(self, permit: Permit | None = None) -> None:
-        """A request that ``acquire`` admitted has finished (whatever its outcome).
+        """A request that ``try_acquire`` admitted has finished (whatever its outcome).
 
         A probe released without an outcome (its call was cancelled) frees the probe slot,
         so the next request can probe instead of every waiter blocking for good.

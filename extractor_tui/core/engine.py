@@ -132,7 +132,6 @@ class Engine:
         self.pool = EndpointPool(endpoints, self._clock, sink)
         self.cost_cap: CostCap | None = None  # --max-cost, set by the Job for a run
         self.urgent: Callable[[WorkItem], bool] | None = None  # sent first (--priority)
-        self._states: dict[ChunkId, ChunkState] = {}
         self._run: Run | None = None
         # Every request carries a cap: the configured one, else what the fields need.
         self.max_tokens = config.max_tokens or answer_token_cap(fields, model)
@@ -205,7 +204,7 @@ class Engine:
         self._sink(RunStarted(len(items), self.pool.limit, self.provider, self._routes[0][0],
                               started, self.endpoint_info()))
         for item in items:
-            self._states[item.id] = ChunkState(item)
+            run.states[item.id] = ChunkState(item)
             run.ready.append(item)
             run.open_chunks += 1
             self._sink(_planned(item, started))
@@ -222,7 +221,7 @@ class Engine:
             stopped = run.stopped and self.cost_cap and self.cost_cap.message  # spent by now
             reason = run.cancel_reason or (f"not sent: {fatal}" if fatal else
                                            f"not sent: {stopped}" if stopped else "cancelled")
-            for state in list(self._states.values()):  # this run's items and their halves
+            for state in list(run.states.values()):  # this run's items and their halves
                 self._cancel_open(run, state.item.id, reason)
             self._run = None
             result = RunResult(tuple(run.outcomes[key] for key in sorted(run.outcomes)),
@@ -237,7 +236,7 @@ class Engine:
         return result
 
     def _cancel_open(self, run: Run, chunk: ChunkId, reason: str) -> None:
-        state = self._states.get(chunk)
+        state = run.states.get(chunk)
         if state is None or state.done:
             return
         self._finish(run, state, ChunkOutcome(
@@ -280,7 +279,7 @@ class Engine:
         """The next queued chunk, its endpoint and permit, if one admits it without waiting."""
         if not run.ready or run.cancel_reason is not None or run.stopped is not None:
             return None
-        state = self._states[run.ready[0].id]
+        state = run.states[run.ready[0].id]
         run.over_cap = False
         if self.cost_cap is not None and not self.cost_cap.admit(
                 state.item, prompt=self._repair_tokens(state)):
@@ -439,7 +438,6 @@ class Engine:
     def _failed(self, run: Run, state: ChunkState, exc: ProviderError, request: LLMRequest,
                 endpoint: Endpoint, permit: Permit) -> None:
         item, now = state.item, self._clock.now()
-        state.last_error = exc
         if request.seed is not None and refuses_seed(exc):
             # As for a structured-output mode: the server refused a parameter, not the
             # chunk; sent again without it, at no cost to the chunk's attempts.
@@ -482,7 +480,7 @@ class Engine:
                 return
             planned = []
             for half in halves:
-                self._states[half.id] = ChunkState(half)
+                run.states[half.id] = ChunkState(half)
                 run.open_chunks += 1
                 planned.append(_planned(half, now))
             # Only now: finishing the parent first would let a run whose last open chunk was
