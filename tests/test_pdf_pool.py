@@ -1,7 +1,7 @@
 """Reading PDFs: ``read_pdf`` itself, and the ``PdfWorkerPool`` of worker processes around
 it. Covers the per-file time limit (a worker stuck on a FIFO is killed and replaced), a
 worker that dies mid-read, errors crossing the process boundary intact, many concurrent
-reads each getting their own text, and an event loop that stays responsive meanwhile.
+reads each getting their own text, and the parsing kept off the event loop.
 """
 
 from __future__ import annotations
@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from extractor_tui.core import LoadOptions, PdfWorkerPool, load_documents, read_pdf
+from extractor_tui.core import LoadOptions, PdfWorkerPool, documents, load_documents, read_pdf
+from extractor_tui.core.documents import Document
+from extractor_tui.core.pdf import PdfPages
 from extractor_tui.errors import (
     CorruptPdf,
     DocumentError,
@@ -106,11 +109,8 @@ async def test_time_limit_kills_a_stuck_read_and_the_pool_recovers(tmp_path: Pat
     good = text_pdf(tmp_path / "good.pdf", ["Read after the timeout"])
     limit = 1.0  # includes a fresh worker's start-up (~0.2 s), so not too tight
     async with PdfWorkerPool(workers=1, timeout=limit) as pool:
-        started = time.monotonic()
-        with pytest.raises(LoadTimedOut) as caught:
-            await pool.read(stuck)
-        elapsed = time.monotonic() - started
-        assert limit <= elapsed < limit + 3.0
+        with pytest.raises(LoadTimedOut) as caught:  # the pipe never delivers: only the limit
+            await pool.read(stuck)                    # ends this read
         err = caught.value
         assert err.path == stuck
         assert err.reason == ("took longer than 1 s to read "
@@ -197,35 +197,35 @@ async def test_concurrent_reads_each_get_their_own_text(tmp_path: Path,
             assert result.pages == expected[path], path.name
 
 
-async def test_event_loop_stays_responsive_while_pdfs_load(tmp_path: Path) -> None:
-    # Two long PDFs take ~0.3 s each to parse: read on the event loop, they would stall it.
+async def test_loading_keeps_the_parsing_off_the_event_loop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every PDF goes to the worker pool (its processes: the tests above), every text file is
+    decoded on another thread. How long the loop stalls meanwhile is a figure of
+    bench/load_and_chunk.py, not a test: it depends on the machine."""
     lorem = "lorem ipsum dolor sit amet consectetur " * 60
     many_pages_pdf(tmp_path / "long-a.pdf", "A " + lorem, 400)
-    many_pages_pdf(tmp_path / "long-b.pdf", "B " + lorem, 400)
     data = pdf_bytes([f"Page {p}: " + lorem for p in range(12)])
-    for i in range(22):
+    for i in range(6):
         (tmp_path / f"doc{i:02d}.pdf").write_bytes(data)
         (tmp_path / f"note{i:02d}.txt").write_text(f"note {i}\n" * 2000, encoding="utf-8")
-    lateness: list[float] = []
-    done = asyncio.Event()
+    pooled: list[Path] = []
+    decoded_on: list[int] = []
+    pool_read, decode = PdfWorkerPool.read, documents._decoded_document
 
-    async def ticker() -> None:
-        while not done.is_set():
-            before = time.perf_counter()
-            await asyncio.sleep(0.005)
-            lateness.append(time.perf_counter() - before - 0.005)
+    async def read(self: PdfWorkerPool, path: Path) -> PdfPages:
+        pooled.append(path)
+        return await pool_read(self, path)
 
-    tick = asyncio.create_task(ticker())
-    await asyncio.sleep(0.02)
-    try:
-        result = await load_documents([tmp_path], LoadOptions(workers=2))
-    finally:
-        done.set()
-        await tick
+    def decoded(path: Path, data: bytes) -> Document:
+        decoded_on.append(threading.get_ident())
+        return decode(path, data)
+
+    monkeypatch.setattr(PdfWorkerPool, "read", read)
+    monkeypatch.setattr(documents, "_decoded_document", decoded)
+    result = await load_documents([tmp_path], LoadOptions(workers=2))
 
     assert result.errors == []
-    assert len(result.documents) == 46
-    assert sum(d.page_count for d in result.documents if d.kind == "pdf") == 2 * 400 + 22 * 12
-    assert max(lateness) < 0.25, f"event loop stalled {max(lateness) * 1000:.0f} ms"
-    assert len(lateness) >= 10, "the ticker barely ran: the check proves nothing"
-    print(f"{len(lateness)} ticks, worst lateness {max(lateness) * 1000:.1f} ms")
+    assert len(result.documents) == 13
+    assert sum(d.page_count for d in result.documents if d.kind == "pdf") == 400 + 6 * 12
+    assert sorted(p.name for p in pooled) == sorted(p.name for p in tmp_path.glob("*.pdf"))
+    assert len(decoded_on) == 6 and threading.get_ident() not in decoded_on

@@ -349,7 +349,9 @@ class Engine:
         item = state.item
         state.attempts += 1
         attempt = state.attempts
-        start = self._clock.now()
+        # Dated when the gate admitted it, the moment its cool-downs, breaker and budgets
+        # count, not when this task got its turn on the loop (a busy loop's delay apart).
+        start = permit.sent_at
         if state.first_start is None:
             state.first_start = start
         self._sink(AttemptStarted(item.id, attempt, start, endpoint.name))
