@@ -14,6 +14,7 @@ from extractor_tui.core.dispatch import (
     Gate,
     GateConfig,
     GateEvent,
+    GateEventKind,
     GateState,
     Permit,
 )
@@ -459,6 +460,18 @@ async def test_breaker_opens_when_most_recent_calls_fail() -> None:
     assert state(gate) is GateState.OPEN
     assert events == [GateEvent("circuit-open", 1.0, until=3.0,
                                 reason="6 of the last 6 calls failed")]
+
+
+async def test_an_open_breaker_reads_half_open_once_its_time_is_up() -> None:
+    """The state is the breaker's as of now, not as of the last request that asked."""
+    gate, clock, events = make_gate(maximum=5, **BREAKER)
+    await fail_calls(gate, clock, "ffffff")
+    assert state(gate) is GateState.OPEN and events[-1].kind is GateEventKind.CIRCUIT_OPEN
+    await clock.advance(1.9)
+    assert state(gate) is GateState.OPEN
+    await clock.advance(0.1)
+    assert state(gate) is GateState.HALF_OPEN  # nobody asked for a permit meanwhile
+    assert (await admit(gate, clock)).probe
 
 
 async def test_breaker_failure_ratio_over_the_window() -> None:

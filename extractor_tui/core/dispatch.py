@@ -36,6 +36,7 @@ injected clock, slot-based waits park on a condition that ``release`` and settin
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,7 +46,8 @@ from extractor_tui.core.budget import Budget
 from extractor_tui.core.clock import Clock
 from extractor_tui.core.llm.headers import RateLimitInfo
 
-__all__ = ["CircuitOpen", "Gate", "GateConfig", "GateEvent", "GateState", "Permit"]
+__all__ = ["CircuitOpen", "Gate", "GateConfig", "GateEvent", "GateEventKind", "GateState",
+           "Permit"]
 
 MAX_CONCURRENCY = 100
 
@@ -75,11 +77,23 @@ class Permit:
     tokens: int = 0
 
 
+class GateEventKind(StrEnum):
+    """What a ``GateEvent`` says: the limit moved, a cool-down, the breaker, out of service,
+    a fatal stop."""
+
+    LIMIT = "limit"
+    COOLDOWN = "cooldown"
+    CIRCUIT_OPEN = "circuit-open"
+    DOWN = "down"
+    CIRCUIT_CLOSED = "circuit-closed"
+    FATAL = "fatal"
+
+
 @dataclass(frozen=True)
 class GateEvent:
     """Something the gate decided, for the engine to turn into a public event."""
 
-    kind: str  # "limit", "cooldown", "circuit-open", "down", "circuit-closed", "fatal"
+    kind: GateEventKind
     at: float
     limit: int = 0
     maximum: int = 0
@@ -133,7 +147,7 @@ class Gate:
         self._answers: deque[bool] = deque(maxlen=config.pressure_window)  # True: a 429
         self._successes = 0
         self._budget = Budget(rpm=config.rpm, tpm=config.tpm, now=clock.now())
-        self.state = GateState.CLOSED
+        self._state = GateState.CLOSED
         self._recent: deque[bool] = deque(maxlen=config.breaker_window)
         self._open_until = 0.0
         self._open_for = config.breaker_open_for
@@ -144,6 +158,14 @@ class Gate:
         self.proven = False  # the endpoint has answered (a cached answer does not count)
         self._wake = asyncio.Event()
 
+    @property
+    def state(self) -> GateState:
+        """The breaker now: an open period that is over reads half-open (the next request
+        probes) without anyone having to ask for a permit first."""
+        if self._state is GateState.OPEN and self._clock.now() >= self._open_until:
+            return GateState.HALF_OPEN
+        return self._state
+
     # -- admission ---------------------------------------------------------------------------
 
     def try_acquire(self, tokens: int = 0) -> Permit | None:
@@ -153,7 +175,7 @@ class Gate:
         error. Nothing is held between asking and waiting, so a cancelled waiter holds no
         slot."""
         now = self._clock.now()
-        if self._blocked(now, tokens) is not None:
+        if self._free_at(now, tokens) > now:
             return None
         probe = self.state is GateState.HALF_OPEN
         if probe:
@@ -166,28 +188,28 @@ class Gate:
         """Return when ``try_acquire`` may succeed: at once, at the next deadline (cool-down,
         breaker, budget) or at the next change of slots or settings."""
         now = self._clock.now()
-        blocked = self._blocked(now, tokens)
-        if blocked is True:
+        free_at = self._free_at(now, tokens)
+        if free_at == math.inf:
             await self._wake.wait()
-        elif blocked is not None:
-            await self._clock.sleep(blocked - now)
+        elif free_at > now:
+            await self._clock.sleep(free_at - now)
 
-    def _blocked(self, now: float, tokens: int) -> float | bool | None:
-        """None when a request may go now; else the deadline to sleep until, or True to wait
-        for a change. Raises ``CircuitOpen`` after a fatal error."""
+    def _free_at(self, now: float, tokens: int) -> float:
+        """When a request may go: ``now`` (at once), a later deadline to sleep until, or
+        ``math.inf`` until something changes (a slot, a setting, the probe's outcome).
+        Decides nothing; raises ``CircuitOpen`` after a fatal error."""
         if self.fatal_message is not None:
             raise CircuitOpen(self.fatal_message)
-        if self.state is GateState.OPEN and now >= self._open_until:
-            self.state = GateState.HALF_OPEN
+        state = self.state
         wait_until = max(self.cooldown_until,
-                         self._open_until if self.state is GateState.OPEN else 0.0,
+                         self._open_until if state is GateState.OPEN else 0.0,
                          self._budget.ready_at(now, tokens))
         if wait_until > now:
             return wait_until
         if (self.paused or self.in_flight >= (self.limit if self.proven else 1)
-                or (self.state is GateState.HALF_OPEN and self._probe_out)):
-            return True
-        return None
+                or (state is GateState.HALF_OPEN and self._probe_out)):
+            return math.inf
+        return now
 
     def release(self, permit: Permit | None = None) -> None:
         """A request that ``try_acquire`` admitted has finished (whatever its outcome).
@@ -253,7 +275,8 @@ class Gate:
         until = now + min(retry_after, self.config.cooldown_cap)
         if until > self.cooldown_until:
             self.cooldown_until = until
-            self._emit(GateEvent("cooldown", now, until=until, reason="429 rate limit"))
+            self._emit(GateEvent(GateEventKind.COOLDOWN, now, until=until,
+                                 reason="429 rate limit"))
         if new_signal:
             self._decrease_seq = self._budget.sends
             self._successes = 0
@@ -289,11 +312,11 @@ class Gate:
         self._down(self._clock.now())
 
     def _down(self, now: float) -> None:
-        self.state = GateState.OPEN
+        self._state = GateState.OPEN
         self._open_until = now + self._down_for
         self._down_for = min(self.config.down_cap, self._down_for * 2)
         self._recent.clear()
-        self._emit(GateEvent("down", now, until=self._open_until,
+        self._emit(GateEvent(GateEventKind.DOWN, now, until=self._open_until,
                              reason=self.down_reason or ""))
         self._notify()
 
@@ -301,8 +324,8 @@ class Gate:
         """No retry can help: stop admitting anything, for good."""
         if self.fatal_message is None:
             self.fatal_message = message
-            self.state = GateState.FATAL
-            self._emit(GateEvent("fatal", self._clock.now(), reason=message))
+            self._state = GateState.FATAL
+            self._emit(GateEvent(GateEventKind.FATAL, self._clock.now(), reason=message))
         self._notify()
 
     def _record(self, ok: bool, probe: bool) -> None:
@@ -312,11 +335,11 @@ class Gate:
         if probe:
             self._probe_out = False
             if ok:
-                self.state = GateState.CLOSED
+                self._state = GateState.CLOSED
                 self._recent.clear()
                 self._open_for = self.config.breaker_open_for
                 self.down_reason, self._down_for = None, self.config.down_for
-                self._emit(GateEvent("circuit-closed", now))
+                self._emit(GateEvent(GateEventKind.CIRCUIT_CLOSED, now))
             elif self.down_reason is not None:
                 self._down(now)  # still out of service: the longer wait, doubled
             else:
@@ -330,9 +353,10 @@ class Gate:
                 self._open(now, f"{failures} of the last {len(self._recent)} calls failed")
 
     def _open(self, now: float, reason: str) -> None:
-        self.state = GateState.OPEN
+        self._state = GateState.OPEN
         self._open_until = now + self._open_for
-        self._emit(GateEvent("circuit-open", now, until=self._open_until, reason=reason))
+        self._emit(GateEvent(GateEventKind.CIRCUIT_OPEN, now, until=self._open_until,
+                             reason=reason))
         self._open_for = min(self.config.breaker_open_cap, self._open_for * 2)
         self._recent.clear()
 
@@ -351,14 +375,15 @@ class Gate:
         self._successes = 0
         self._set_limit(maximum if at_ceiling else self.limit, "concurrency setting changed")
         if self.limit == before:  # the ceiling moved alone: say so all the same
-            self._emit(GateEvent("limit", self._clock.now(), limit=self.limit,
-                                 maximum=maximum, reason="concurrency setting changed"))
+            self._emit(GateEvent(GateEventKind.LIMIT, self._clock.now(),
+                                 limit=self.limit, maximum=maximum,
+                                 reason="concurrency setting changed"))
 
     def _set_limit(self, limit: int, reason: str) -> None:
         limit = max(1, min(limit, self.maximum))
         if limit != self.limit:
             self.limit = limit
-            self._emit(GateEvent("limit", self._clock.now(), limit=limit,
+            self._emit(GateEvent(GateEventKind.LIMIT, self._clock.now(), limit=limit,
                                  maximum=self.maximum, reason=reason))
             self._notify()
 

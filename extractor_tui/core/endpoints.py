@@ -41,6 +41,7 @@ from extractor_tui.core.dispatch import (
     Gate,
     GateConfig,
     GateEvent,
+    GateEventKind,
     Permit,
 )
 from extractor_tui.core.events import (
@@ -273,12 +274,12 @@ def _shares(total: int, weights: Sequence[int]) -> list[int]:
 
 def _public(name: str, event: GateEvent) -> Event:
     """A gate's decision as the public event that names its endpoint."""
-    if event.kind == "limit":
+    if event.kind is GateEventKind.LIMIT:
         return ConcurrencyChanged(event.limit, event.maximum, event.reason, event.at, name)
-    if event.kind == "cooldown":
+    if event.kind is GateEventKind.COOLDOWN:
         return CoolDownStarted(event.until, event.reason, event.at, name)
-    if event.kind == "circuit-closed":
+    if event.kind is GateEventKind.CIRCUIT_CLOSED:
         return CircuitClosed(event.at, name)
-    fatal = event.kind == "fatal"
+    fatal = event.kind is GateEventKind.FATAL
     return CircuitOpened(event.reason, fatal, None if fatal else event.until, event.at, name,
-                         out_of_service=event.kind == "down")
+                         out_of_service=event.kind is GateEventKind.DOWN)
