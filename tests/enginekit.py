@@ -10,7 +10,6 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from extractor_tui.core.dispatch import GateConfig
 from extractor_tui.core.engine import Engine, EngineConfig
 from extractor_tui.core.events import Event
 from extractor_tui.core.fields import FieldSet, FieldSpec, FieldType
@@ -54,10 +53,10 @@ class Recorder:
 
 
 def engine_for(base_url: str, recorder: Recorder, config: EngineConfig = FAST,
-               fields: FieldSet = FIELDS, gate: GateConfig | None = None) -> Engine:
+               fields: FieldSet = FIELDS) -> Engine:
     client = OpenAIClient(base_url=base_url, api_key="sk-test-not-a-key", timeout=config.timeout)
     return Engine(client, fields, model="loopback-1", config=config, sink=recorder,
-                  rng=random.Random(7), gate=gate)
+                  rng=random.Random(7))
 
 
 async def run_over(base_url: str, work: Sequence[WorkItem], config: EngineConfig = FAST,

@@ -187,8 +187,8 @@ async def test_the_breaker_opens_when_most_calls_fail_then_a_probe_closes_it() -
     script = [Fault.drop()] * 8
     async with LoopbackServer(script=script, default=Fault.ok()) as server:
         rec = Recorder()
-        engine = engine_for(server.base_url, rec, replace(FAST, concurrency=1, retries=10),
-                            gate=GateConfig(breaker_open_for=0.2))
+        engine = engine_for(server.base_url, rec, replace(
+            FAST, concurrency=1, retries=10, gate=GateConfig(breaker_open_for=0.2)))
         result = await engine.run(items(6))
         await engine.aclose()
     assert result.count("completed") == 6

@@ -104,8 +104,8 @@ async def test_a_breaker_probe_never_spends_a_chunks_attempts() -> None:
                          breaker_open_for=0.02, breaker_open_cap=0.05)
     async with LoopbackServer(script=script) as server:
         rec = Recorder()
-        engine = engine_for(server.base_url, rec, replace(FAST, concurrency=2, retries=3),
-                            gate=breaker)
+        engine = engine_for(server.base_url, rec, replace(FAST, concurrency=2, retries=3,
+                                                          gate=breaker))
         try:
             result = await engine.run(items(3))
         finally:

@@ -54,7 +54,7 @@ from dataclasses import replace
 from extractor_tui.core._engine_run import Admitted, Answer, ChunkState, Queue, Run
 from extractor_tui.core.cost_cap import CostCap
 from extractor_tui.core.clock import Clock, SystemClock
-from extractor_tui.core.dispatch import CircuitOpen, GateConfig, Permit
+from extractor_tui.core.dispatch import CircuitOpen, Permit
 from extractor_tui.core.endpoints import Endpoint, EndpointPool, EndpointSpec, Route
 from extractor_tui.core.failfast import endpoint_label
 from extractor_tui.core.llm.offline import count_tokens as _bundled_count
@@ -103,7 +103,7 @@ _PROMPT_OVERHEAD_TOKENS = 400  # system + field list, for budget estimates only
 class Engine:
     """Sends work items to its endpoints and reports every fact to ``sink``.
 
-    ``endpoints`` is one ``Client`` (an endpoint tuned by ``config`` and ``gate``, named
+    ``endpoints`` is one ``Client`` (an endpoint tuned by ``config``, named
     after its URL) or several ``EndpointSpec``s, each with its own tuning. ``stages``
     replace or add to the default ``extract`` stage (``fields`` with ``model``, no sampling
     set).
@@ -114,7 +114,7 @@ class Engine:
                  sink: Sink = lambda event: None, clock: Clock | None = None,
                  rng: random.Random | None = None,
                  count_tokens: Callable[[str], int] | None = None,
-                 gate: GateConfig | None = None, stages: Sequence[Stage] = ()) -> None:
+                 stages: Sequence[Stage] = ()) -> None:
         self.fields = fields
         self.model = model
         self.config = config
@@ -123,7 +123,7 @@ class Engine:
         self._rng = rng or random.Random()
         self._count_tokens = count_tokens
         if not isinstance(endpoints, Sequence):
-            gate_config = replace(gate or GateConfig(), maximum=config.concurrency,
+            gate_config = replace(config.gate, maximum=config.concurrency,
                                   rpm=config.rpm, tpm=config.tpm)
             endpoints = [EndpointSpec(endpoint_label(endpoints.endpoint), endpoints,
                                       gate=gate_config,

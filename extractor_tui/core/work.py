@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from extractor_tui.core.dispatch import GateConfig
 from extractor_tui.core.model import ChunkOutcome, RunResult, WorkItem
 from extractor_tui.core.structured import StructuredOutput
 
@@ -37,6 +38,9 @@ class EngineConfig:
     tpm: int | None = None
     structured_output: StructuredOutput = "auto"
     structured_start: str | None = None  # the mode a previous run negotiated (session)
+    # The one endpoint's breaker, cool-down and out-of-service tuning; its maximum, rpm
+    # and tpm are the fields above. With several endpoints each spec has its own.
+    gate: GateConfig = GateConfig()
 
 
 _BOUNDARIES = (re.compile(r"\n\s*\n"), re.compile(r"[.!?][\"')\]]*\s+"), re.compile(r"\n"),
