@@ -67,6 +67,34 @@ async def test_the_settings_form_sets_the_verify_stage_and_each_stages_sampling(
         assert settings.stages.extract.temperature is None
 
 
+async def test_the_settings_form_sets_the_extract_stages_answer_cap(
+        make_app: MakeApp, settle: Settle) -> None:
+    app = make_app([])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        view = app.query_one(SettingsView)
+        cap = view.query_one("#stage-extract-max_tokens", Input)
+        assert cap.value == ""
+        cap.value = "8"
+        await pilot.pause()
+        assert _shown(view.query_one("#problem-stage-extract-max_tokens", Static)) == (
+            "Extract max tokens must be a whole number of at least 16, or empty (from the "
+            "fields)")
+        assert view.query_one("#apply", Button).disabled
+        cap.value = "600"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.controller.settings.max_output_tokens == 600
+        cap.value = ""
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.controller.settings.max_output_tokens is None
+
+
 class Corrects(OfflineClient):
     """The offline provider, except that verify answers correct the total to the
     subtotal's amount (grounded in the text, so it is taken)."""

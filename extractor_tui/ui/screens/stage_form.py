@@ -1,9 +1,12 @@
-"""The stages part of the Settings form: the verify switch, its model, each stage's sampling.
+"""The stages part of the Settings form: the verify switch, its model, each stage's sampling
+and answer cap.
 
 The same settings as the config file's ``[stages.extract]`` and ``[stages.verify]`` tables
 (checked by the same ``Settings`` class), laid out as rows of the Settings grid. Widget ids
 are ``stage-<stage>-<key>`` (a dot is not allowed in an id); an empty input means unset:
-the server's default for sampling, the extract model for the verify model.
+the server's default for sampling, the extract model for the verify model. The extract
+stage's answer cap is the top-level ``max_output_tokens`` (``[stages.extract] max_tokens``
+in the config file reads as it), so its row writes that setting.
 """
 
 from __future__ import annotations
@@ -29,12 +32,15 @@ STAGE_FORM: tuple[tuple[str, str, str, str], ...] = (
     ("extract", "temperature", "Extract temperature", "number"),
     ("extract", "top_p", "Extract top_p", "number"),
     ("extract", "seed", "Extract seed", "integer"),
+    ("extract", "max_tokens", "Extract max tokens", "integer"),
     ("verify", "temperature", "Verify temperature", "number"),
     ("verify", "top_p", "Verify top_p", "number"),
     ("verify", "seed", "Verify seed", "integer"),
     ("verify", "max_tokens", "Verify max tokens", "integer"),
 )
 """(stage, setting, label, input type) of every stage input, in form order."""
+_TOP_LEVEL = {("extract", "max_tokens"): "max_output_tokens"}
+"""Stage inputs whose setting is a top-level one."""
 
 _WORDS = {"temperature": "must be a number from 0 to 2, or empty for the server's default",
           "top_p": "must be a number above 0, at most 1, or empty for the server's default",
@@ -65,7 +71,9 @@ def compose_stages() -> ComposeResult:
 def fill_stages(view: Widget, settings: Settings) -> None:
     view.query_one("#stage-verify-enabled", Select).value = settings.stages.verify.enabled
     for stage, key, _, _ in STAGE_FORM:
-        value = getattr(getattr(settings.stages, stage), key)
+        top = _TOP_LEVEL.get((stage, key))
+        value = (getattr(settings, top) if top is not None
+                 else getattr(getattr(settings.stages, stage), key))
         view.query_one(f"#stage-{stage}-{key}", Input).value = "" if value is None else str(value)
 
 
@@ -78,7 +86,11 @@ def read_stages(view: Widget, data: dict[str, Any]) -> dict[str, str]:
     problems: dict[str, str] = {}
     for stage, key, label, kind in STAGE_FORM:
         text = view.query_one(f"#stage-{stage}-{key}", Input).value.strip()
-        stages.setdefault(stage, {})[key] = text or None
+        top = _TOP_LEVEL.get((stage, key))
+        if top is not None:
+            data[top] = text or None
+        else:
+            stages.setdefault(stage, {})[key] = text or None
         if text and ((kind == "integer" and not _WHOLE.fullmatch(text))
                      or (kind == "number" and not _NUMBER.fullmatch(text))):
             problems[f"stage-{stage}-{key}"] = f"{label} {_WORDS[key]}"
@@ -89,8 +101,11 @@ def stage_problems(exc: ValidationError) -> dict[str, str]:
     """The settings' refusals of stage values, by input id, in the form's words."""
     problems: dict[str, str] = {}
     labels = {(stage, key): label for stage, key, label, _ in STAGE_FORM}
+    top_level = {top: place for place, top in _TOP_LEVEL.items()}
     for error in exc.errors():
         loc = tuple(str(part) for part in error["loc"])
+        if loc and loc[0] in top_level:
+            loc = ("stages", *top_level[loc[0]])
         if len(loc) >= 3 and loc[0] == "stages" and (loc[1], loc[2]) in labels:
             problems.setdefault(f"stage-{loc[1]}-{loc[2]}",
                                 f"{labels[(loc[1], loc[2])]} {_WORDS[loc[2]]}")
