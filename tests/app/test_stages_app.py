@@ -21,6 +21,7 @@ from extractor_tui.ui.app import ExtractorApp
 from extractor_tui.ui.dialogs.plan import PlanDialog, plan_table
 from extractor_tui.ui.screens.results import ResultsView
 from extractor_tui.ui.screens.settings import SettingsView
+from extractor_tui.ui.screens.stage_form import STAGE_FORM
 
 SIZE = (160, 50)
 MakeApp = Callable[..., ExtractorApp]
@@ -46,8 +47,7 @@ async def test_the_settings_form_sets_the_verify_stage_and_each_stages_sampling(
         temperature.value = "hot"
         await pilot.pause()
         assert _shown(view.query_one("#problem-stage-verify-temperature", Static)) == (
-            "Verify temperature must be a number from 0 to 2, or empty for the server's "
-            "default")
+            "Verify temperature must be a number from 0 to 2, or empty")
         assert view.query_one("#apply", Button).disabled
         temperature.value = "3"
         await pilot.pause()
@@ -80,8 +80,7 @@ async def test_the_settings_form_sets_the_extract_stages_answer_cap(
         cap.value = "8"
         await pilot.pause()
         assert _shown(view.query_one("#problem-stage-extract-max_tokens", Static)) == (
-            "Extract max tokens must be a whole number of at least 16, or empty (from the "
-            "fields)")
+            "Extract max tokens must be a whole number of at least 16, or empty")
         assert view.query_one("#apply", Button).disabled
         cap.value = "600"
         await pilot.pause()
@@ -93,6 +92,24 @@ async def test_the_settings_form_sets_the_extract_stages_answer_cap(
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert app.controller.settings.max_output_tokens is None
+
+
+async def test_every_stage_problem_is_shown_whole(make_app: MakeApp, settle: Settle) -> None:
+    app = make_app([])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        view = app.query_one(SettingsView)
+        numeric = [(stage, key) for stage, key, _, kind in STAGE_FORM if kind != "text"]
+        for stage, key in numeric:
+            view.query_one(f"#stage-{stage}-{key}", Input).value = "lots"
+        await pilot.pause()
+        for stage, key in numeric:
+            problem = view.query_one(f"#problem-stage-{stage}-{key}", Static)
+            shown = _shown(problem)
+            assert shown.startswith(("Extract", "Verify"))
+            assert len(shown) <= problem.size.width, shown
 
 
 class Corrects(OfflineClient):

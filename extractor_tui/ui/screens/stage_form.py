@@ -42,11 +42,16 @@ STAGE_FORM: tuple[tuple[str, str, str, str], ...] = (
 _TOP_LEVEL = {("extract", "max_tokens"): "max_output_tokens"}
 """Stage inputs whose setting is a top-level one."""
 
-_WORDS = {"temperature": "must be a number from 0 to 2, or empty for the server's default",
-          "top_p": "must be a number above 0, at most 1, or empty for the server's default",
+_WORDS = {"temperature": "must be a number from 0 to 2, or empty",
+          "top_p": "must be a number above 0 and at most 1, or empty",
           "seed": "must be a whole number, or empty",
-          "max_tokens": "must be a whole number of at least 16, or empty (from the fields)",
+          "max_tokens": "must be a whole number of at least 16, or empty",
           "model": "must be a model name, or empty for the extract model"}
+"""Short enough to be read whole in the problem column (72 cells at 160 columns); what
+empty means is the input's placeholder."""
+_EMPTY = {"model": "unset: the extract model", "seed": "unset: none sent",
+          "max_tokens": "unset: what the fields need"}
+"""What an empty input means, its placeholder (a sampling value: the server's default)."""
 _WHOLE = re.compile(r"-?[0-9]+")
 _NUMBER = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 
@@ -64,7 +69,7 @@ def compose_stages() -> ComposeResult:
     for stage, key, label, _ in STAGE_FORM:
         yield Label(label)
         yield Input(id=f"stage-{stage}-{key}", compact=True,
-                    placeholder="the extract model" if key == "model" else "unset")
+                    placeholder=_EMPTY.get(key, "unset: the server's default"))
         yield Static("", id=f"problem-stage-{stage}-{key}", classes="problem")
 
 
