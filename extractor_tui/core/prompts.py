@@ -40,7 +40,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from extractor_tui.core.fields import FieldSet, FieldSpec, FieldType
@@ -66,6 +66,7 @@ __all__ = [
     "repair_messages",
     "request_key",
     "response_format",
+    "schema_parts",
     "structured_parts",
     "value_text",
 ]
@@ -185,15 +186,27 @@ def structured_parts(fields: FieldSet, mode: Mode
                      ) -> tuple[dict[str, Any] | None, tuple[dict[str, Any], ...],
                                 dict[str, Any] | None]:
     """``response_format``, ``tools`` and ``tool_choice`` of a request in ``mode``."""
+    return schema_parts(mode, TOOL_NAME, "Record the values extracted from the chunk.",
+                        lambda bounded: answer_schema(fields, bounded))
+
+
+def schema_parts(mode: Mode, name: str, description: str,
+                 schema: Callable[[bool], dict[str, Any]]
+                 ) -> tuple[dict[str, Any] | None, tuple[dict[str, Any], ...],
+                            dict[str, Any] | None]:
+    """How a request in ``mode`` asks for an answer of ``schema`` (called with ``bounded``:
+    array sizes capped, for servers that follow the schema by grammar), named ``name``: the
+    strict ``json_schema`` format, ``json_object`` with the schema, or a forced tool call.
+    Each stage (extract, verify) asks this way, with its own schema."""
     if mode is Mode.JSON_SCHEMA:
-        return response_format(fields), (), None
+        return {"type": "json_schema",
+                "json_schema": {"name": name, "strict": True, "schema": schema(False)}}, (), None
     if mode is Mode.JSON_OBJECT:
-        return {"type": "json_object", "schema": answer_schema(fields, True)}, (), None
+        return {"type": "json_object", "schema": schema(True)}, (), None
     if mode is Mode.TOOLS:
         tool = {"type": "function", "function": {
-            "name": TOOL_NAME, "description": "Record the values extracted from the chunk.",
-            "parameters": answer_schema(fields, True)}}
-        return None, (tool,), {"type": "function", "function": {"name": TOOL_NAME}}
+            "name": name, "description": description, "parameters": schema(True)}}
+        return None, (tool,), {"type": "function", "function": {"name": name}}
     return None, (), None
 
 

@@ -33,6 +33,7 @@ from extractor_tui.core.prompts import (
     document_delimiters,
     is_reasoning_model,
     load_json,
+    schema_parts,
     value_text,
 )
 from extractor_tui.core.model import (
@@ -120,17 +121,8 @@ def verify_schema(fields: FieldSet, bounded: bool = False) -> dict[str, Any]:
 def _structured(fields: FieldSet, mode: Mode) -> tuple[dict[str, Any] | None,
                                                        tuple[dict[str, Any], ...],
                                                        dict[str, Any] | None]:
-    if mode is Mode.JSON_SCHEMA:
-        return {"type": "json_schema", "json_schema": {
-            "name": VERIFY_TOOL, "strict": True, "schema": verify_schema(fields)}}, (), None
-    if mode is Mode.JSON_OBJECT:
-        return {"type": "json_object", "schema": verify_schema(fields, True)}, (), None
-    if mode is Mode.TOOLS:
-        tool = {"type": "function", "function": {
-            "name": VERIFY_TOOL, "description": "Record the verdict on each field.",
-            "parameters": verify_schema(fields, True)}}
-        return None, (tool,), {"type": "function", "function": {"name": VERIFY_TOOL}}
-    return None, (), None
+    return schema_parts(mode, VERIFY_TOOL, "Record the verdict on each field.",
+                        lambda bounded: verify_schema(fields, bounded))
 
 
 def _field_line(spec: FieldSpec) -> str:
