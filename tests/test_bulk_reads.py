@@ -106,3 +106,23 @@ def test_the_document_list_inside_bulk_reads_follows_what_is_added_and_removed(
             session.remove_document(first)
             assert [d.id for d in session.documents()] == [second]
         assert len([s for s in seen if "ORDER BY id" in s and "FROM documents" in s]) == 3
+
+
+def test_stage_statuses_of_many_documents_are_one_transaction_and_unchanged_ones_none(
+        tmp_path: Path) -> None:
+    from extractor_tui.core.model import StageStatus
+
+    with Session.open(tmp_path / "s.sqlite") as session:
+        docs = [loaded(session, path=f"d{n}.txt")[0] for n in range(20)]
+        rows = [(d, "extract", StageStatus.COMPLETE, "m", f"basis-{d}") for d in docs]
+        with statements(session) as seen:
+            session.stages.set_statuses(rows)
+        assert sum(s.startswith("BEGIN") for s in seen) == 1
+        assert session.stages.statuses()[(docs[3], "extract")] == \
+            (StageStatus.COMPLETE, "m", f"basis-{docs[3]}")
+        with statements(session) as seen:
+            session.stages.set_statuses(rows)  # a resume: nothing changed, nothing written
+        assert not any(s.startswith(("BEGIN", "INSERT")) for s in seen)
+        changed = [(docs[0], "extract", StageStatus.FAILED, "m", "other")]
+        session.stages.set_statuses(changed)
+        assert session.stages.statuses()[(docs[0], "extract")][0] is StageStatus.FAILED

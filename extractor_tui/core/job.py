@@ -609,12 +609,13 @@ class Job(JobSpending):
     @_bulk_reads
     def _keep_extract_status(self) -> None:
         self._restore(None)  # every document's outcomes are read: one pass, not one each
+        rows = []
         for doc in self.documents():
             if doc.error is None:
                 outcomes = self.chunk_outcomes(doc.doc_id)
-                self.session.stages.set_status(
-                    doc.doc_id, "extract", extract_status(doc.items, outcomes),
-                    model=self.settings.model, basis=basis_of(self._finished(doc) or ()))
+                rows.append((doc.doc_id, "extract", extract_status(doc.items, outcomes),
+                             self.settings.model, basis_of(self._finished(doc) or ())))
+        self.session.stages.set_statuses(rows)
 
     def _verify_pending(self) -> list[WorkItem]:
         """The verify requests of every finished document not answered yet."""
