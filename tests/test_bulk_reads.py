@@ -126,3 +126,25 @@ def test_stage_statuses_of_many_documents_are_one_transaction_and_unchanged_ones
         changed = [(docs[0], "extract", StageStatus.FAILED, "m", "other")]
         session.stages.set_statuses(changed)
         assert session.stages.statuses()[(docs[0], "extract")][0] is StageStatus.FAILED
+
+
+async def test_a_runs_results_are_kept_in_one_transaction(settings: Settings,
+                                                          tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for n in range(12):
+        (folder / f"inv-{n:03d}.txt").write_text(f"INVOICE INV-{n:04d}\nTotal due: {n}.00 EUR\n",
+                                                 encoding="utf-8")
+    with Session.open(tmp_path / "s.sqlite") as session:
+        job = Job(settings, preset("invoice"), session)
+        await job.add_paths([folder])
+        with statements(session) as seen:
+            await job.run()
+        stored = [s for s in seen if "INSERT INTO results" in s]
+        assert stored  # every document's results were kept …
+        begins = [n for n, s in enumerate(seen) if s.startswith("BEGIN")]
+        first = seen.index(stored[0])
+        # … inside one transaction: no BEGIN between the first and the last results row
+        assert not [n for n in begins if first < n < seen.index(stored[-1])]
+        for doc in job.documents():
+            assert session.load_results(doc.doc_id)["invoice_number"].value is not None

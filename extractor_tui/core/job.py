@@ -776,8 +776,8 @@ class Job(JobSpending):
         """Keep the merged results of these documents in the session, for other readers of
         the file (a document removed meanwhile is skipped)."""
         known = {doc.id for doc in self.session.documents()}
-        for doc_id in sorted(set(doc_ids) & known):
-            self.session.save_results(doc_id, self.results(doc_id))
+        self.session.save_many_results((doc_id, self.results(doc_id))
+                                       for doc_id in sorted(set(doc_ids) & known))
 
     def edit(self, doc_id: int, field: str, value: object, *, by: str = "user") -> FieldResult:
         """Store a hand edit (who and when kept) and return the field with it applied."""

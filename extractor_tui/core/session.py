@@ -28,7 +28,7 @@ import asyncio
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -631,10 +631,20 @@ class Session(PageReads):
 
     def save_results(self, doc_id: int, results: Mapping[str, FieldResult]) -> None:
         """Replace a document's results with ``results`` (field name → result)."""
-        rows = [(doc_id, name, json.dumps(result_json(result)))
-                for name, result in results.items()]
+        self.save_many_results([(doc_id, results)])
+
+    def save_many_results(self, documents: Iterable[tuple[int, Mapping[str, FieldResult]]]
+                          ) -> None:
+        """``save_results`` for many documents in one transaction: a commit per document
+        made the end of a 10,000-document run 10,000 transactions."""
+        ids: list[tuple[int]] = []
+        rows: list[tuple[int, str, str]] = []
+        for doc_id, results in documents:
+            ids.append((doc_id,))
+            rows += [(doc_id, name, json.dumps(result_json(result)))
+                     for name, result in results.items()]
         with self._write() as db:
-            db.execute("DELETE FROM results WHERE doc_id = ?", (doc_id,))
+            db.executemany("DELETE FROM results WHERE doc_id = ?", ids)
             db.executemany("INSERT INTO results(doc_id, field, data) VALUES (?, ?, ?)", rows)
 
     def load_results(self, doc_id: int) -> dict[str, FieldResult]:
