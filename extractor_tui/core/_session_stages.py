@@ -89,6 +89,13 @@ class StoredStage:
     raw: str | None
 
 
+_SET_STATUS = ("INSERT INTO stage_status(doc_id, stage, status, model, basis, updated_at) "
+               "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(doc_id, stage) DO UPDATE SET "
+               "status = excluded.status, model = excluded.model, basis = excluded.basis, "
+               "updated_at = excluded.updated_at")
+"""One document's status of one stage, written over what was there."""
+
+
 class StageStore:
     """Reads and writes ``stage_status`` and ``stage_requests`` on a session's connection."""
 
@@ -115,10 +122,7 @@ class StageStore:
                    basis: str) -> None:
         with self._write() as db:
             self._create(db)
-            db.execute("INSERT INTO stage_status(doc_id, stage, status, model, basis, "
-                       "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(doc_id, stage) DO "
-                       "UPDATE SET status = excluded.status, model = excluded.model, "
-                       "basis = excluded.basis, updated_at = excluded.updated_at",
+            db.execute(_SET_STATUS,
                        (doc_id, stage, status.value, model, basis, self._timestamp()))
 
     def set_statuses(self, rows: Sequence[tuple[int, str, StageStatus, str | None, str]]
@@ -133,10 +137,7 @@ class StageStore:
         at = self._timestamp()
         with self._write() as db:
             self._create(db)
-            db.executemany("INSERT INTO stage_status(doc_id, stage, status, model, basis, "
-                           "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(doc_id, stage) "
-                           "DO UPDATE SET status = excluded.status, model = excluded.model, "
-                           "basis = excluded.basis, updated_at = excluded.updated_at",
+            db.executemany(_SET_STATUS,
                            [(doc, stage, status.value, model, basis, at)
                             for doc, stage, status, model, basis in changed])
 
