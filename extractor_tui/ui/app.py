@@ -305,7 +305,10 @@ class ExtractorApp(App[int]):
     # -- actions ------------------------------------------------------------------------------
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        tabs = self.query_one(TabbedContent)
+        tabs.active = tab
+        if tabs.get_pane(tab).children:  # mounted: focus it now, so the frame that shows
+            self._focus_tab(tab)         # the screen shows its focus and keys too
 
     def _focus_tab(self, tab: str) -> None:
         pane = self.query_one(TabbedContent).get_pane(tab)
@@ -314,8 +317,8 @@ class ExtractorApp(App[int]):
                   or next(iter(pane.query(RequestTable)), None)
                   or next((w for w in pane.query("*") if w.focusable
                            and not isinstance(w, ScrollableContainer)), None))
-        if target is not None:
-            target.focus()
+        if target is not None:  # now, not after this message (``focus()`` waits a turn)
+            target.screen.set_focus(target)
 
     def action_start_run(self) -> None:
         self.controller.request_run()

@@ -31,7 +31,9 @@ from extractor_tui.errors import TransientError
 from extractor_tui.ui.app import ExtractorApp
 from extractor_tui.ui.screens.documents import DocumentsView
 from extractor_tui.ui.screens.failed import FailedView
+from extractor_tui.ui.dialogs.path_input import PathDialog
 from extractor_tui.ui.screens.results import ResultsView
+from extractor_tui.ui.widgets.footer import QuietFooter
 from extractor_tui.ui.widgets.page_preview import PagePreview
 
 DOCUMENTS = 130
@@ -173,3 +175,41 @@ async def test_failed_lists_every_unfinished_chunk_and_opens_the_right_one(
         assert view.marked == set(app.controller.unfinished_ids())
         assert "13 unfinished chunk(s), 13 selected" in _shown(view.query_one("#failed-count",
                                                                              Static))
+
+
+async def test_switching_screens_builds_no_widget_and_brings_each_screens_keys(
+        make_app: MakeApp, settle: Settle, session: Path) -> None:
+    """A screen shown before is shown again as it is: no widget is built for it, its table
+    takes the focus in the same step, and the footer offers its keys (Textual's Footer
+    rebuilt a widget per key on every switch)."""
+    app = make_app([], session=session, fields=None, settings=SETTINGS)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for key in "651":  # each view is built the first time it is shown
+            await pilot.press(key)
+            await settle(pilot)
+        footer = app.query_one(QuietFooter)
+        built = list(app.screen.walk_children())
+        tables = {"results": app.query_one(ResultsView).table,
+                  "failed": app.query_one(FailedView).table,
+                  "documents": app.query_one(DocumentsView).table}
+        keys = {"results": "Open value", "failed": "Retry all", "documents": "Add path…"}
+        for tab in ("results", "failed", "documents", "results"):
+            app.action_show_tab(tab)
+            assert app.focused is tables[tab], "focused with the screen, not a turn later"
+            await pilot.pause()
+            assert keys[tab] in [item.description for item in footer.items]
+        assert [w for w in app.screen.walk_children() if w not in built] == []
+
+
+async def test_a_click_on_a_footer_key_presses_it(
+        make_app: MakeApp, settle: Settle, session: Path) -> None:
+    app = make_app([], session=session, fields=None, settings=SETTINGS)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        footer = app.query_one(QuietFooter)
+        line = footer.render().plain
+        assert "^p palette" in line[-14:], "the palette's key on the right"
+        await pilot.click(QuietFooter, offset=(line.index("Add path…"), 0))
+        await pilot.pause()
+        assert isinstance(app.screen, PathDialog)
