@@ -411,7 +411,7 @@ async def _app_switching(session_path: Path) -> dict[str, Any]:
     from textual.widgets._tabs import Underline
 
     from extractor_tui.config import load_settings
-    from extractor_tui.ui.launch import build_app
+    from extractor_tui.ui.launch import build_app, prepare_to_run
     from extractor_tui.ui.recent import RecentSessions
 
     settings = load_settings(None, provider="offline")
@@ -427,6 +427,7 @@ async def _app_switching(session_path: Path) -> dict[str, Any]:
     opening = Ticker()
     opening.start()  # the app is built and mounted on this loop: its start-up counts too
     app = build_app(settings, None, session_path, recent=recent)
+    prepare_to_run(app)  # as ``extractor`` does before it runs the app (heap.py)
     frames = _Frames(app)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()

@@ -55,3 +55,39 @@ def test_the_offline_app_starts_without_importing_the_sdk(tmp_path: Path) -> Non
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
                          check=False)
     assert out.stdout.strip().splitlines()[-1:] == ["False"], out.stderr
+
+
+_APP_DRAWN = r"""
+import asyncio, gc, json, sys
+from pathlib import Path
+from extractor_tui.config import Settings
+from extractor_tui.core.fields import preset
+from extractor_tui.ui.launch import build_app, prepare_to_run
+app = build_app(Settings(provider="offline"), preset("invoice"), Path(sys.argv[1]), [])
+prepare_to_run(app)
+settled = gc.get_freeze_count()
+
+async def main() -> int:
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        drawn = gc.get_freeze_count()
+        await pilot.press("ctrl+q")
+    return drawn
+
+print(json.dumps({"settled": settled, "drawn": asyncio.run(main())}))
+"""
+
+
+def test_the_app_freezes_what_its_first_screen_built(tmp_path: Path) -> None:
+    """As ``extractor`` starts it (``launch.prepare_to_run``): the widgets and styles of the
+    first screen live as long as the app, and a full GC pass over them cost 30-65 ms."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "EXTRACTOR_"))}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    out = subprocess.run([sys.executable, "-c", _APP_DRAWN, str(tmp_path / "s.sqlite")],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+                         check=False)
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    assert figures["settled"] > 20_000, "the imports, frozen before the app runs"
+    assert figures["drawn"] > figures["settled"] + 5_000, out.stderr

@@ -38,6 +38,7 @@ from extractor_tui.core.scrub import redact
 from extractor_tui.core.session import Session
 from extractor_tui.crashlog import CrashLogUnavailable, write_crash_log
 from extractor_tui.errors import ExtractorError
+from extractor_tui.heap import freeze
 from extractor_tui.ui.controller import (
     Controller,
     DocumentsChanged,
@@ -133,6 +134,7 @@ class ExtractorApp(App[int]):
         self._paths = list(paths)
         self._notes = list(notes)
         self._busy = busy  # who writes the session, when this app may only read it
+        self.freeze_when_drawn = False  # launch.prepare_to_run: see heap.py
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -155,6 +157,8 @@ class ExtractorApp(App[int]):
         return pane.query_one(_VIEW_TYPES[tab])
 
     def on_mount(self) -> None:
+        if self.freeze_when_drawn:
+            self.call_after_refresh(freeze)
         self._refresh_status()
         for note in self._notes:
             self.notify(note, severity="warning", timeout=12, markup=False)

@@ -32,7 +32,7 @@ from extractor_tui.options import fields_from, flag_warnings, settings_from
 from extractor_tui.ui.app import ExtractorApp
 from extractor_tui.ui.recent import RecentSessions
 
-__all__ = ["DEFAULT_PRESET", "build_app", "launch_app"]
+__all__ = ["DEFAULT_PRESET", "build_app", "launch_app", "prepare_to_run"]
 
 DEFAULT_PRESET = "invoice"
 """The fields used when neither the flags nor the session name any."""
@@ -78,6 +78,14 @@ set in ``settings`` explicitly, which the plan then lists as differing.
                         created=created, busy=busy)
 
 
+def prepare_to_run(app: ExtractorApp) -> None:
+    """What the process does before the app runs for a person (``bench/scale.py`` does the
+    same): what setting up left is frozen out of full GC passes now, and what the app builds
+    for its first screen once that screen is drawn; all of it lives as long as the app."""
+    settle()
+    app.freeze_when_drawn = True
+
+
 def launch_app(args: argparse.Namespace, err: Console) -> int:
     """``extractor [PATH...]``: open the app with those documents; returns the exit code."""
     for warning in flag_warnings(args):
@@ -85,7 +93,7 @@ def launch_app(args: argparse.Namespace, err: Console) -> int:
     settings = settings_from(args)
     fields = fields_from(args, required=False)
     app = build_app(settings, fields, args.session, list(args.paths))
-    settle()  # the app and its imports live as long as the process: out of full GC passes
+    prepare_to_run(app)
     code = app.run()
     err.print(Text(f"session saved in {app.controller.session_path}", style="dim"))
     return code or 0
