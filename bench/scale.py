@@ -359,37 +359,60 @@ _ONE_DOCUMENT = re.compile(r"\bdoc_id\s*=\s*(\?|\d+)")
 
 
 class _Frames:
-    """Every frame the app hands its driver: when it was made (wall and CPU) and which rows it
-    paints. The headless driver Pilot uses skips serialising a frame for the terminal, so this
-    serialises it (``render_segments``) as a terminal run would, and that cost counts too."""
+    """Every frame the app hands its driver, with when it was made (wall and CPU), and what
+    the terminal shows after each: the frames are replayed cell by cell (later, outside the
+    measured time), so a frame that repaints what is already on screen changes nothing. The
+    headless driver Pilot uses skips serialising a frame for the terminal, so this serialises
+    it (``render_segments``) as a terminal run would, and that cost counts too."""
 
     def __init__(self, app: Any) -> None:
-        from textual._compositor import ChopsUpdate, LayoutUpdate
-
-        self.made: list[tuple[float, float, frozenset[int]]] = []
+        self.made: list[tuple[float, float, Any]] = []
+        self._console = app.console
+        self._cells: dict[tuple[int, int], tuple[str, Any]] = {}  # (x, y) -> (text, style)
+        self._replayed = 0
+        self._changed: list[frozenset[int]] = []  # per frame: the rows whose cells changed
         display = app._display  # noqa: SLF001 - the one place a frame leaves the app
-
-        def rows(update: object) -> frozenset[int]:
-            if isinstance(update, ChopsUpdate):
-                return frozenset(y for y, _, _ in update.spans)
-            if isinstance(update, LayoutUpdate):
-                return frozenset(range(update.region.y, update.region.bottom))
-            return frozenset({-1})  # an update of another kind: counted as content
 
         def hooked(screen: Any, update: Any) -> None:
             if update is not None:
                 if hasattr(update, "render_segments"):
                     update.render_segments(app.console)
-                self.made.append((time.perf_counter(), time.process_time(), rows(update)))
+                self.made.append((time.perf_counter(), time.process_time(), update))
             display(screen, update)
 
         app._display = hooked  # noqa: SLF001
 
+    def _replay(self) -> None:
+        from rich.cells import cell_len
+        from rich.segment import ControlType
+
+        options = self._console.options
+        for _, _, update in self.made[self._replayed:]:
+            changed: set[int] = set()
+            x = y = 0
+            for segment in update.__rich_console__(self._console, options):
+                if segment.control:
+                    for code in segment.control:
+                        if code[0] == ControlType.CURSOR_MOVE_TO:
+                            x, y = code[1], code[2]
+                    continue
+                if segment.text == "\n":
+                    continue
+                style = segment.style.clear_meta_and_links() if segment.style else None
+                for char in segment.text:
+                    if self._cells.get((x, y)) != (char, style):
+                        self._cells[(x, y)] = (char, style)
+                        changed.add(y)
+                    x += cell_len(char)
+            self._changed.append(frozenset(changed))
+        self._replayed = len(self.made)
+
     def painted(self, since: float, cpu_since: float, decoration: int) -> tuple[float, float]:
-        """Wall and CPU seconds from ``since`` to the last frame that painted more than the
-        ``decoration`` row (the tab strip's underline, which slides for 0.3 s after the new
-        screen is drawn); (0, 0) when nothing was painted."""
-        content = [(wall, cpu) for wall, cpu, rows in self.made
+        """Wall and CPU seconds from ``since`` to the last frame that changed what the
+        terminal shows, other than the ``decoration`` row (the tab strip's underline, which
+        slides for 0.3 s after the new screen is drawn); (0, 0) when nothing changed."""
+        self._replay()
+        content = [(wall, cpu) for (wall, cpu, _), rows in zip(self.made, self._changed)
                    if wall >= since and rows - {decoration}]
         if not content:
             return 0.0, 0.0
@@ -403,8 +426,9 @@ async def _app_switching(session_path: Path) -> dict[str, Any]:
     chunk text (split into statements for one document, as opening a row does, and the rest).
 
     A key's time runs from the key until the last frame, before the app goes idle, that
-    paints anything but the tab underline: the new screen with its rows, its focus and its
-    footer keys, what a person sees. It is not the time ``pilot.press`` and ``pilot.pause``
+    changes what the terminal shows, other than the tab underline: the new screen with its
+    rows, its focus and its footer keys, what a person sees (a frame that repaints the same
+    cells is not counted). It is not the time ``pilot.press`` and ``pilot.pause``
     take: those wait for the underline's 0.3 s slide (``Animator.wait_until_complete``) and
     for at least four 20 ms windows of an idle process (``wait_for_idle``), which no person
     waits for; that made each switch read 450-600 ms beside 100-200 ms of CPU."""
