@@ -246,8 +246,8 @@ class ExtractorApp(App[int]):
             view.reload(force=True)
         self._reload()
 
-    def on_run_began(self, message: RunBegan) -> None:
-        self.action_show_tab("run")
+    async def on_run_began(self, message: RunBegan) -> None:
+        await self.action_show_tab("run")
         self._refresh_status()
 
     def on_run_ended(self, message: RunEnded) -> None:
@@ -308,11 +308,14 @@ class ExtractorApp(App[int]):
 
     # -- actions ------------------------------------------------------------------------------
 
-    def action_show_tab(self, tab: str) -> None:
-        tabs = self.query_one(TabbedContent)
-        tabs.active = tab
-        if tabs.get_pane(tab).children:  # mounted: focus it now, so the frame that shows
-            self._focus_tab(tab)         # the screen shows its focus and keys too
+    async def action_show_tab(self, tab: str) -> None:
+        """Show ``tab`` whole in one frame: its view is built first (the first time) while
+        the current one still shows, then shown and focused in one step, so the frame that
+        shows it has its rows, its focus and its keys (shown first and built after, a blank
+        pane, then the rows, then the focus were painted one after the other)."""
+        await self._view(tab)
+        self.query_one(TabbedContent).active = tab
+        self._focus_tab(tab)
 
     def _focus_tab(self, tab: str) -> None:
         pane = self.query_one(TabbedContent).get_pane(tab)
@@ -378,7 +381,7 @@ class ExtractorApp(App[int]):
                                     lambda t=tab, a=binding.action: self._run_view_action(t, a))
 
     async def _run_view_action(self, tab: str, action: str) -> None:
-        self.action_show_tab(tab)
+        await self.action_show_tab(tab)
         await self.run_action(action, default_namespace=await self._view(tab))
 
     async def action_quit(self) -> None:

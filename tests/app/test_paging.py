@@ -179,15 +179,20 @@ async def test_failed_lists_every_unfinished_chunk_and_opens_the_right_one(
 
 async def test_switching_screens_builds_no_widget_and_brings_each_screens_keys(
         make_app: MakeApp, settle: Settle, session: Path) -> None:
-    """A screen shown before is shown again as it is: no widget is built for it, its table
-    takes the focus in the same step, and the footer offers its keys (Textual's Footer
-    rebuilt a widget per key on every switch)."""
+    """A screen is built before it is shown (the first time), then shown with its table
+    focused in the same step, so one frame paints it whole; shown again it is as it was: no
+    widget is built, and the footer offers its keys (Textual's Footer rebuilt a widget per
+    key on every switch)."""
     app = make_app([], session=session, fields=None, settings=SETTINGS)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        for key in "651":  # each view is built the first time it is shown
-            await pilot.press(key)
+        for tab, view in (("results", ResultsView), ("failed", FailedView)):
+            assert not app.query(view)
+            await app.action_show_tab(tab)
+            assert app.focused is app.query_one(view).table, "built, shown and focused"
             await settle(pilot)
+        await pilot.press("1")
+        await settle(pilot)
         footer = app.query_one(QuietFooter)
         built = list(app.screen.walk_children())
         tables = {"results": app.query_one(ResultsView).table,
@@ -195,7 +200,7 @@ async def test_switching_screens_builds_no_widget_and_brings_each_screens_keys(
                   "documents": app.query_one(DocumentsView).table}
         keys = {"results": "Open value", "failed": "Retry all", "documents": "Add path…"}
         for tab in ("results", "failed", "documents", "results"):
-            app.action_show_tab(tab)
+            await app.action_show_tab(tab)
             assert app.focused is tables[tab], "focused with the screen, not a turn later"
             await pilot.pause()
             assert keys[tab] in [item.description for item in footer.items]
