@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -29,9 +30,9 @@ from extractor_tui.core.llm.offline import OfflineClient
 from extractor_tui.core.session import Session
 from extractor_tui.errors import TransientError
 from extractor_tui.ui.app import ExtractorApp
+from extractor_tui.ui.dialogs.path_input import PathDialog
 from extractor_tui.ui.screens.documents import DocumentsView
 from extractor_tui.ui.screens.failed import FailedView
-from extractor_tui.ui.dialogs.path_input import PathDialog
 from extractor_tui.ui.screens.results import ResultsView
 from extractor_tui.ui.widgets.footer import QuietFooter
 from extractor_tui.ui.widgets.page_preview import PagePreview
@@ -218,3 +219,25 @@ async def test_a_click_on_a_footer_key_presses_it(
         await pilot.click(QuietFooter, offset=(line.index("Add path…"), 0))
         await pilot.pause()
         assert isinstance(app.screen, PathDialog)
+
+
+_CHUNK_TEXT = re.compile(r"\bc\.text\b|\btext\b\s*,|\bSELECT\b.*\btext\b", re.S)
+_ONE_DOCUMENT = re.compile(r"\bdoc_id\s*=\s*(\?|\d+)")
+
+
+async def test_switching_screens_reads_no_chunk_text_but_one_documents(
+        make_app: MakeApp, settle: Settle, session: Path) -> None:
+    """Issue 14: the screens ask for counts and pages; chunk text is read for the one
+    document (or chunk) on screen, never for all of them."""
+    app = make_app([], session=session, fields=None, settings=SETTINGS)
+    statements: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.controller.job.session._db.set_trace_callback(statements.append)  # noqa: SLF001
+        for key in ("6", "1", "5", "6", "1", "end", "6", "5", "end"):
+            await pilot.press(key)
+            await settle(pilot)
+        app.controller.job.session._db.set_trace_callback(None)  # noqa: SLF001
+    text_reads = [sql for sql in statements if "chunks" in sql and _CHUNK_TEXT.search(sql)]
+    assert statements and text_reads, "the screens read, and the rows on screen show text"
+    assert [sql for sql in text_reads if not _ONE_DOCUMENT.search(sql)] == []
