@@ -208,6 +208,31 @@ async def test_switching_screens_builds_no_widget_and_brings_each_screens_keys(
         assert [w for w in app.screen.walk_children() if w not in built] == []
 
 
+async def test_switching_back_to_a_screen_reads_and_rebuilds_nothing_when_nothing_changed(
+        make_app: MakeApp, settle: Settle, session: Path) -> None:
+    """Results, Failed and Documents keep their rows while hidden: shown again, no table is
+    refilled and no page read again; a change (an edit) is read when it happens."""
+    app = make_app([], session=session, fields=None, settings=SETTINGS)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for key in "651":
+            await pilot.press(key)
+            await settle(pilot)
+        results, failed = app.query_one(ResultsView), app.query_one(FailedView)
+        documents = app.query_one(DocumentsView)
+        rows = list(results.table.rows)  # a refill makes new row keys
+        fetches = (results.documents.fetches, failed.table.fetches, documents.table.fetches)
+        for key in "65165":
+            await pilot.press(key)
+            await settle(pilot)
+        assert all(a is b for a, b in zip(list(results.table.rows), rows, strict=True))
+        assert (results.documents.fetches, failed.table.fetches,
+                documents.table.fetches) == fetches
+        app.controller.edit(results.doc_id or 0, "invoice_number", "EDITED-1")
+        await settle(pilot)
+        assert results.table.get_row("invoice_number")[1].plain == "EDITED-1"
+
+
 async def test_a_click_on_a_footer_key_presses_it(
         make_app: MakeApp, settle: Settle, session: Path) -> None:
     app = make_app([], session=session, fields=None, settings=SETTINGS)
