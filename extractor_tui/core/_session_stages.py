@@ -41,6 +41,8 @@ from extractor_tui.core.model import (
 )
 from extractor_tui.errors import ErrorKind
 
+_PAGE = 500  # documents asked about at once: bound variables well under SQLite's limit
+
 __all__ = ["STAGE_DDL", "StageStore", "StoredStage", "evidence_from_json", "evidence_to_json"]
 
 STAGE_DDL = (
@@ -107,6 +109,9 @@ class StageStore:
         self.bulk: dict[str, dict[int, list[StoredStage]]] | None = None
         """Inside ``Session.bulk_reads``: each stage's requests of every document, read at
         the first ask of one document's and dropped by any write here."""
+        self.status_rows = 0
+        """Rows written to ``stage_status``: bookkeeping that no result rests on
+        (``Session.changes`` leaves them out)."""
 
     def _exists(self) -> bool:
         return self._db.execute("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = "
@@ -122,30 +127,44 @@ class StageStore:
                    basis: str) -> None:
         with self._write() as db:
             self._create(db)
+            before = db.total_changes
             db.execute(_SET_STATUS,
                        (doc_id, stage, status.value, model, basis, self._timestamp()))
+            self.status_rows += db.total_changes - before
 
     def set_statuses(self, rows: Sequence[tuple[int, str, StageStatus, str | None, str]]
                      ) -> None:
         """(document, stage, status, model, basis) of many documents in one transaction,
         leaving out those already stored so: a run's bookkeeping over 10,000 documents made
         10,000 transactions, which held the loop for seconds at its end."""
-        stored = self.statuses()
+        ids = sorted({row[0] for row in rows})
+        # A page of documents at a time is asked about theirs alone: reading every status
+        # for each page made a 10,000-document pass quadratic (250 ms a page).
+        stored = self.statuses(ids) if len(ids) <= _PAGE else self.statuses()
         changed = [row for row in rows if stored.get((row[0], row[1])) != row[2:]]
         if not changed:
             return
         at = self._timestamp()
         with self._write() as db:
             self._create(db)
+            before = db.total_changes
             db.executemany(_SET_STATUS,
                            [(doc, stage, status.value, model, basis, at)
                             for doc, stage, status, model, basis in changed])
+            self.status_rows += db.total_changes - before
 
-    def statuses(self) -> dict[tuple[int, str], tuple[StageStatus, str | None, str]]:
-        """(document, stage) → (status, model, basis) as last written."""
+    def statuses(self, doc_ids: Sequence[int] | None = None
+                 ) -> dict[tuple[int, str], tuple[StageStatus, str | None, str]]:
+        """(document, stage) → (status, model, basis) as last written; of every document,
+        or of these (at most 500)."""
         if not self._exists():
             return {}
-        rows = self._db.execute("SELECT doc_id, stage, status, model, basis FROM stage_status")
+        sql = "SELECT doc_id, stage, status, model, basis FROM stage_status"
+        if doc_ids is not None:
+            if len(doc_ids) > _PAGE:
+                raise ValueError(f"at most {_PAGE} documents at once")
+            sql += f" WHERE doc_id IN ({', '.join('?' * len(doc_ids))})"
+        rows = self._db.execute(sql, tuple(doc_ids or ()))
         return {(int(doc), str(stage)): (StageStatus(status), model, str(basis))
                 for doc, stage, status, model, basis in rows}
 

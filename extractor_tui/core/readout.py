@@ -38,7 +38,7 @@ from extractor_tui.core.report import (
     document_report,
     failed_document,
 )
-from extractor_tui.core.session import Session
+from extractor_tui.core.session import Documents, Session
 from extractor_tui.core.verdicts import apply_verdicts
 from extractor_tui.core.verify import parse_verdicts
 from extractor_tui.errors import InvalidOutput
@@ -52,10 +52,10 @@ NOT_SENT = "not sent yet"
 
 
 def stored_outcomes(session: Session, fields: FieldSet,
-                    doc_id: int | None = None) -> dict[ChunkId, ChunkOutcome]:
+                    doc_id: Documents = None) -> dict[ChunkId, ChunkOutcome]:
     """Every leaf chunk the session has an answer for (parsed again for ``fields``), and
     every other one whose last request failed or was cancelled, with its reason; of one
-    document, or of all (None)."""
+    document, a page of them, or all (None)."""
     outcomes: dict[ChunkId, ChunkOutcome] = {}
     for item, content in session.completed(doc_id):
         try:
