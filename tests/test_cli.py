@@ -146,10 +146,10 @@ def test_exit_70_on_a_bug_keeps_the_traceback_in_a_log(cli_env: Path,
                                                        monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]
                                                        ) -> None:
-    def broken(self: Job) -> None:
+    async def broken(self: Job) -> None:
         raise RuntimeError("boom in plan")
 
-    monkeypatch.setattr(Job, "plan", broken)
+    monkeypatch.setattr(Job, "plan_async", broken)
     monkeypatch.setenv("XDG_STATE_HOME", str(cli_env / "state"))
     args = ["run", f"{INVOICES}/acme-2024-0117.txt", "--preset", "invoice", "--offline"]
     result = run_cli(args, capsys)

@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (0, "base", ("extractor_tui.errors", "extractor_tui.paths", "extractor_tui.crashlog",
                  "extractor_tui.exits",
                  "extractor_tui.heap",
-                 "extractor_tui.core.scrub", "extractor_tui.core.clock",
+                 "extractor_tui.core.scrub", "extractor_tui.core.clock", "extractor_tui.core.steps",
                  "extractor_tui.core.text", "extractor_tui.core.values",
                  "extractor_tui.core.presets", "extractor_tui.core.pricing")),
     (1, "types", ("extractor_tui.core.model", "extractor_tui.core.events",

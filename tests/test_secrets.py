@@ -130,12 +130,12 @@ def test_escape_sequences_from_the_server_and_file_names_never_reach_the_termina
 def test_a_crash_log_is_private_and_never_follows_a_planted_symlink(
         cli_env: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(self: Job) -> None:
+    async def broken(self: Job) -> None:
         raise RuntimeError(f"boom with {KEY}")
 
     state = cli_env / "state"
     monkeypatch.setenv("XDG_STATE_HOME", str(state))
-    monkeypatch.setattr(Job, "plan", broken)
+    monkeypatch.setattr(Job, "plan_async", broken)
     protected = cli_env / "root-only.conf"
     protected.write_text("keep me\n", encoding="utf-8")
     protected.chmod(0o600)
@@ -161,7 +161,7 @@ def test_a_crash_log_is_private_and_never_follows_a_planted_symlink(
 def test_a_crash_log_folder_that_is_a_symlink_is_not_used(
         cli_env: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(self: Job) -> None:
+    async def broken(self: Job) -> None:
         raise RuntimeError("boom")
 
     state = cli_env / "state"
@@ -170,7 +170,7 @@ def test_a_crash_log_folder_that_is_a_symlink_is_not_used(
     elsewhere.mkdir()
     (state / "extractor").symlink_to(elsewhere)
     monkeypatch.setenv("XDG_STATE_HOME", str(state))
-    monkeypatch.setattr(Job, "plan", broken)
+    monkeypatch.setattr(Job, "plan_async", broken)
     result = run_cli(["run", f"{INVOICES}/acme-2024-0117.txt", "--preset", "invoice",
                       "--offline"], capsys)
     assert result.code == EXIT_INTERNAL

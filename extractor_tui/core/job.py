@@ -24,7 +24,7 @@ import functools
 import json
 import random
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,14 +101,17 @@ from extractor_tui.core.report import (
     DocumentReport,
     RunSummary,
     StageSpend,
-    build_report,
+    assemble_report,
+    document_json,
     document_report,
     failed_document,
 )
 from extractor_tui.core._session_schema import redact_url
 from extractor_tui.core.job_spend import JobSpending
 from extractor_tui.core.run_settings import session_settings
-from extractor_tui.core.session import Session
+from extractor_tui.core.session import PAGE, Session, StoredDocument
+from extractor_tui.core.steps import Steps, finish, finish_async
+from extractor_tui.heap import KEEP_EVERY, keep
 from extractor_tui.errors import ConfigError, DocumentError, ProviderError, SessionWriteError
 
 __all__ = ["DocumentEntry", "Job", "Plan", "endpoint_models", "list_models",
@@ -234,6 +237,9 @@ class Plan:
 
 
 
+_STORE_PAGE = 50
+"""Documents a step of a pass that writes merges and writes (about 10 ms of the loop)."""
+
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -246,6 +252,22 @@ def _bulk_reads(method: Callable[Concatenate[Job, _P], _R]) -> Callable[Concaten
         with self.session.bulk_reads():
             return method(self, *args, **kwargs)
     return wrapper
+
+def _bulk_steps(method: Callable[Concatenate[Job, _P], Steps[_R]]
+                ) -> Callable[Concatenate[Job, _P], Steps[_R]]:
+    """``_bulk_reads`` for a pass run in steps (``steps.py``): the one read serves every
+    step, until a write of chunks, edits or stage requests (this pass's or another task's
+    between two steps) drops it."""
+    @functools.wraps(method)
+    def wrapper(self: Job, /, *args: _P.args, **kwargs: _P.kwargs) -> Steps[_R]:
+        with self.session.bulk_reads():
+            return (yield from method(self, *args, **kwargs))
+    return wrapper
+
+
+_Stamp = tuple[int, int, int]
+"""What a document's merged results depend on (``Job._stamp``)."""
+
 
 class Job(JobSpending):
     """Documents, fields, settings, client, session and engine for one extraction."""
@@ -290,6 +312,11 @@ class Job(JobSpending):
         first use (``chunk_outcomes``, ``results``), every document's by ``report()``."""
         self._restored: set[int] = set()  # documents whose stored outcomes are in outcomes
         self._restored_all = False
+        self._events = 0  # emitted: every ``KEEP_EVERY`` the heap is kept (``heap.py``)
+        self._epoch = 0  # grows whenever an outcome is replaced (not when a gap is filled)
+        self._memo: tuple[_Stamp, dict[int, dict[str, FieldResult]]] | None = None
+        """The results ``_store_steps`` computed and stored last, while nothing they rest
+        on has changed: the report at the end of a run merged every document again."""
         self.requests = 0
         self.requests_by_stage: dict[str, int] = {}
         self.retries = 0
@@ -364,6 +391,9 @@ class Job(JobSpending):
             self.settings.endpoints and self.provider != "offline")
 
     def _emit(self, event: Event) -> None:
+        self._events += 1
+        if self._events % KEEP_EVERY == 0:
+            keep()
         self.endpoints.apply(event)
         if isinstance(event, AttemptStarted):
             self.requests += 1
@@ -476,6 +506,7 @@ class Job(JobSpending):
         self.session.remove_document(doc_id)
         for chunk in [c for c in self.outcomes if c.doc == doc_id]:
             del self.outcomes[chunk]
+        self._epoch += 1
         self._forget_restored(doc_id)
 
     def limit_to(self, doc_ids: Iterable[int]) -> None:
@@ -495,25 +526,63 @@ class Job(JobSpending):
                                          items, tuple(stored.notes)))
         return entries
 
+    def _stored_pages(self) -> Iterator[list[StoredDocument]]:
+        """The session's documents in scope, a page at a time (none empty)."""
+        after = 0
+        while stored := self.session.documents_page(after, _STORE_PAGE):
+            after = stored[-1].id
+            page = [doc for doc in stored if self.scope is None or doc.id in self.scope]
+            if page:
+                yield page
+
+    def _document_pages(self) -> Iterator[list[DocumentEntry]]:
+        """``documents()`` a page at a time, each page's chunks read when it comes (inside
+        ``bulk_reads``): for passes in steps, which must not read every chunk at once."""
+        for page in self._stored_pages():
+            self.session.prefetch_items([doc.id for doc in page if doc.error is None])
+            yield [DocumentEntry(doc.id, doc.path, doc.pages, doc.error,
+                                 tuple(self.session.work_items(doc.id))
+                                 if doc.error is None else (), tuple(doc.notes))
+                   for doc in page]
+
     # -- plan and run ------------------------------------------------------------------------
 
     def pending(self) -> list[WorkItem]:
         """Chunks with no answer yet, less those waiting in a batch already submitted:
         sending them now would pay for them twice."""
-        busy = self.session.batches.live_keys()
-        return [item for item in self._scoped(self.session.pending_items())
-                if item.key not in busy]
+        return finish(self._pending_steps())[1]
 
-    @_bulk_reads
+    def _pending_steps(self) -> Steps[tuple[list[WorkItem], list[WorkItem]]]:
+        """The chunks in scope with no answer yet, a page of documents a step; and those
+        of them not waiting in a batch (``pending``)."""
+        busy = self.session.batches.live_keys()
+        waiting: list[WorkItem] = []
+        for page in self._stored_pages():
+            waiting += self.session.pending_items([doc.id for doc in page])
+            yield
+        return waiting, [item for item in waiting if item.key not in busy]
+
     def plan(self) -> Plan:
         """Documents, pages, chunks, tokens and the estimated cost of sending what is pending."""
-        docs = self.documents()
+        return finish(self._plan_steps())
+
+    async def plan_async(self) -> Plan:
+        """``plan`` in steps: 10,000 documents held the loop about 1 s."""
+        return await finish_async(self._plan_steps())
+
+    @_bulk_steps
+    def _plan_steps(self) -> Steps[Plan]:
+        docs: list[DocumentEntry] = []
+        for page in self._document_pages():
+            docs += page
+            yield
         loaded = [d for d in docs if d.error is None]
-        waiting = self._scoped(self.session.pending_items())
-        pending = self.pending() if self.settings.stages.extract.enabled else []
+        waiting, pending = yield from self._pending_steps()
+        if not self.settings.stages.extract.enabled:
+            pending = []
         overhead = self._prompt_overhead()
         prompt = sum(item.tokens + overhead for item in pending)
-        completion = self._completion_estimate(pending)
+        completion = yield from self._completion_steps(pending)
         all_items = [item for d in loaded for item in d.items]
         extract = StagePlan("extract", self.settings.model, len(pending),
                             len(all_items) - len(waiting), prompt, completion,
@@ -574,7 +643,7 @@ class Job(JobSpending):
         primary = self.engine.primary("extract")
         return urlsplit(primary.client.endpoint).hostname == "api.openai.com"
 
-    def _completion_estimate(self, pending: Sequence[WorkItem]) -> int:
+    def _completion_steps(self, pending: Sequence[WorkItem]) -> Steps[int]:
         """The answers' tokens: what the built-in extractor finds in the pending chunks,
         values and quotes in the answer's JSON. A field count times a constant missed by a
         factor of 4 between contracts (mostly empty answers) and discharge summaries (long
@@ -584,7 +653,10 @@ class Job(JobSpending):
         step = max(1, -(-len(pending) // _ESTIMATE_SAMPLE))
         sample = pending[::step]
         encode = self.encoding.encoding.encode_ordinary
-        tokens = sum(len(encode(offline_answer(item.text, self.fields))) for item in sample)
+        tokens = 0
+        for item in sample:
+            tokens += len(encode(offline_answer(item.text, self.fields)))
+            yield
         return round(tokens * len(pending) / len(sample))
 
     async def run(self, only: Sequence[ChunkId] | None = None) -> RunResult:
@@ -595,8 +667,8 @@ class Job(JobSpending):
             return await self._send(self._chosen(only))
         results: list[RunResult] = []
         if self.settings.stages.extract.enabled:
-            results.append(await self._send(self.pending()))
-            self._keep_extract_status()
+            results.append(await self._send((await finish_async(self._pending_steps()))[1]))
+            await finish_async(self._extract_status_steps())
         if self.verification.enabled and not any(r.fatal or r.budget for r in results):
             pending = self._verify_pending()
             if pending or not results:
@@ -606,16 +678,19 @@ class Job(JobSpending):
     def _finished(self, doc: DocumentEntry) -> list[WorkItem] | None:
         return finished(doc.items, self.chunk_outcomes(doc.doc_id))
 
-    @_bulk_reads
-    def _keep_extract_status(self) -> None:
-        self._restore(None)  # every document's outcomes are read: one pass, not one each
-        rows = []
-        for doc in self.documents():
-            if doc.error is None:
-                outcomes = self.chunk_outcomes(doc.doc_id)
-                rows.append((doc.doc_id, "extract", extract_status(doc.items, outcomes),
-                             self.settings.model, basis_of(self._finished(doc) or ())))
-        self.session.stages.set_statuses(rows)
+    @_bulk_steps
+    def _extract_status_steps(self) -> Steps[None]:
+        """Keep where every document's extract stage stands, a page of documents a step."""
+        for page in self._document_pages():
+            self._restore([doc.doc_id for doc in page])
+            rows = []
+            for doc in page:
+                if doc.error is None:
+                    outcomes = self.chunk_outcomes(doc.doc_id)
+                    rows.append((doc.doc_id, "extract", extract_status(doc.items, outcomes),
+                                 self.settings.model, basis_of(self._finished(doc) or ())))
+            self.session.stages.set_statuses(rows)
+            yield
 
     def _verify_pending(self) -> list[WorkItem]:
         """The verify requests of every finished document not answered yet."""
@@ -652,6 +727,7 @@ class Job(JobSpending):
             self._emit(ChunkSplit(item.id, (_planned(pair[0], now), _planned(pair[1], now)),
                                   now))
             self.outcomes.pop(item.id, None)
+            self._epoch += 1
             halves.extend(pair)
         return await self._send(halves)
 
@@ -674,16 +750,20 @@ class Job(JobSpending):
             raise
         for outcome in result.outcomes:
             self.outcomes[outcome.item.id] = outcome
+        self._epoch += 1
         self.elapsed += result.elapsed
         self.last_run = result
         self._keep_verify_status({o.item.id.doc for o in result.outcomes
                                   if o.item.id.stage == "verify"})
-        self._store_results({outcome.item.id.doc for outcome in result.outcomes})
+        await finish_async(self._store_steps({o.item.id.doc for o in result.outcomes}))
         return result
 
     def _keep_verify_status(self, doc_ids: Iterable[int]) -> None:
+        wanted = set(doc_ids)
+        if not wanted:  # an extract-only run: no pass over 10,000 documents for nothing
+            return
         for doc in self.documents():
-            answered = self._finished(doc) if doc.doc_id in set(doc_ids) else None
+            answered = self._finished(doc) if doc.doc_id in wanted else None
             if answered is not None:
                 self.verification.keep_status(doc.doc_id, answered)
 
@@ -700,6 +780,7 @@ class Job(JobSpending):
                 self.outcomes[chunk] = replace(
                     outcome, attempts=done.attempts, prompt_tokens=done.prompt_tokens,
                     completion_tokens=done.completion_tokens, cached=False)
+        self._epoch += 1
         elapsed = max(0.0, self.clock.now() - started)
         self.elapsed += elapsed
         self.last_run = RunResult((), None, True, elapsed)
@@ -717,6 +798,7 @@ class Job(JobSpending):
             self._emit(ChunkCompleted(item.id, 0, now, 0.0, 0, 0, "", (), empty,
                                       marked_empty=True))
             self.outcomes[item.id] = ChunkOutcome(item, ChunkStatus.COMPLETED, 0, (), empty)
+        self._epoch += 1
         self._store_results({item.id.doc for item in chosen})
 
     # -- results -----------------------------------------------------------------------------
@@ -729,18 +811,29 @@ class Job(JobSpending):
         if doc_ids is None:
             if self._restored_all and not again:
                 return
-            wanted: Sequence[int | None] = [None]
-        else:
-            wanted = sorted({d for d in doc_ids if again or d not in self._restored})
-        for doc_id in wanted:
-            for chunk, outcome in stored_outcomes(self.session, self.fields, doc_id).items():
-                if chunk not in self.outcomes or (
-                        again and outcome.status is ChunkStatus.COMPLETED):
-                    self.outcomes[chunk] = outcome
-            if doc_id is None:
-                self._restored_all = True
-            else:
-                self._restored.add(doc_id)
+            self._take_stored(None, again=again)
+            self._restored_all = True
+            return
+        wanted = sorted({d for d in doc_ids if again or d not in self._restored})
+        if not again:  # what this process answered itself has nothing to take in
+            self._restored.update(d for d in wanted if self._covered(d))
+            wanted = [d for d in wanted if d not in self._restored]
+        for at in range(0, len(wanted), PAGE):
+            page = wanted[at:at + PAGE]
+            self._take_stored(page[0] if len(page) == 1 else page, again=again)
+            self._restored.update(page)
+
+    def _covered(self, doc_id: int) -> bool:
+        """Whether every leaf chunk of a document has an outcome in memory: then what the
+        session holds for it changes nothing (a stored answer only fills a gap). At the
+        end of a 10,000-document run, asking anyway read every answer back (1 s)."""
+        items = self.session.work_items(doc_id)
+        return bool(items) and all(item.id in self.outcomes for item in items)
+
+    def _take_stored(self, doc_ids: int | list[int] | None, *, again: bool) -> None:
+        for chunk, outcome in stored_outcomes(self.session, self.fields, doc_ids).items():
+            if chunk not in self.outcomes or (again and outcome.status is ChunkStatus.COMPLETED):
+                self.outcomes[chunk] = outcome
 
     def _forget_restored(self, doc_id: int) -> None:
         self._restored.discard(doc_id)
@@ -759,7 +852,16 @@ class Job(JobSpending):
         Computed, never written: a read (a screen showing a row, an export of a session
         that is full or read-only) must not write. ``_store_results`` keeps them in the
         session after what changes them: a run, a retry, an edit, chunks marked empty."""
+        if self._memo is not None and self._memo[0] == self._stamp():
+            kept = self._memo[1].get(doc_id)
+            if kept is not None:
+                return dict(kept)
         return merged_results(self.session, self.fields, doc_id, self.chunk_outcomes(doc_id))
+
+    def _stamp(self) -> _Stamp:
+        """What merged results rest on: the session's rows (answers, verdicts, edits,
+        chunks), the outcomes of this process, and the fields."""
+        return (self.session.changes, self._epoch, id(self.fields))
 
     def _answered(self, doc_id: int) -> list[WorkItem]:
         """A document's answered chunks, in order: what its extract results rest on."""
@@ -771,13 +873,34 @@ class Job(JobSpending):
                      if o.status is ChunkStatus.COMPLETED]
         return merge_document(self.fields, completed)  # no verdict, no edit
 
-    @_bulk_reads
     def _store_results(self, doc_ids: Iterable[int]) -> None:
         """Keep the merged results of these documents in the session, for other readers of
         the file (a document removed meanwhile is skipped)."""
-        known = {doc.id for doc in self.session.documents()}
-        self.session.save_many_results((doc_id, self.results(doc_id))
-                                       for doc_id in sorted(set(doc_ids) & known))
+        finish(self._store_steps(doc_ids))
+
+    @_bulk_steps
+    def _store_steps(self, doc_ids: Iterable[int]) -> Steps[None]:
+        """``_store_results`` a page of documents a step, each page merged and written
+        without a step between (so an edit made between two steps is never overwritten
+        by results merged before it). What it merged is kept for the report that
+        follows, unless something changed between two steps."""
+        wanted = sorted(set(doc_ids))
+        kept: dict[int, dict[str, FieldResult]] | None = {}
+        expected = self._stamp()
+        for at in range(0, len(wanted), _STORE_PAGE):
+            if kept is not None and self._stamp() != expected:
+                kept = None  # another task wrote meanwhile: what was merged may be stale
+            page = self.session.known_documents(wanted[at:at + _STORE_PAGE])
+            self.session.prefetch_items(page)
+            self._restore(page)
+            merged = [(doc_id, self.results(doc_id)) for doc_id in page]
+            self.session.save_many_results(merged)
+            if kept is not None:
+                kept.update(merged)
+            expected = self._stamp()
+            yield
+        if kept is not None and self._stamp() == expected:
+            self._memo = (expected, kept)
 
     def edit(self, doc_id: int, field: str, value: object, *, by: str = "user") -> FieldResult:
         """Store a hand edit (who and when kept) and return the field with it applied."""
@@ -819,35 +942,27 @@ class Job(JobSpending):
                                                             self._finished(doc), stored)}
 
 
-    @_bulk_reads
     def report(self) -> dict[str, Any]:
         """The JSON result (the contract in the README), documents in session order.
         Writes nothing: the session may be full, locked or opened read-only."""
+        return finish(self._report_steps())
+
+    async def report_async(self) -> dict[str, Any]:
+        """``report`` in steps of a few documents: 10,000 documents held the loop 3 s."""
+        return await finish_async(self._report_steps())
+
+    @_bulk_steps
+    def _report_steps(self) -> Steps[dict[str, Any]]:
         reports: list[DocumentReport] = []
+        dumped: list[dict[str, Any]] = []
         totals: dict[str, Usage] = {}
         statuses = self.session.stages.statuses()
-        self._restore(None)  # every document's, in one pass
-        for doc in self.documents():
-            if doc.error is not None:
-                reports.append(failed_document(doc.path, doc.error, self.fields))
-                continue
-            outcomes = document_outcomes(doc.items, self.outcomes)
-            # Every call this job made for the document, the cut-off and invalid answers and
-            # the halves' parents included: summing the outcomes missed all of those. Calls
-            # answered through the Batch API are billed at its price; each stage's with its
-            # own model.
-            batched = self._spent_batch.get(doc.doc_id, Usage())
-            cost = self.cost(batched.prompt, batched.completion, batch=True)
-            spent = batched
-            for stage in ("extract", "verify"):
-                used = self._spent.get((doc.doc_id, stage), Usage())
-                totals[stage] = totals.get(stage, Usage()) + used
-                spent += used
-                cost = _add(cost, self.cost(used.prompt, used.completion, stage=stage))
-            reports.append(document_report(
-                doc.path, self.fields, outcomes, self.results(doc.doc_id), cost, spent,
-                later=self._verify_outcomes(doc),
-                stages=self._stage_statuses(doc, outcomes, statuses)))
+        for page in self._document_pages():
+            self._restore(doc.doc_id for doc in page)
+            for doc in page:
+                reports.append(self._document_report(doc, statuses, totals))
+                dumped.append(document_json(reports[-1]))
+                yield
         fatal = self.last_run.fatal if self.last_run else None
         cancelled = self.last_run.cancelled if self.last_run else False
         batched = Usage.total(self._spent_batch.values())
@@ -864,8 +979,30 @@ class Job(JobSpending):
                     for stage, used in totals.items()
                     if stage == "extract" or self._verify_shown(used)},
             endpoints=self.endpoints.health())
-        return build_report(reports, summary,
-                            [(path, skip.reason) for path, skip in self.skipped.items()])
+        return assemble_report(dumped, summary,
+                               [(path, skip.reason) for path, skip in self.skipped.items()])
+
+    def _document_report(self, doc: DocumentEntry,
+                         statuses: dict[tuple[int, str], tuple[StageStatus, str | None, str]],
+                         totals: dict[str, Usage]) -> DocumentReport:
+        """One document of the report; what it cost is added to ``totals`` (per stage)."""
+        if doc.error is not None:
+            return failed_document(doc.path, doc.error, self.fields)
+        outcomes = document_outcomes(doc.items, self.outcomes)
+        # Every call this job made for the document, the cut-off and invalid answers and the
+        # halves' parents included: summing the outcomes missed all of those. Calls answered
+        # through the Batch API are billed at its price; each stage's with its own model.
+        batched = self._spent_batch.get(doc.doc_id, Usage())
+        cost = self.cost(batched.prompt, batched.completion, batch=True)
+        spent = batched
+        for stage in ("extract", "verify"):
+            used = self._spent.get((doc.doc_id, stage), Usage())
+            totals[stage] = totals.get(stage, Usage()) + used
+            spent += used
+            cost = _add(cost, self.cost(used.prompt, used.completion, stage=stage))
+        return document_report(doc.path, self.fields, outcomes, self.results(doc.doc_id), cost,
+                               spent, later=self._verify_outcomes(doc),
+                               stages=self._stage_statuses(doc, outcomes, statuses))
 
     async def aclose(self) -> None:
         await self.engine.aclose()

@@ -34,6 +34,7 @@ from extractor_tui.core.session import Session
 from extractor_tui.core.verification import Verification
 from extractor_tui.core.session_marks import UrgentMarks
 from extractor_tui.errors import ConfigError, SessionWriteError
+from extractor_tui.core.steps import Steps, finish_async
 
 __all__ = ["JobSpending"]
 
@@ -46,6 +47,7 @@ class _Job(Protocol):
     engine: Engine
     clock: Clock
     outcomes: dict[ChunkId, ChunkOutcome]
+    _epoch: int
     elapsed: float
     last_run: RunResult | None
     batch_runner: BatchRunner | None
@@ -59,7 +61,7 @@ class _Job(Protocol):
     def _scoped(self, items: list[WorkItem]) -> list[WorkItem]: ...
     def _interrupted(self, started: float) -> None: ...
     async def _send(self, items: Sequence[WorkItem]) -> RunResult: ...
-    def _store_results(self, doc_ids: Iterable[int]) -> None: ...
+    def _store_steps(self, doc_ids: Iterable[int]) -> Steps[None]: ...
     def _prompt_overhead(self) -> int: ...
     def _batch_endpoint(self) -> BatchEndpoint: ...
     def _urgent_first(self, items: list[WorkItem]) -> list[WorkItem]: ...
@@ -71,7 +73,7 @@ class _Job(Protocol):
              batch: bool = False, stage: str = "extract") -> float | None: ...
     def _stage_model(self, stage: str) -> str: ...
     def _stage_models(self) -> dict[str, str]: ...
-    def _keep_extract_status(self) -> None: ...
+    def _extract_status_steps(self) -> Steps[None]: ...
     def _verify_pending(self) -> list[WorkItem]: ...
 
 
@@ -118,7 +120,7 @@ class JobSpending:
         if (self.verification.enabled and not done.fatal and not done.cancelled
                 and not done.budget):
             # The verify stage goes live: its requests exist only once extraction is done.
-            self._keep_extract_status()
+            await finish_async(self._extract_status_steps())
             pending = self._verify_pending()
             if pending:
                 return RunResult.joined([done, await self._send(pending)])
@@ -127,6 +129,7 @@ class JobSpending:
     async def _after_batches(self: _Job, result: BatchResult, started: float) -> RunResult:
         for outcome in result.outcomes:
             self.outcomes[outcome.item.id] = outcome
+        self._epoch += 1
         self.elapsed += self.clock.now() - started
         outcomes = {o.item.id: o for o in result.outcomes}
         fatal, cancelled, budget = result.stopped, result.cancelled, result.budget
@@ -135,7 +138,7 @@ class JobSpending:
             outcomes.update((o.item.id, o) for o in live.outcomes)
             fatal, cancelled = fatal or live.fatal, cancelled or live.cancelled
             budget = live.budget
-        self._store_results({chunk.doc for chunk in outcomes})
+        await finish_async(self._store_steps({chunk.doc for chunk in outcomes}))
         ended = RunResult(tuple(outcomes[key] for key in sorted(outcomes)), fatal, cancelled,
                           self.clock.now() - started, budget=budget)
         self.last_run = ended

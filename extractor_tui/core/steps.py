@@ -1,0 +1,63 @@
+"""Long passes over every document, written once and run two ways.
+
+A pass over 10,000 documents (storing their merged results, the report, the JSON text) took
+the event loop 1-3 s each at the end of a run: the Run screen froze, and the CLI's progress
+line and Ctrl-C with it. Threads would not help: the passes read the one SQLite connection
+and the Job's dictionaries, which the loop's other tasks use too. So each pass is a
+generator that yields between documents, at points where everything it touched is
+consistent. ``finish`` runs it straight through (synchronous callers, tests); ``finish_async``
+runs it in slices of ``SLICE_S`` and lets the loop run between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Generator
+from typing import TypeVar
+
+from extractor_tui.heap import keep
+
+__all__ = ["KEEP_SLICES", "SLICE_S", "Steps", "finish", "finish_async"]
+
+_T = TypeVar("_T")
+
+Steps = Generator[None, None, _T]
+"""A pass that yields at each point where the loop may run, and returns its result."""
+
+SLICE_S = 0.02
+"""How long a slice of a pass may hold the loop: well under a frame of the app (and the
+100 ms a person notices), well over the cost of one trip around the loop."""
+
+
+KEEP_SLICES = 10
+"""Slices of a pass between two ``heap.keep``-s."""
+
+
+def finish(steps: Generator[None, None, _T]) -> _T:
+    """Run a pass to its end without letting anything else run."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+async def finish_async(steps: Generator[None, None, _T], *, slice_s: float | None = None
+                       ) -> _T:
+    """Run a pass on the event loop, giving the loop back every ``slice_s`` seconds
+    (``SLICE_S`` by default)."""
+    slice_s = SLICE_S if slice_s is None else slice_s
+    ends = time.perf_counter() + slice_s
+    slices = 0
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        if time.perf_counter() >= ends:
+            slices += 1
+            if slices % KEEP_SLICES == 0:
+                keep()  # what the pass builds lives on (results, the report): ``heap.py``
+            await asyncio.sleep(0)
+            ends = time.perf_counter() + slice_s
