@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import signal
 import time
 from collections import Counter
@@ -40,6 +41,7 @@ from extractor_tui.core.job import Job, Plan
 from extractor_tui.core.model import ChunkStatus
 from extractor_tui.core.notices import LongWaits
 from extractor_tui.core.report import exit_code
+from extractor_tui.core.report import warm as warm_report
 from extractor_tui.core.scrub import printable, redact_url
 from extractor_tui.core.session import RunInfo, Session
 from extractor_tui.core.tracker import RequestTracker, describe_failures
@@ -91,7 +93,12 @@ async def run_command(args: argparse.Namespace, err: Console) -> int:
         elif (notice := waits.notice(event)) is not None:  # on a terminal or not
             err.print(Text(printable(notice), style="yellow"))
 
-    job = Job(settings, fields, session, sink=sink)
+    if settings.resolved_provider != "offline":
+        # The SDK's imports (openai, httpx2, aiohttp) take 0.3-0.7 s: on a thread, so the
+        # loop is not held; the tokenizer is read on one too (``add_paths``).
+        await asyncio.to_thread(importlib.import_module, "extractor_tui.core.llm.openai_client")
+    await asyncio.to_thread(warm_report)
+    job = Job(settings, fields, session, sink=sink, defer_tokenizer=True)
     with _sigterm_cancels() as terminated:
         try:
             return await _run_job(job, args, err, tracker, output, before)
@@ -135,6 +142,7 @@ def _sigterm_cancels() -> Iterator[asyncio.Event]:
 async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: RequestTracker,
                    output: str, before: RunInfo | None) -> int:
     settle()  # the job, its client and their imports: out of the full GC passes of the run
+    await job.load_tokenizer()  # read on a thread: the line below names it
     models = printable(job.settings.model)
     if job.verification.enabled:
         models += f" · verify model: {printable(job.verification.model)}"
@@ -228,7 +236,7 @@ def _reuse_lines(job: Job, plan: Plan, before: RunInfo | None) -> list[str]:
     if before is None:
         return []
     lines = []
-    others = len(job.session.documents()) - len(job.named)
+    others = job.session.document_count() - len(job.named)
     if others:
         lines.append(f"{others} other document(s) in it are not part of this run and not in "
                      "its report")

@@ -547,3 +547,32 @@ def test_page_of_on_a_hand_built_document() -> None:
     assert doc.text == "ab\n\ncde"
     assert doc.page_starts == (0, 3, 4)
     assert [doc.page_of(i) for i in range(len(doc.text))] == [1, 1, 1, 2, 3, 3, 3]
+
+
+async def test_the_folder_walk_and_the_stamp_checks_run_off_the_event_loop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from extractor_tui.core import documents
+
+    for n in range(3):
+        (tmp_path / f"d{n}.txt").write_text(f"document {n}\n", encoding="utf-8")
+    walked: list[str] = []
+    asked: list[str] = []
+    real = documents.discover
+
+    def recording(paths: object) -> object:
+        walked.append(threading.current_thread().name)
+        return real(paths)  # type: ignore[arg-type]
+
+    def reuse(path: Path, stamp: object) -> bool:
+        asked.append(threading.current_thread().name)
+        return path.name == "d1.txt"
+
+    monkeypatch.setattr(documents, "discover", recording)
+    loop_thread = threading.current_thread().name
+    result = await load_documents([tmp_path], reuse=reuse)
+    assert walked and loop_thread not in walked  # 10,000 files held the loop 300 ms
+    assert len(asked) == 3 and loop_thread not in asked
+    assert [p.name for p in result.unchanged] == ["d1.txt"]
+    assert sorted(d.path.name for d in result.documents) == ["d0.txt", "d2.txt"]

@@ -109,13 +109,17 @@ class StageStore:
         self.bulk: dict[str, dict[int, list[StoredStage]]] | None = None
         """Inside ``Session.bulk_reads``: each stage's requests of every document, read at
         the first ask of one document's and dropped by any write here."""
+        self._known = False  # the stage tables exist (``_exists``)
         self.status_rows = 0
         """Rows written to ``stage_status``: bookkeeping that no result rests on
         (``Session.changes`` leaves them out)."""
 
     def _exists(self) -> bool:
-        return self._db.execute("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = "
-                                "'stage_requests'").fetchone() is not None
+        if not self._known:  # once made, the tables stay: a pass asked 200 times
+            self._known = self._db.execute(
+                "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = "
+                "'stage_requests'").fetchone() is not None
+        return self._known
 
     def _create(self, db: sqlite3.Connection) -> None:
         for statement in STAGE_DDL:

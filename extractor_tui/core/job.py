@@ -109,7 +109,7 @@ from extractor_tui.core.report import (
 from extractor_tui.core._session_schema import redact_url
 from extractor_tui.core.job_spend import JobSpending
 from extractor_tui.core.run_settings import session_settings
-from extractor_tui.core.session import PAGE, Session, StoredDocument
+from extractor_tui.core.session import PAGE, ReusableChunk, Session, StoredDocument
 from extractor_tui.core.steps import Steps, finish, finish_async
 from extractor_tui.heap import KEEP_EVERY, keep
 from extractor_tui.errors import ConfigError, DocumentError, ProviderError, SessionWriteError
@@ -431,7 +431,7 @@ class Job(JobSpending):
                               workers=self.settings.load_workers)
         await self.load_tokenizer()
         result = await load_documents([Path(p) for p in paths], options, on_outcome,
-                                      reuse=self._reuse_check())
+                                      reuse=await self._reuse_check())
         chunked = await chunk_documents(result.documents, self.chunker,
                                         self.settings.load_workers)
         for entry in chunked:
@@ -442,7 +442,13 @@ class Job(JobSpending):
         for error in result.errors:
             self.named[self.session.add_failed_document(str(error.path), error.reason)] = None
         if result.unchanged:  # registered as they are: named all the same
-            known = {doc.path: doc.id for doc in self.session.documents()}
+            wanted = {str(path) for path in result.unchanged}
+            known: dict[str, int] = {}
+            after = 0
+            while page := self.session.documents_page(after):  # a page a step, as plan()
+                known.update((doc.path, doc.id) for doc in page if doc.path in wanted)
+                after = page[-1].id
+                await asyncio.sleep(0)
             self.named.update((known[str(path)], None) for path in result.unchanged
                               if str(path) in known)
         for skipped in result.skipped:
@@ -462,11 +468,20 @@ class Job(JobSpending):
         return chunk_key(text_sha256, start, end, self.fields, self.settings.model,
                          self.settings.structured_output, self.settings.extract_sampling())
 
-    def _reuse_check(self) -> Callable[[Path, FileStamp], bool]:
+    async def _reuse_check(self) -> Callable[[Path, FileStamp], bool]:
         """Whether a file is registered as it is now: same size and mtime, chunked the same
         way, and its first chunk's request key unchanged (same fields, model and mode), so
-        neither reading nor chunking it again could change anything."""
-        known = self.session.reusable_files()
+        neither reading nor chunking it again could change anything. What the session
+        knows is read a page at a time (10,000 files at once held the loop 150 ms)."""
+        known: dict[str, tuple[FileStamp, str, ReusableChunk]] = {}
+        after = 0
+        while True:
+            page, last = self.session.reusable_files(after, PAGE)
+            known.update(page)
+            if last == after:
+                break
+            after = last
+            await asyncio.sleep(0)
         chunking = self._chunking
 
         def reusable(path: Path, stamp: FileStamp) -> bool:
@@ -956,9 +971,9 @@ class Job(JobSpending):
         reports: list[DocumentReport] = []
         dumped: list[dict[str, Any]] = []
         totals: dict[str, Usage] = {}
-        statuses = self.session.stages.statuses()
         for page in self._document_pages():
             self._restore(doc.doc_id for doc in page)
+            statuses = self.session.stages.statuses([doc.doc_id for doc in page])
             for doc in page:
                 reports.append(self._document_report(doc, statuses, totals))
                 dumped.append(document_json(reports[-1]))

@@ -83,6 +83,7 @@ __all__ = [
     "assemble_report",
     "build_report",
     "document_json",
+    "warm",
     "document_report",
     "exit_code",
     "failed_document",
@@ -307,6 +308,13 @@ def _adapter() -> pydantic.TypeAdapter[Report]:
 @cache
 def _document_adapter() -> pydantic.TypeAdapter[DocumentReport]:
     return pydantic.TypeAdapter(DocumentReport)
+
+
+def warm() -> None:
+    """Build the report's serialisers now (pydantic makes each on first use, 80 ms): the
+    CLI does it on a thread before the run, not on the loop at its end."""
+    _adapter()
+    _document_adapter()
 
 
 def build_report(documents: Sequence[DocumentReport], summary: RunSummary,
