@@ -327,3 +327,30 @@ def test_a_small_report_stays_indented(tmp_path: Path) -> None:
     target = tmp_path / "small.json"
     write_json(data, target)
     assert target.read_text(encoding="utf-8") == json.dumps(data, indent=2) + "\n"
+
+
+def test_a_large_report_goes_to_its_file_a_part_at_a_time_and_a_bad_value_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from extractor_tui.core import export as export_module
+
+    documents = [{"path": f"doc-{n}.txt", "fields": {"total": {"value": n}}}
+                 for n in range(PRETTY_DOCUMENTS + 50)]
+    data: dict[str, Any] = {"version": 2, "documents": documents, "summary": {}}
+    writes: list[int] = []
+    real = export_module._encoded
+
+    def counting(parts: Any, encoding: str) -> Any:
+        for payload in real(parts, encoding):
+            writes.append(len(payload))
+            yield payload
+
+    monkeypatch.setattr(export_module, "_OUTPUT_BYTES", 1000)
+    monkeypatch.setattr(export_module, "_encoded", counting)
+    target = tmp_path / "big.json"
+    write_json(data, target)
+    assert json.loads(target.read_text(encoding="utf-8")) == data
+    assert len(writes) > 5 and max(writes) < 2000  # never the whole text at once
+    documents[120]["fields"]["total"]["value"] = object()  # cannot be JSON
+    with pytest.raises(TypeError):
+        write_json(data, tmp_path / "bad.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.json"]  # no half file, no temp

@@ -315,8 +315,9 @@ class Job(JobSpending):
         self._events = 0  # emitted: every ``KEEP_EVERY`` the heap is kept (``heap.py``)
         self._epoch = 0  # grows whenever an outcome is replaced (not when a gap is filled)
         self._memo: tuple[_Stamp, dict[int, dict[str, FieldResult]]] | None = None
-        """The results ``_store_steps`` computed and stored last, while nothing they rest
-        on has changed: the report at the end of a run merged every document again."""
+        """The results ``_store_steps`` computed and stored last, each handed out once
+        while nothing they rest on has changed: the report at the end of a run merged every
+        document again."""
         self.requests = 0
         self.requests_by_stage: dict[str, int] = {}
         self.retries = 0
@@ -868,9 +869,9 @@ class Job(JobSpending):
         that is full or read-only) must not write. ``_store_results`` keeps them in the
         session after what changes them: a run, a retry, an edit, chunks marked empty."""
         if self._memo is not None and self._memo[0] == self._stamp():
-            kept = self._memo[1].get(doc_id)
+            kept = self._memo[1].pop(doc_id, None)  # once: held on, 10,000 documents' cost
             if kept is not None:
-                return dict(kept)
+                return kept
         return merged_results(self.session, self.fields, doc_id, self.chunk_outcomes(doc_id))
 
     def _stamp(self) -> _Stamp:
@@ -975,8 +976,11 @@ class Job(JobSpending):
             self._restore(doc.doc_id for doc in page)
             statuses = self.session.stages.statuses([doc.doc_id for doc in page])
             for doc in page:
-                reports.append(self._document_report(doc, statuses, totals))
-                dumped.append(document_json(reports[-1]))
+                report = self._document_report(doc, statuses, totals)
+                dumped.append(document_json(report))
+                # The totals need only the counts: the fields and failed chunks (with their
+                # text) are in ``dumped`` now, and were held twice.
+                reports.append(replace(report, fields={}, failed_chunks=()))
                 yield
         fatal = self.last_run.fatal if self.last_run else None
         cancelled = self.last_run.cancelled if self.last_run else False
