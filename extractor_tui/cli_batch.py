@@ -23,6 +23,7 @@ from rich.text import Text
 from extractor_tui.config import load_settings
 from extractor_tui.core.batch import TERMINAL, BatchService, batch_service, describe
 from extractor_tui.core.batch_store import StoredBatch
+from extractor_tui.core.model import BatchState
 from extractor_tui.core.events import BatchChanged, BatchCollected, Event
 from extractor_tui.core.scrub import printable
 from extractor_tui.core.session import Session
@@ -64,7 +65,7 @@ class batch_printer:  # noqa: N801 - used as a function: a sink, batch_printer(e
             line = f"batch {event.batch}: {describe(event)}"
             if event.message:
                 line += f" ({event.message})"
-            style = "red" if event.status in ("failed", "expired") else "dim"
+            style = "red" if event.status in (BatchState.FAILED, BatchState.EXPIRED) else "dim"
             self._err.print(Text(printable(line), style=style))
         elif isinstance(event, BatchCollected):
             self._err.print(Text(printable(

@@ -38,7 +38,7 @@ from extractor_tui.core.events import (
 )
 from extractor_tui.core.export import check_output, export
 from extractor_tui.core.job import Job, Plan
-from extractor_tui.core.model import ChunkStatus
+from extractor_tui.core.model import ChunkStatus, ResultStatus
 from extractor_tui.core.notices import LongWaits
 from extractor_tui.core.report import exit_code
 from extractor_tui.core.report import warm as warm_report
@@ -352,7 +352,7 @@ def _summary(err: Console, report: dict[str, Any], elapsed: float) -> None:
     documents = report["documents"]
     shown = documents
     if len(documents) > SUMMARY_LINES:  # 10,000 lines on stderr took 6 s and said little
-        shown = [doc for doc in documents if doc["status"] != "complete"][:SUMMARY_LINES]
+        shown = [doc for doc in documents if doc["status"] != ResultStatus.COMPLETE][:SUMMARY_LINES]
     for doc in shown:
         style = {"complete": "green", "partial": "yellow"}.get(doc["status"], "red")
         invalid = [name for name, f in doc["fields"].items() if not f["valid"]]

@@ -63,7 +63,8 @@ from extractor_tui.core.events import (
     Sink,
 )
 from extractor_tui.core.llm.base import LLMRequest, LLMResponse
-from extractor_tui.core.model import ChunkId, ChunkOutcome, ChunkStatus, Usage, WorkItem
+from extractor_tui.core.model import (BatchState, ChunkId, ChunkOutcome, ChunkStatus, Usage,
+                                       WorkItem)
 from extractor_tui.errors import (
     FatalProviderError,
     InvalidOutput,
@@ -75,7 +76,8 @@ from extractor_tui.errors import (
 __all__ = ["BatchEndpoint", "BatchLimits", "BatchResult", "BatchRunner", "BatchService",
            "ChatWire", "Fallback", "PollPolicy", "TERMINAL", "batch_service", "describe"]
 
-TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+TERMINAL = frozenset({BatchState.COMPLETED, BatchState.FAILED, BatchState.EXPIRED,
+                      BatchState.CANCELLED})
 Fallback = Literal["queue", "direct"]
 
 
@@ -393,7 +395,7 @@ class BatchRunner:
         if line is None or line.status is None:
             why = (f"{line.code}: {line.message}" if line is not None and line.code
                    else f"not run: the batch {status}")
-            self._back(items, TransientError(why), cancelled=status == "cancelled")
+            self._back(items, TransientError(why), cancelled=status == BatchState.CANCELLED)
             return BatchLine(key, "not_run", why)
         if not line.answered:
             error = self.endpoint.service.line_error(line.status, line.body)

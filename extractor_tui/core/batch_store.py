@@ -27,11 +27,7 @@ from dataclasses import dataclass
 
 from extractor_tui.core.model import ChunkId
 
-__all__ = ["BatchLine", "BatchStore", "LIVE", "StoredBatch"]
-
-LIVE = ("uploaded", "validating", "in_progress", "finalizing", "cancelling")
-"""Statuses of a batch whose requests may still be answered (``uploaded``: created locally,
-not yet known to have reached the provider)."""
+__all__ = ["BatchLine", "BatchStore", "StoredBatch"]
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY, endpoint TEXT NOT NULL, "

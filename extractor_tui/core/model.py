@@ -27,6 +27,7 @@ from functools import total_ordering
 from extractor_tui.errors import ErrorKind
 
 __all__ = [
+    "BatchState",
     "CachedAnswer",
     "BreakerState",
     "Candidate",
@@ -166,6 +167,22 @@ class StageName(StrEnum):
 
     EXTRACT = "extract"
     VERIFY = "verify"
+
+
+class BatchState(StrEnum):
+    """Where a batch handed to a Batch API stands: OpenAI's states, and ``uploaded`` (made
+    here, not yet known to have reached the provider). A server's own word is kept as the
+    string it sent; these compare equal to it."""
+
+    UPLOADED = "uploaded"
+    VALIDATING = "validating"
+    IN_PROGRESS = "in_progress"
+    FINALIZING = "finalizing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
 
 
 class StageStatus(StrEnum):

@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from rich.text import Text
 from textual.widgets import DataTable
 
+from extractor_tui.core.batch import TERMINAL as _FINISHED
 from extractor_tui.core.batch_store import StoredBatch
 
 __all__ = ["BatchTable", "age_and_eta"]
 
 COLUMNS = ("batch", "status", "done / failed / total", "age", "ETA")
-_FINISHED = frozenset({"completed", "failed", "expired", "cancelled"})
 
 
 def _span(seconds: float) -> str:
