@@ -79,8 +79,12 @@ def _remove_files(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-__all__ = ["Controller", "DocumentsChanged", "JobReplaced", "RunBegan", "RunEnded",
-           "ValueEdited"]
+__all__ = ["PLAN_AT_ONCE", "Controller", "DocumentsChanged", "JobReplaced", "RunBegan",
+           "RunEnded", "ValueEdited"]
+
+PLAN_AT_ONCE = 1000
+"""Documents in the session up to which the run's plan is made at once (tens of ms), so
+its dialog is up with the key; past it the plan is made in steps while the screen lives."""
 
 
 @dataclass
@@ -362,10 +366,23 @@ class Controller:
         self._app.post_message(DocumentsChanged())
 
     def request_run(self) -> None:
-        """Show the plan (chunks, tokens, estimated cost) and run once the user confirms."""
+        """Show the plan (chunks, tokens, estimated cost) and run once the user confirms.
+        A session of many documents has its plan made in steps (``Job.plan_async``): over
+        10,000 documents it held the screen about 1 s; a smaller one's is shown at once."""
         if not self._idle("start a run", loads_too=True):
             return
-        plan = self.plan()
+        if self.job.session.document_count() <= PLAN_AT_ONCE:
+            self._ask_to_run(self.job.plan())
+            return
+
+        async def planned() -> None:
+            plan = await self.job.plan_async()
+            if self._idle("start a run", loads_too=True):  # nothing began meanwhile
+                self._ask_to_run(plan)
+
+        self._work(planned(), name="plan", group="plan", exclusive=True)
+
+    def _ask_to_run(self, plan: Plan) -> None:
         if plan.to_send == 0 and not any(stage.requests for stage in plan.stages[1:]):
             self._app.notify("Nothing to send: every chunk of every loaded document has an "
                              "answer. Add documents, or retry chunks on the Failed screen.")

@@ -1,0 +1,57 @@
+"""The run's plan over many documents is made in steps: the screen lives meanwhile.
+
+Over 10,000 documents ``Job.plan`` held the app's loop about 1 s after Ctrl+R. Past
+``PLAN_AT_ONCE`` documents the controller makes it with ``Job.plan_async``; here the
+threshold is lowered so a few sample documents take that path, a slice is made as short as
+it can be, and a task on the app's loop counts its turns while the plan is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from extractor_tui.core import steps
+from extractor_tui.ui import controller as controller_module
+from extractor_tui.ui.app import ExtractorApp
+from extractor_tui.ui.dialogs.plan import PlanDialog
+
+MakeApp = Callable[..., ExtractorApp]
+Settle = Callable[[Pilot[Any]], Awaitable[None]]
+
+
+async def test_a_large_sessions_plan_lets_the_screen_live_and_then_asks(
+        make_app: MakeApp, settle: Settle, sample_docs: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app([sample_docs])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        monkeypatch.setattr(controller_module, "PLAN_AT_ONCE", 0)
+        monkeypatch.setattr(steps, "SLICE_S", 0.0)
+        turns = 0
+        done = False
+
+        async def ticking() -> None:
+            nonlocal turns
+            while not done:
+                turns += 1
+                await asyncio.sleep(0)
+
+        ticker = asyncio.create_task(ticking())
+        await asyncio.sleep(0)
+        before = turns
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        done = True
+        await ticker
+        documents = len(app.controller.documents())
+        assert documents >= 10
+        assert turns - before >= documents  # the loop ran while the plan was made
+        assert isinstance(app.screen, PlanDialog)
+        assert app.screen._plan == app.controller.plan()  # noqa: SLF001 - the plan made at once
+        await pilot.press("escape")
