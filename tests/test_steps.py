@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,36 @@ def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
     return Settings(provider="offline")
 
 
+@asynccontextmanager
+async def loop_turns() -> AsyncIterator[list[int]]:
+    """``[n]``: how many times another task on this loop got its turn inside the block (a
+    screen's refresh, a progress line, a Ctrl-C handler would have had as many)."""
+    turns = [0]
+    done = False
+
+    async def other_task() -> None:
+        while not done:
+            turns[0] += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(other_task())
+    await asyncio.sleep(0)
+    turns[0] = 0
+    try:
+        yield turns
+    finally:
+        done = True
+        await ticker
+
+
+async def _job_with_invoices(settings: Settings, session: Session, folder: Path,
+                             count: int) -> Job:
+    """A Job on ``session`` with ``count`` invoices in ``folder`` added (not yet run)."""
+    job = Job(settings, preset("invoice"), session)
+    await job.add_paths([_invoices(folder, count)])
+    return job
+
+
 def _invoices(folder: Path, count: int) -> Path:
     folder.mkdir()
     for n in range(count):
@@ -45,28 +77,13 @@ def _invoices(folder: Path, count: int) -> Path:
 
 async def test_a_report_over_many_documents_lets_other_tasks_run_between_its_steps(
         settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = _invoices(tmp_path / "docs", 120)
     with Session.open(tmp_path / "s.sqlite") as session:
-        job = Job(settings, preset("invoice"), session)
-        await job.add_paths([folder])
+        job = await _job_with_invoices(settings, session, tmp_path / "docs", 120)
         await job.run()
-        turns = 0
-        done = False
-
-        async def other_task() -> None:
-            nonlocal turns
-            while not done:
-                turns += 1
-                await asyncio.sleep(0)
-
         monkeypatch.setattr(steps, "SLICE_S", 0.0)  # a step per slice: count them
-        ticker = asyncio.create_task(other_task())
-        await asyncio.sleep(0)
-        before = turns
-        report = await job.report_async()
-        done = True
-        await ticker
-        assert turns - before >= 120  # the loop ran at least once per document
+        async with loop_turns() as turns:
+            report = await job.report_async()
+        assert turns[0] >= 120  # the loop ran at least once per document
         assert report == job.report()  # the same report, in steps or at once
         assert len(report["documents"]) == 120
 
@@ -81,10 +98,8 @@ async def test_the_report_after_a_run_merges_no_document_again_until_something_c
         return real(session, fields, doc_id, outcomes)
 
     monkeypatch.setattr(job_module, "merged_results", counting)
-    folder = _invoices(tmp_path / "docs", 12)
     with Session.open(tmp_path / "s.sqlite") as session:
-        job = Job(settings, preset("invoice"), session)
-        await job.add_paths([folder])
+        job = await _job_with_invoices(settings, session, tmp_path / "docs", 12)
         await job.run()
         assert sorted(merged) == sorted(d.doc_id for d in job.documents())  # once each
         merged.clear()
@@ -101,10 +116,8 @@ async def test_the_report_after_a_run_merges_no_document_again_until_something_c
 
 async def test_the_end_of_a_run_reads_no_answer_back_that_this_process_holds(
         settings: Settings, tmp_path: Path) -> None:
-    folder = _invoices(tmp_path / "docs", 30)
     with Session.open(tmp_path / "s.sqlite") as session:
-        job = Job(settings, preset("invoice"), session)
-        await job.add_paths([folder])
+        job = await _job_with_invoices(settings, session, tmp_path / "docs", 30)
         with statements(session) as seen:
             await job.run()
         # Each stage status page asks about its own documents, not about all of them.
@@ -117,10 +130,9 @@ async def test_the_end_of_a_run_reads_no_answer_back_that_this_process_holds(
 
 async def test_a_resumed_job_reads_what_the_session_holds_a_page_at_a_time(
         settings: Settings, tmp_path: Path) -> None:
-    folder = _invoices(tmp_path / "docs", 30)
+    folder = tmp_path / "docs"
     with Session.open(tmp_path / "s.sqlite") as session:
-        first = Job(settings, preset("invoice"), session)
-        await first.add_paths([folder])
+        first = await _job_with_invoices(settings, session, folder, 30)
         await first.run()
         expected = first.report()
     with Session.open(tmp_path / "s.sqlite") as session:

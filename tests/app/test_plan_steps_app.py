@@ -8,7 +8,6 @@ it can be, and a task on the app's loop counts its turns while the plan is made.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,11 @@ import pytest
 from textual.pilot import Pilot
 
 from extractor_tui.core import steps
+from extractor_tui.core.job import Job
 from extractor_tui.ui import controller as controller_module
 from extractor_tui.ui.app import ExtractorApp
 from extractor_tui.ui.dialogs.plan import PlanDialog
+from test_steps import loop_turns
 
 MakeApp = Callable[..., ExtractorApp]
 Settle = Callable[[Pilot[Any]], Awaitable[None]]
@@ -33,25 +34,22 @@ async def test_a_large_sessions_plan_lets_the_screen_live_and_then_asks(
         await settle(pilot)
         monkeypatch.setattr(controller_module, "PLAN_AT_ONCE", 0)
         monkeypatch.setattr(steps, "SLICE_S", 0.0)
-        turns = 0
-        done = False
+        during: list[int] = []
+        real = Job._plan_steps
 
-        async def ticking() -> None:
-            nonlocal turns
-            while not done:
-                turns += 1
-                await asyncio.sleep(0)
+        def watched(job: Job) -> Any:
+            during.append(turns[0])  # the other task's turns when the plan began ...
+            plan = yield from real(job)
+            during.append(turns[0])  # ... and when it was made
+            return plan
 
-        ticker = asyncio.create_task(ticking())
-        await asyncio.sleep(0)
-        before = turns
-        await pilot.press("ctrl+r")
-        await settle(pilot)
-        done = True
-        await ticker
+        monkeypatch.setattr(Job, "_plan_steps", watched)
+        async with loop_turns() as turns:
+            await pilot.press("ctrl+r")
+            await settle(pilot)
         documents = len(app.controller.documents())
         assert documents >= 10
-        assert turns - before >= documents  # the loop ran while the plan was made
+        assert during[1] - during[0] >= documents  # the loop ran while the plan was made
         assert isinstance(app.screen, PlanDialog)
         assert app.screen._plan == app.controller.plan()  # noqa: SLF001 - the plan made at once
         await pilot.press("escape")
