@@ -576,3 +576,15 @@ async def test_the_folder_walk_and_the_stamp_checks_run_off_the_event_loop(
     assert len(asked) == 3 and loop_thread not in asked
     assert [p.name for p in result.unchanged] == ["d1.txt"]
     assert sorted(d.path.name for d in result.documents) == ["d0.txt", "d2.txt"]
+
+
+async def test_many_files_are_loaded_by_a_few_loaders_not_a_task_each(tmp_path: Path) -> None:
+    for n in range(300):
+        (tmp_path / f"d{n:03d}.txt").write_text(f"document {n}\n", encoding="utf-8")
+    alive: list[int] = []
+    options = LoadOptions(workers=2, text_concurrency=8)
+    result = await load_documents([tmp_path], options,
+                                  on_outcome=lambda _: alive.append(len(asyncio.all_tasks())))
+    assert [d.path.name for d in result.documents] == [f"d{n:03d}.txt" for n in range(300)]
+    # 10,000 tasks made and first run together held the loop about 200 ms
+    assert max(alive) <= 8 + 4 * 2 + 3
