@@ -94,9 +94,7 @@ async def run_command(args: argparse.Namespace, err: Console) -> int:
             err.print(Text(printable(notice), style="yellow"))
 
     if settings.resolved_provider != "offline":
-        # The SDK's imports (openai, httpx2, aiohttp) take 0.3-0.7 s: on a thread, so the
-        # loop is not held; the tokenizer is read on one too (``add_paths``).
-        await asyncio.to_thread(importlib.import_module, "extractor_tui.core.llm.openai_client")
+        await asyncio.to_thread(_prepare_sdk)
     await asyncio.to_thread(warm_report)
     job = Job(settings, fields, session, sink=sink, defer_tokenizer=True)
     with _sigterm_cancels() as terminated:
@@ -109,6 +107,13 @@ async def run_command(args: argparse.Namespace, err: Console) -> int:
         finally:
             await job.aclose()
             session.close()
+
+
+def _prepare_sdk() -> None:
+    """On a thread, so the loop is not held: the SDK's imports (openai, httpx2, aiohttp,
+    0.3-0.7 s) and its TLS context (50-100 ms); the tokenizer is read on one too."""
+    importlib.import_module("extractor_tui.core.llm.openai_client")
+    importlib.import_module("extractor_tui.core.llm.transport").warm()
 
 
 class Terminated(Exception):

@@ -67,6 +67,7 @@ from extractor_tui.core.model import (
     Usage,
 )
 from extractor_tui.exits import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from extractor_tui.core.serial import warm as warm_results
 
 __all__ = [
     "NOT_LOADED",
@@ -312,9 +313,11 @@ def _document_adapter() -> pydantic.TypeAdapter[DocumentReport]:
 
 def warm() -> None:
     """Build the report's serialisers now (pydantic makes each on first use, 80 ms): the
-    CLI does it on a thread before the run, not on the loop at its end."""
+    CLI does it on a thread before the run, not on the loop at its end; the stored
+    results' one with them."""
     _adapter()
     _document_adapter()
+    warm_results()
 
 
 def build_report(documents: Sequence[DocumentReport], summary: RunSummary,

@@ -18,12 +18,18 @@ import pydantic
 
 from extractor_tui.core.model import FieldResult
 
-__all__ = ["result_from_json", "result_json"]
+__all__ = ["result_from_json", "result_json", "warm"]
 
 
 @cache
 def _adapter() -> pydantic.TypeAdapter[FieldResult]:
     return pydantic.TypeAdapter(FieldResult)  # built on first use: ~20 ms
+
+
+def warm() -> None:
+    """Build the serialiser now (pydantic makes it on first use, 50-80 ms): see
+    ``report.warm``."""
+    _adapter()
 
 
 def result_json(result: FieldResult) -> dict[str, Any]:

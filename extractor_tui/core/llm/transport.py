@@ -53,7 +53,7 @@ import httpx2
 from httpx2._utils import URLPattern, get_environment_proxies  # the SDK's own rules, exactly
 
 __all__ = ["AiohttpTransport", "AnswerTooLarge", "aiohttp_http_client", "environment_proxies",
-           "uses_aiohttp"]
+           "uses_aiohttp", "warm"]
 
 _MAX_CONNECTIONS = 200  # above the 100 the concurrency setting allows
 _PIECE = 256 * 1024
@@ -88,6 +88,12 @@ def _ssl_context(verify: bool) -> ssl.SSLContext:
     """httpx2's TLS context, loaded once per process and CA setting, and shared."""
     return _ssl_context_for(verify, os.environ.get("SSL_CERT_FILE"),
                             os.environ.get("SSL_CERT_DIR"))
+
+
+def warm() -> None:
+    """Build the default TLS context now: reading the CA bundle takes 50-100 ms, which the
+    CLI spends on a thread before its Job makes the client on the event loop."""
+    _ssl_context(True)
 
 
 @functools.cache
