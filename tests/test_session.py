@@ -573,35 +573,3 @@ def test_a_run_killed_from_outside_keeps_what_it_reported(tmp_path: Path) -> Non
     with Session.open(tmp_path / "s.extractor") as session:
         assert len(session.completed()) >= seen + 1
         assert session.stats().chunks == 5000
-
-
-def test_checkpoints_are_made_on_a_thread_never_by_a_commit_on_the_loop(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
-
-    from extractor_tui.core import session as session_module
-
-    monkeypatch.setattr(session_module, "CHECKPOINT_EVERY", 4)
-    made_on: list[str] = []
-    real = Session._checkpoint
-
-    def recording(self: Session) -> None:
-        made_on.append(threading.current_thread().name)
-        real(self)
-
-    monkeypatch.setattr(Session, "_checkpoint", recording)
-    with Session.open(tmp_path / "s.sqlite") as session:
-        # A commit never copies the log into the file itself (that fsync took ~100 ms).
-        assert session._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
-        doc_id, _ = loaded(session)
-        for n in range(12):
-            session.add_edit(doc_id, "total", str(n), by="tester")
-        assert session._checkpointer is not None
-        session._checkpointer.join(timeout=30)
-        assert session.checkpoints >= 1
-        assert made_on and threading.current_thread().name not in made_on
-        assert session.edits(doc_id)["total"].value == "11"
-    with Session.open(tmp_path / "s.sqlite", read_only=True) as again:
-        assert again.edits(doc_id)["total"].value == "11"
-    assert not (tmp_path / "s.sqlite-wal").exists() or \
-        (tmp_path / "s.sqlite-wal").stat().st_size == 0  # the last close copied the rest

@@ -381,12 +381,10 @@ class EventWriter:
     """Turns engine events into rows: one transaction per event, committed at once."""
 
     def __init__(self, db: sqlite3.Connection, timestamp: Callable[[], str],
-                 read_only: str | None = None,
-                 committed: Callable[[], None] | None = None) -> None:
+                 read_only: str | None = None) -> None:
         self._db = db
         self._timestamp = timestamp
         self._read_only = read_only  # why nothing may be written, when that is so
-        self._committed = committed  # told after each commit
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -410,8 +408,6 @@ class EventWriter:
                     db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
-            if self._committed is not None:
-                self._committed()
         except sqlite3.OperationalError as exc:
             if not str(getattr(exc, "sqlite_errorname", "")).startswith(_CANNOT_WRITE):
                 raise

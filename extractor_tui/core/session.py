@@ -83,7 +83,6 @@ from extractor_tui.core.session_lock import SessionLock
 from extractor_tui.errors import ConfigError, SessionWriteError
 
 __all__ = [
-    "CHECKPOINT_EVERY",
     "PAGE",
     "DocumentSummary",
     "Documents",
@@ -101,9 +100,6 @@ __all__ = [
 _CHUNK_COLUMNS = ('c.doc_id, c.chunk, c.part, c.document, c.start, c."end", c.tokens, c.key, '
                   "c.text")
 _CHUNKS = "chunks c"
-
-CHECKPOINT_EVERY = 500
-"""Commits of the session's connection between two checkpoints made on a thread."""
 
 PAGE = 500
 """The most documents one read of a page of them asks for (bound variables stay well
@@ -165,16 +161,11 @@ class Session(PageReads):
         self._estimates = True  # the file has tokens_estimated (false: an old read-only one)
         self._endpoints = True  # the file's attempts name their endpoint (as above)
         self._writer = EventWriter(db, self._timestamp,
-                                   f"{path} is open read-only" if read_only else None,
-                                   committed=self._committed)
+                                   f"{path} is open read-only" if read_only else None)
         self._write = self._writer.transaction
         self._aside: sqlite3.Connection | None = None  # bulk writes off the loop
         self._aside_lock = threading.Lock()
         self._aside_writes = 0  # transactions of the second connection (``changes``)
-        self._commits = 0  # of this connection: every ``CHECKPOINT_EVERY`` a checkpoint
-        self._checkpointer: threading.Thread | None = None
-        self.checkpoints = 0
-        """Checkpoints made on the worker thread (``_checkpoint``)."""
         self._result_rows = 0  # rows of ``results`` written: derived, left out of ``changes``
         self._bulk: _BulkReads | None = None  # inside bulk_reads()
         self.batches = BatchStore(db, self._write, self._timestamp)
@@ -236,10 +227,6 @@ class Session(PageReads):
             if not read_only:
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute("PRAGMA synchronous = NORMAL")
-                # Checkpoints (copying the log into the file, with an fsync) are made on a
-                # thread (``_committed``): made by a commit here, one took the event loop
-                # about 100 ms every thousand pages of log.
-                db.execute("PRAGMA wal_autocheckpoint = 0")
             db.execute("PRAGMA foreign_keys = ON")
             session = cls(db, path, now or _utc_now, read_only=read_only, lock=held)
             if app_id == 0:
@@ -282,8 +269,6 @@ class Session(PageReads):
                               f"{version}; this version reads up to {SCHEMA_VERSION})")
 
     def close(self) -> None:
-        if self._checkpointer is not None:
-            self._checkpointer.join()
         with self._aside_lock:
             if self._aside is not None:
                 self._aside.close()
@@ -487,42 +472,16 @@ class Session(PageReads):
     def _store_aside(self, doc_id: int, items: Sequence[WorkItem]) -> None:
         self._forget_bulk()
         with self._aside_lock:
-            with EventWriter(self._aside_connection(), self._timestamp).transaction() as db:
+            if self._aside is None:
+                aside = sqlite3.connect(self.path, isolation_level=None, timeout=30.0,
+                                        check_same_thread=False)
+                aside.execute("PRAGMA busy_timeout = 30000")
+                aside.execute("PRAGMA synchronous = NORMAL")
+                aside.execute("PRAGMA foreign_keys = ON")
+                self._aside = aside
+            with EventWriter(self._aside, self._timestamp).transaction() as db:
                 store_chunks(db, doc_id, items)
             self._aside_writes += 1
-
-    def _aside_connection(self) -> sqlite3.Connection:
-        """The second connection, for work on a thread (under ``_aside_lock``)."""
-        if self._aside is None:
-            aside = sqlite3.connect(self.path, isolation_level=None, timeout=30.0,
-                                    check_same_thread=False)
-            aside.execute("PRAGMA busy_timeout = 30000")
-            aside.execute("PRAGMA synchronous = NORMAL")
-            aside.execute("PRAGMA foreign_keys = ON")
-            self._aside = aside
-        return self._aside
-
-    def _committed(self) -> None:
-        """After each commit of this connection: every ``CHECKPOINT_EVERY``, a checkpoint
-        on a thread (one at a time; a busy one lets the next turn pass)."""
-        self._commits += 1
-        if self._commits % CHECKPOINT_EVERY or str(self.path) == ":memory:":
-            return
-        if self._checkpointer is not None and self._checkpointer.is_alive():
-            return
-        self._checkpointer = threading.Thread(target=self._checkpoint,
-                                              name="session checkpoint", daemon=True)
-        self._checkpointer.start()
-
-    def _checkpoint(self) -> None:
-        """A passive checkpoint on the second connection: it waits for no reader or writer,
-        copies what it can, and leaves the rest to the next one (or to closing)."""
-        try:
-            with self._aside_lock:
-                self._aside_connection().execute("PRAGMA wal_checkpoint(PASSIVE)")
-            self.checkpoints += 1
-        except sqlite3.Error:
-            pass  # the next checkpoint, or the last connection's close, copies it
 
     def _check_chunks(self, doc_id: int, items: Sequence[WorkItem]) -> None:
         if self.read_only:
