@@ -53,9 +53,21 @@ from extractor_tui.core.model import ChunkId, ChunkStatus, DocumentStatus, WorkI
 from extractor_tui.core.scrub import SECRET_WORDS, redact_url
 from extractor_tui.errors import ErrorKind, SessionWriteError
 
+PAGE = 500
+"""The most documents one read of a page of them asks for (bound variables stay well
+under SQLite's limit)."""
+
+
+def id_marks(ids: Sequence[int]) -> str:
+    """``?, ?, …`` for ``IN (…)`` over a page of document ids (at most ``PAGE``)."""
+    if len(ids) > PAGE:
+        raise ValueError(f"at most {PAGE} documents at once")
+    return ", ".join("?" * len(ids))
+
 __all__ = [
     "APPLICATION_ID",
     "DDL",
+    "PAGE",
     "RUN_SETTINGS",
     "SCHEMA_VERSION",
     "EventWriter",
@@ -68,6 +80,7 @@ __all__ = [
     "add_missing_columns",
     "check_meta_name",
     "chunk_row",
+    "id_marks",
     "db_path",
     "delete_chunk",
     "error_kind",

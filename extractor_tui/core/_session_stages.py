@@ -31,6 +31,7 @@ from extractor_tui.core.events import (
     ChunkFailed,
     Event,
 )
+from extractor_tui.core._session_schema import PAGE, id_marks
 from extractor_tui.core.model import (
     ChunkId,
     Evidence,
@@ -40,8 +41,6 @@ from extractor_tui.core.model import (
     WorkItem,
 )
 from extractor_tui.errors import ErrorKind
-
-_PAGE = 500  # documents asked about at once: bound variables well under SQLite's limit
 
 __all__ = ["STAGE_DDL", "StageStore", "StoredStage", "evidence_from_json", "evidence_to_json"]
 
@@ -144,7 +143,7 @@ class StageStore:
         ids = sorted({row[0] for row in rows})
         # A page of documents at a time is asked about theirs alone: reading every status
         # for each page made a 10,000-document pass quadratic (250 ms a page).
-        stored = self.statuses(ids) if len(ids) <= _PAGE else self.statuses()
+        stored = self.statuses(ids) if len(ids) <= PAGE else self.statuses()
         changed = [row for row in rows if stored.get((row[0], row[1])) != row[2:]]
         if not changed:
             return
@@ -160,14 +159,12 @@ class StageStore:
     def statuses(self, doc_ids: Sequence[int] | None = None
                  ) -> dict[tuple[int, str], tuple[StageStatus, str | None, str]]:
         """(document, stage) → (status, model, basis) as last written; of every document,
-        or of these (at most 500)."""
+        or of these (at most ``PAGE``)."""
         if not self._exists():
             return {}
         sql = "SELECT doc_id, stage, status, model, basis FROM stage_status"
         if doc_ids is not None:
-            if len(doc_ids) > _PAGE:
-                raise ValueError(f"at most {_PAGE} documents at once")
-            sql += f" WHERE doc_id IN ({', '.join('?' * len(doc_ids))})"
+            sql += f" WHERE doc_id IN ({id_marks(doc_ids)})"
         rows = self._db.execute(sql, tuple(doc_ids or ()))
         return {(int(doc), str(stage)): (StageStatus(status), model, str(basis))
                 for doc, stage, status, model, basis in rows}

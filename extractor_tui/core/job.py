@@ -445,10 +445,8 @@ class Job(JobSpending):
         if result.unchanged:  # registered as they are: named all the same
             wanted = {str(path) for path in result.unchanged}
             known: dict[str, int] = {}
-            after = 0
-            while page := self.session.documents_page(after):  # a page a step, as plan()
+            for page in self.session.document_pages():  # a page a step, as plan()
                 known.update((doc.path, doc.id) for doc in page if doc.path in wanted)
-                after = page[-1].id
                 await asyncio.sleep(0)
             self.named.update((known[str(path)], None) for path in result.unchanged
                               if str(path) in known)
@@ -544,9 +542,7 @@ class Job(JobSpending):
 
     def _stored_pages(self) -> Iterator[list[StoredDocument]]:
         """The session's documents in scope, a page at a time (none empty)."""
-        after = 0
-        while stored := self.session.documents_page(after, _STORE_PAGE):
-            after = stored[-1].id
+        for stored in self.session.document_pages(_STORE_PAGE):
             page = [doc for doc in stored if self.scope is None or doc.id in self.scope]
             if page:
                 yield page
@@ -719,12 +715,6 @@ class Job(JobSpending):
                                                      self._extract_results(doc.doc_id),
                                                      answered)
         return pending
-
-    def _scoped(self, items: list[WorkItem]) -> list[WorkItem]:
-        """Only the documents of this job's scope (``limit_to``), when it has one."""
-        if self.scope is None:
-            return items
-        return [item for item in items if item.id.doc in self.scope]
 
     async def retry(self, chunks: Sequence[ChunkId], *, split: bool = False) -> RunResult:
         """Send chosen chunks again; ``split`` first cuts each in two at a good boundary."""

@@ -41,6 +41,7 @@ from extractor_tui.core._session_pages import DocumentSummary, PageReads, Unfini
 from extractor_tui.core._session_schema import (
     APPLICATION_ID,
     DDL,
+    PAGE,
     RUN_SETTINGS,
     SCHEMA_VERSION,
     EventWriter,
@@ -53,6 +54,7 @@ from extractor_tui.core._session_schema import (
     add_missing_columns,
     check_meta_name,
     chunk_row,
+    id_marks,
     read_part,
     db_path,
     delete_chunk,
@@ -100,10 +102,6 @@ __all__ = [
 _CHUNK_COLUMNS = ('c.doc_id, c.chunk, c.part, c.document, c.start, c."end", c.tokens, c.key, '
                   "c.text")
 _CHUNKS = "chunks c"
-
-PAGE = 500
-"""The most documents one read of a page of them asks for (bound variables stay well
-under SQLite's limit)."""
 
 Documents = int | Sequence[int] | None
 """Which documents a read is about: one, a page of them (at most ``PAGE``), or all."""
@@ -385,19 +383,23 @@ class Session(PageReads):
             bulk.documents = self._read_documents()
         return list(bulk.documents)
 
-    def documents_page(self, after: int, size: int = PAGE) -> list[StoredDocument]:
-        """At most ``size`` documents with an id above ``after``, in session order: a pass
+    def document_pages(self, size: int = PAGE) -> Iterator[list[StoredDocument]]:
+        """The documents in session order, ``size`` at a time, each page read when it is
+        asked for (by id, so documents added or removed meanwhile upset nothing): a pass
         in steps reads them a page a step (10,000 at once held the loop 60-150 ms)."""
-        rows = self._db.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE id > ? "
-                                "ORDER BY id LIMIT ?", (after, size))
-        return [_document_row(r) for r in rows]
+        after = 0
+        while True:
+            rows = self._db.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE id > ? "
+                                    "ORDER BY id LIMIT ?", (after, size)).fetchall()
+            if not rows:
+                return
+            after = int(rows[-1][0])
+            yield [_document_row(r) for r in rows]
 
     def known_documents(self, doc_ids: Sequence[int]) -> list[int]:
         """Those of these documents (at most ``PAGE``) the session still holds, in order."""
-        if len(doc_ids) > PAGE:
-            raise ValueError(f"at most {PAGE} documents at once")
-        rows = self._db.execute(f"SELECT id FROM documents WHERE id IN "
-                                f"({', '.join('?' * len(doc_ids))}) ORDER BY id", tuple(doc_ids))
+        rows = self._db.execute(f"SELECT id FROM documents WHERE id IN ({id_marks(doc_ids)}) "
+                                "ORDER BY id", tuple(doc_ids))
         return [int(row[0]) for row in rows]
 
     def _read_documents(self) -> list[StoredDocument]:
@@ -572,10 +574,8 @@ class Session(PageReads):
             sql += " AND c.doc_id = ?"
             params = (doc_id,)
         elif doc_id is not None:  # a page of documents: a pass over many reads them so
-            params = tuple(doc_id)[:PAGE]
-            if len(params) < len(doc_id):
-                raise ValueError(f"at most {PAGE} documents at once")
-            sql += f" AND c.doc_id IN ({', '.join('?' * len(params))})"
+            sql += f" AND c.doc_id IN ({id_marks(doc_id)})"
+            params = tuple(doc_id)
         rows = self._db.execute(sql, params).fetchall()
         rows.sort(key=lambda r: (int(r[0]), int(r[1]), read_part(r[2])))
         # Each document's page offsets are read once and shared by its chunks: joined into
@@ -587,11 +587,11 @@ class Session(PageReads):
     def _page_starts(self, doc_ids: set[int]) -> dict[int, tuple[int, ...]]:
         found: dict[int, tuple[int, ...]] = {}
         ids = sorted(doc_ids)
-        for at in range(0, len(ids), 500):  # well under SQLite's limit of bound variables
-            part = ids[at:at + 500]
-            marks = ", ".join("?" * len(part))
+        for at in range(0, len(ids), PAGE):
+            part = ids[at:at + PAGE]
             for doc, text in self._db.execute(
-                    f"SELECT id, page_starts FROM documents WHERE id IN ({marks})", part):
+                    f"SELECT id, page_starts FROM documents WHERE id IN ({id_marks(part)})",
+                    part):
                 found[int(doc)] = tuple(json.loads(text))
         return found
 
