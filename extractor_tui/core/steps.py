@@ -43,11 +43,9 @@ def finish(steps: Generator[None, None, _T]) -> _T:
             return done.value  # type: ignore[no-any-return]
 
 
-async def finish_async(steps: Generator[None, None, _T], *, slice_s: float | None = None
-                       ) -> _T:
-    """Run a pass on the event loop, giving the loop back every ``slice_s`` seconds
-    (``SLICE_S`` by default)."""
-    slice_s = SLICE_S if slice_s is None else slice_s
+async def finish_async(steps: Generator[None, None, _T]) -> _T:
+    """Run a pass on the event loop, giving the loop back every ``SLICE_S`` seconds."""
+    slice_s = SLICE_S  # read now: a test makes it 0
     keep()  # what came before the pass (a run's outcomes) out of its full GC passes
     ends = time.perf_counter() + slice_s
     slices = 0
