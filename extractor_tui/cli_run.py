@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import signal
 import time
 from collections import Counter
@@ -37,7 +36,7 @@ from extractor_tui.core.events import (
     StructuredOutputChanged,
 )
 from extractor_tui.core.export import check_output, export
-from extractor_tui.core.job import Job, Plan
+from extractor_tui.core.job import Job, Plan, prepare_sdk
 from extractor_tui.core.model import ChunkStatus, ResultStatus
 from extractor_tui.core.notices import LongWaits
 from extractor_tui.core.report import exit_code
@@ -94,7 +93,7 @@ async def run_command(args: argparse.Namespace, err: Console) -> int:
             err.print(Text(printable(notice), style="yellow"))
 
     if settings.resolved_provider != "offline":
-        await asyncio.to_thread(_prepare_sdk)
+        await asyncio.to_thread(prepare_sdk)  # on a thread: the loop is not held
     await asyncio.to_thread(warm_report)
     job = Job(settings, fields, session, sink=sink, defer_tokenizer=True)
     with _sigterm_cancels() as terminated:
@@ -107,13 +106,6 @@ async def run_command(args: argparse.Namespace, err: Console) -> int:
         finally:
             await job.aclose()
             session.close()
-
-
-def _prepare_sdk() -> None:
-    """On a thread, so the loop is not held: the SDK's imports (openai, httpx2, aiohttp,
-    0.3-0.7 s) and its TLS context (50-100 ms); the tokenizer is read on one too."""
-    importlib.import_module("extractor_tui.core.llm.openai_client")
-    importlib.import_module("extractor_tui.core.llm.transport").warm()
 
 
 class Terminated(Exception):

@@ -115,11 +115,20 @@ from extractor_tui.heap import KEEP_EVERY, keep
 from extractor_tui.errors import ConfigError, DocumentError, ProviderError, SessionWriteError
 
 __all__ = ["DocumentEntry", "Job", "Plan", "endpoint_models", "list_models",
-           "make_client"]
+           "make_client", "prepare_sdk"]
 
 # The dry-run estimate of the answers' size reads at most this many pending chunks (spread
 # evenly) with the built-in extractor and scales up: under a millisecond each.
 _ESTIMATE_SAMPLE = 256
+
+
+def prepare_sdk() -> None:
+    """What ``make_client`` would do first for an SDK client, done now: the SDK's imports
+    (openai, httpx2, aiohttp, 0.3-0.7 s) and its TLS context (50-100 ms). The CLI calls it
+    on a thread before its Job makes the client on the event loop."""
+    from extractor_tui.core.llm import openai_client, transport  # noqa: F401 - imported now
+
+    transport.warm()
 
 
 def make_client(settings: Settings) -> Client:
