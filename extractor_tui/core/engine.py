@@ -48,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -223,16 +224,15 @@ class Engine:
             stopped = run.stopped and self.cost_cap and self.cost_cap.message  # spent by now
             reason = run.cancel_reason or (f"not sent: {fatal}" if fatal else
                                            f"not sent: {stopped}" if stopped else "cancelled")
-            for state in list(run.states.values()):  # this run's items and their halves
+            for state in [s for s in run.states.values() if not s.done]:  # with halves
                 self._cancel_open(run, state.item.id, reason)
             self._run = None
-            result = RunResult(tuple(run.outcomes[key] for key in sorted(run.outcomes)),
+            result = RunResult(tuple(run.outcomes[key] for key in sorted(run.outcomes, key=ChunkId.order)),
                                fatal, run.cancel_reason is not None,
                                self._clock.now() - started, budget=stopped or None)
-            self._sink(RunFinished(result.count(ChunkStatus.COMPLETED),
-                                   result.count(ChunkStatus.FAILED),
-                                   result.count(ChunkStatus.CANCELLED), self._clock.now(),
-                                   fatal))
+            counts = Counter(outcome.status for outcome in result.outcomes)
+            self._sink(RunFinished(counts[ChunkStatus.COMPLETED], counts[ChunkStatus.FAILED],
+                                   counts[ChunkStatus.CANCELLED], self._clock.now(), fatal))
         if run.crash is not None:
             raise run.crash
         return result

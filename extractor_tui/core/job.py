@@ -763,14 +763,19 @@ class Job(JobSpending):
         except (asyncio.CancelledError, SessionWriteError):
             self._interrupted(started)
             raise
-        for outcome in result.outcomes:
-            self.outcomes[outcome.item.id] = outcome
+        documents: set[int] = set()
+        verified: set[int] = set()
+        for outcome in result.outcomes:  # one pass: 12,000 outcomes, three passes took 30 ms
+            chunk = outcome.item.id
+            self.outcomes[chunk] = outcome
+            documents.add(chunk.doc)
+            if chunk.stage == "verify":
+                verified.add(chunk.doc)
         self._epoch += 1
         self.elapsed += result.elapsed
         self.last_run = result
-        self._keep_verify_status({o.item.id.doc for o in result.outcomes
-                                  if o.item.id.stage == "verify"})
-        await finish_async(self._store_steps({o.item.id.doc for o in result.outcomes}))
+        self._keep_verify_status(verified)
+        await finish_async(self._store_steps(documents))
         return result
 
     def _keep_verify_status(self, doc_ids: Iterable[int]) -> None:

@@ -141,7 +141,7 @@ class JobSpending:
             fatal, cancelled = fatal or live.fatal, cancelled or live.cancelled
             budget = live.budget
         await finish_async(self._store_steps({chunk.doc for chunk in outcomes}))
-        ended = RunResult(tuple(outcomes[key] for key in sorted(outcomes)), fatal, cancelled,
+        ended = RunResult(tuple(outcomes[key] for key in sorted(outcomes, key=ChunkId.order)), fatal, cancelled,
                           self.clock.now() - started, budget=budget)
         self.last_run = ended
         return ended

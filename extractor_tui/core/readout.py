@@ -169,7 +169,7 @@ def document_outcomes(items: Sequence[WorkItem],
     counts as cancelled, ``NOT_SENT``."""
     return sorted((outcomes.get(item.id) or ChunkOutcome(item, ChunkStatus.CANCELLED, 0,
                                                          message=NOT_SENT)
-                   for item in items), key=lambda outcome: outcome.item.id)
+                   for item in items), key=lambda outcome: outcome.item.id.order())
 
 
 def session_report(session: Session, fields: FieldSet, *, provider: str, model: str,
