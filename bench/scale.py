@@ -265,8 +265,9 @@ import asyncio, json, sys, time
 sys.argv = ["extractor", *json.loads(sys.argv[1])]
 from rich.console import Console
 from extractor_tui.cli import _parser
-from extractor_tui.cli_run import run_command
+from extractor_tui.cli_run import prepare, run_command
 args = _parser().parse_args(sys.argv[1:])
+prepare(args)  # as extractor.cli.main does, before the loop
 worst = 0.0
 async def tick():
     global worst

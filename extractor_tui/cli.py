@@ -28,7 +28,7 @@ from rich.text import Text
 
 from extractor_tui import __version__
 from extractor_tui.cli_batch import add_batch_arguments, add_batch_command, batch_command
-from extractor_tui.cli_run import Terminated, run_command
+from extractor_tui.cli_run import Terminated, prepare, run_command
 from extractor_tui.core.scrub import printable, redact
 from extractor_tui.crashlog import CrashLogUnavailable, write_crash_log
 from extractor_tui.errors import ConfigError, ExtractorError, FieldSpecError, SessionBusy
@@ -117,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export(args, err)
         if args.command == "batch":
             return asyncio.run(batch_command(args, err))
+        prepare(args)
         return asyncio.run(run_command(args, err))
     except KeyboardInterrupt:
         err.print("interrupted")
