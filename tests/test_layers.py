@@ -44,6 +44,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                   "extractor_tui.core.verdicts")),
     (2, "session", ("extractor_tui.core.session", "extractor_tui.core._session_schema",
                     "extractor_tui.core._session_open", "extractor_tui.core._session_stages",
+                    "extractor_tui.core._session_checkpoint",
                     "extractor_tui.core._session_pages",
                     "extractor_tui.core.session_lock", "extractor_tui.core.batch_store",
                     "extractor_tui.core.session_marks")),

@@ -36,6 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from extractor_tui.core._session_checkpoint import Checkpointer
 from extractor_tui.core._session_open import cannot_open, connect, not_a_session
 from extractor_tui.core._session_pages import DocumentSummary, PageReads, UnfinishedChunk
 from extractor_tui.core._session_schema import (
@@ -162,6 +163,7 @@ class Session(PageReads):
                                    f"{path} is open read-only" if read_only else None)
         self._write = self._writer.transaction
         self._aside: sqlite3.Connection | None = None  # bulk writes off the loop
+        self._checkpointer: Checkpointer | None = None  # set by ``open``
         self._aside_lock = threading.Lock()
         self._aside_writes = 0  # transactions of the second connection (``changes``)
         self._result_rows = 0  # rows of ``results`` written: derived, left out of ``changes``
@@ -243,6 +245,8 @@ class Session(PageReads):
             if held is not None:
                 held.release()
             raise
+        if not read_only and str(path) != ":memory:":
+            session._checkpointer = Checkpointer(Path(path))
         return session
 
     def _create(self) -> None:
@@ -267,6 +271,9 @@ class Session(PageReads):
                               f"{version}; this version reads up to {SCHEMA_VERSION})")
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         with self._aside_lock:
             if self._aside is not None:
                 self._aside.close()
