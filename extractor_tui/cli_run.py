@@ -43,6 +43,7 @@ from extractor_tui.core.report import exit_code
 from extractor_tui.core.report import warm as warm_report
 from extractor_tui.core.scrub import printable, redact_url
 from extractor_tui.core.session import RunInfo, Session
+from extractor_tui.core.steps import drop_async
 from extractor_tui.core.tracker import RequestTracker, describe_failures
 from extractor_tui.errors import ConfigError, DocumentError, OutputError, SessionWriteError
 from extractor_tui.exits import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
@@ -237,6 +238,8 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
     # Rich renders the summary's lines in about 60 ms for 10,000 documents: on a thread too.
     await asyncio.to_thread(_summary, err, report, time.perf_counter() - started)
     _failures(err, tracker)
+    code = exit_code(report)
+    await drop_async(report["documents"])
     if batch and result.cancelled:
         err.print(Text("a batch was cancelled: what it answered is kept, the rest is back in "
                        "the queue; run the same command again to send it", style="yellow"))
@@ -247,7 +250,7 @@ async def _run_job(job: Job, args: argparse.Namespace, err: Console, tracker: Re
         err.print(Text(f"stopped: {printable(result.fatal)}", style="red"))
         if not any(o.status is ChunkStatus.COMPLETED for o in job.outcomes.values()):
             return EXIT_USAGE
-    return exit_code(report)
+    return code
 
 
 def _reuse_lines(job: Job, plan: Plan, before: RunInfo | None) -> list[str]:

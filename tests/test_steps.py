@@ -195,3 +195,13 @@ def test_keep_freezes_what_a_front_end_built_and_nothing_before_settle() -> None
     out = subprocess.run([sys.executable, "-c", _HEAP], capture_output=True, text=True,
                          timeout=60, check=False)
     assert out.returncode == 0, out.stderr
+
+
+async def test_drop_async_frees_a_big_list_a_slice_per_turn(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(steps, "DROP", 10)
+    items: list[Any] = [{"n": n} for n in range(100)]
+    async with loop_turns() as turns:
+        await steps.drop_async(items)
+    assert items == []
+    assert turns[0] >= 10  # the loop ran between every two slices
