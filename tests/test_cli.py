@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from clikit import ServerThread, chunk_text, cli_env, model_responder, run_cli, stable
@@ -324,3 +325,26 @@ def test_a_session_that_fills_up_mid_run_still_writes_the_output(
     report = json.loads(out.read_text(encoding="utf-8"))
     kept = sum(doc["chunks"]["completed"] for doc in report["documents"])
     assert len(report["documents"]) == 6 and 0 < kept < 7, report["summary"]
+
+
+@pytest.mark.parametrize("flags, sdk", [(["--offline"], False),
+                                        (["--base-url", "http://127.0.0.1:9/v1"], True)])
+def test_a_run_is_prepared_before_its_event_loop_starts(
+        cli_env: Path, monkeypatch: pytest.MonkeyPatch, flags: list[str], sdk: bool) -> None:
+    """The SDK's imports and TLS context, the report's serialisers and the first full GC
+    pass (``cli_run.prepare``): on a thread beside the loop they still held it 60-80 ms."""
+    from extractor_tui import cli, cli_run, heap
+
+    order: list[str] = []
+    monkeypatch.setattr(heap, "_settled", False)
+    monkeypatch.setattr(cli_run, "prepare_sdk", lambda: order.append("sdk"))
+    monkeypatch.setattr(cli_run, "settle", lambda: order.append("settle"))
+
+    def loop(coroutine: Any) -> int:
+        coroutine.close()
+        order.append("loop")
+        return EXIT_OK
+
+    monkeypatch.setattr("asyncio.run", loop)  # the one cli.main calls
+    assert cli.main(["run", INVOICES, *flags]) == EXIT_OK
+    assert order == (["sdk"] if sdk else []) + ["settle", "loop"]
