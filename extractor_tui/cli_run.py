@@ -36,7 +36,7 @@ from extractor_tui.core.events import (
     StructuredOutputChanged,
 )
 from extractor_tui.core.export import check_output, export
-from extractor_tui.core.job import Job, Plan, prepare_sdk
+from extractor_tui.core.job import Job, Plan, prepare_sdk, prepare_tokenizer
 from extractor_tui.core.model import ChunkStatus, ResultStatus
 from extractor_tui.core.notices import LongWaits
 from extractor_tui.core.report import exit_code
@@ -56,20 +56,21 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 def prepare(args: argparse.Namespace) -> None:
     """What a run needs first, done before its event loop starts: the SDK's imports and TLS
-    context (0.3-0.7 s), the report's serialisers, and one full GC pass whose survivors are
-    frozen out of the run's passes (``heap.settle``, 60-70 ms).
+    context (0.3-0.7 s), the tokenizer, the report's serialisers, and one full GC pass whose
+    survivors are frozen out of the run's passes (``heap.settle``, 60-70 ms).
 
-    On a thread beside the loop they still held it: building a pydantic serialiser or
-    reading the CA bundle is one C call that keeps the GIL (a 5 ms timer came back 80 ms
-    late), and the GC pass ran on the loop. Before the loop there is nothing to hold up, and
+    On a thread beside the loop they still held it: building the tokenizer or a pydantic
+    serialiser, or reading the CA bundle, is one native call that keeps the GIL (a 5 ms
+    timer came back 60-80 ms late), and the GC pass ran on the loop. Before the loop there is nothing to hold up, and
     Ctrl-C is a plain KeyboardInterrupt. Settings that do not parse are left to
     ``run_command``, which says why."""
     try:
-        provider = settings_from(args).resolved_provider
+        settings = settings_from(args)
     except ConfigError:
         return
-    if provider != "offline":
+    if settings.resolved_provider != "offline":
         prepare_sdk()
+    prepare_tokenizer(settings)
     warm_report()
     settle()
 

@@ -338,6 +338,7 @@ def test_a_run_is_prepared_before_its_event_loop_starts(
     order: list[str] = []
     monkeypatch.setattr(heap, "_settled", False)
     monkeypatch.setattr(cli_run, "prepare_sdk", lambda: order.append("sdk"))
+    monkeypatch.setattr(cli_run, "prepare_tokenizer", lambda settings: order.append("tiktoken"))
     monkeypatch.setattr(cli_run, "settle", lambda: order.append("settle"))
 
     def loop(coroutine: Any) -> int:
@@ -347,4 +348,4 @@ def test_a_run_is_prepared_before_its_event_loop_starts(
 
     monkeypatch.setattr("asyncio.run", loop)  # the one cli.main calls
     assert cli.main(["run", INVOICES, *flags]) == EXIT_OK
-    assert order == (["sdk"] if sdk else []) + ["settle", "loop"]
+    assert order == (["sdk"] if sdk else []) + ["tiktoken", "settle", "loop"]

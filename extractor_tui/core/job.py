@@ -131,6 +131,17 @@ def prepare_sdk() -> None:
     transport.warm()
 
 
+def prepare_tokenizer(settings: Settings) -> None:
+    """Build the encoding a Job with ``settings`` chunks with (tiktoken keeps it): its
+    constructor is one Rust call that holds the GIL about 70 ms, so on a thread beside the
+    event loop it still held the loop. A tokenizer that cannot load is left to the Job,
+    which says why."""
+    try:
+        make_chunker(settings.model, settings.chunk_tokens, settings.overlap_tokens)
+    except ConfigError:
+        pass
+
+
 def make_client(settings: Settings) -> Client:
     """The provider the settings ask for: the built-in ``offline`` one or an HTTP endpoint."""
     if settings.resolved_provider == "offline":
