@@ -36,7 +36,9 @@ from extractor_tui.core.events import (
     StructuredOutputChanged,
 )
 from extractor_tui.core.export import check_output, export
-from extractor_tui.core.job import Job, Plan, prepare_sdk, prepare_tokenizer
+from extractor_tui.core.job import Job
+from extractor_tui.core.job_plan import Plan
+from extractor_tui.core.job_setup import prepare_sdk, prepare_tokenizer
 from extractor_tui.core.model import ChunkStatus, ResultStatus
 from extractor_tui.core.notices import LongWaits
 from extractor_tui.core.report import exit_code

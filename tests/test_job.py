@@ -13,7 +13,8 @@ from pydantic import SecretStr
 
 from extractor_tui.config import Settings
 from extractor_tui.core.fields import preset
-from extractor_tui.core.job import Job, list_models
+from extractor_tui.core.job import Job
+from extractor_tui.core.job_setup import list_models
 from extractor_tui.core.model import ChunkStatus
 from extractor_tui.core.session import Session
 from extractor_tui.errors import ProviderError, SessionWriteError

@@ -25,7 +25,7 @@ import json
 import random
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -55,8 +55,6 @@ from extractor_tui.core.events import (
     ChunkSplit,
     Event,
     RequestPlanned,
-    RunFinished,
-    RunStarted,
     Sink,
     StructuredOutputChanged,
 )
@@ -107,154 +105,25 @@ from extractor_tui.core.report import (
     failed_document,
 )
 from extractor_tui.core._session_schema import redact_url
+from extractor_tui.core.job_plan import DocumentEntry, Plan
+from extractor_tui.core.job_setup import MODES_META, engine_config, make_client, negotiated_modes
 from extractor_tui.core.job_spend import JobSpending
 from extractor_tui.core.run_settings import session_settings
 from extractor_tui.core.session import PAGE, ReusableChunk, Session, StoredDocument
 from extractor_tui.core.steps import Steps, finish, finish_async
 from extractor_tui.heap import KEEP_EVERY, keep
-from extractor_tui.errors import ConfigError, DocumentError, ProviderError, SessionWriteError
+from extractor_tui.errors import DocumentError, SessionWriteError
 
-__all__ = ["DocumentEntry", "Job", "Plan", "endpoint_models", "list_models",
-           "make_client", "prepare_sdk"]
+__all__ = ["Job"]
 
 # The dry-run estimate of the answers' size reads at most this many pending chunks (spread
 # evenly) with the built-in extractor and scales up: under a millisecond each.
 _ESTIMATE_SAMPLE = 256
 
 
-def prepare_sdk() -> None:
-    """What ``make_client`` would do first for an SDK client, done now: the SDK's imports
-    (openai, httpx2, aiohttp, 0.3-0.7 s) and its TLS context (50-100 ms). The CLI calls it
-    on a thread before its Job makes the client on the event loop."""
-    from extractor_tui.core.llm import openai_client, transport  # noqa: F401 - imported now
-
-    transport.warm()
-
-
-def prepare_tokenizer(settings: Settings) -> None:
-    """Build the encoding a Job with ``settings`` chunks with (tiktoken keeps it): its
-    constructor is one Rust call that holds the GIL about 70 ms, so on a thread beside the
-    event loop it still held the loop. A tokenizer that cannot load is left to the Job,
-    which says why."""
-    try:
-        make_chunker(settings.model, settings.chunk_tokens, settings.overlap_tokens)
-    except ConfigError:
-        pass
-
-
-def make_client(settings: Settings) -> Client:
-    """The provider the settings ask for: the built-in ``offline`` one or an HTTP endpoint."""
-    if settings.resolved_provider == "offline":
-        from extractor_tui.core.llm.offline import OfflineClient
-        return OfflineClient()
-    from extractor_tui.core.llm.openai_client import OpenAIClient
-    key = settings.api_key.get_secret_value() if settings.api_key else None
-    return OpenAIClient(base_url=settings.base_url, api_key=key, timeout=settings.timeout_s,
-                        max_body_bytes=settings.max_response_bytes)
-
-
-async def list_models(settings: Settings) -> list[str]:
-    """The models the endpoint in ``settings`` serves, asked by the very client a run with
-    these settings would use ("test connection" on the Settings screen, before they are
-    applied); a ``ProviderError`` says why the call failed."""
-    client = make_client(settings)
-    try:
-        return await client.list_models(timeout=min(10.0, settings.timeout_s))
-    finally:
-        await client.aclose()
-
-
-async def endpoint_models(settings: Settings) -> list[tuple[str, list[str] | ProviderError]]:
-    """Each ``[[endpoints]]`` table's models, or why its call failed, asked at once by the
-    clients a run would build (each with the key its variable holds). A variable that is
-    not set is a ``ConfigError`` before anything is asked."""
-    specs = endpoint_specs(settings, modes={}, wrap=lambda client: client)
-
-    async def ask(client: Client) -> list[str] | ProviderError:
-        try:
-            return await client.list_models(timeout=min(10.0, settings.timeout_s))
-        except ProviderError as exc:
-            return exc
-        finally:
-            await client.aclose()
-
-    answers = await asyncio.gather(*(ask(spec.client) for spec in specs))
-    return [(spec.name, answer) for spec, answer in zip(specs, answers, strict=True)]
-
-
-def engine_config(settings: Settings, structured_start: str | None = None) -> EngineConfig:
-    return EngineConfig(concurrency=settings.concurrency, retries=settings.retries,
-                        invalid_retries=settings.invalid_retries, timeout=settings.timeout_s,
-                        max_rate_limit_wait=settings.max_rate_limit_wait_s,
-                        max_tokens=settings.max_output_tokens, rpm=settings.rpm,
-                        tpm=settings.tpm, structured_output=settings.structured_output,
-                        structured_start=structured_start)
-
-
-_MODES_META = "structured_output"  # JSON: {endpoint without credentials: negotiated mode}
-
-
-def _negotiated(session: Session) -> dict[str, str]:
-    try:
-        stored = json.loads(session.meta(_MODES_META) or "{}")
-    except ValueError:
-        return {}
-    return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
-
-
 def _planned(item: WorkItem, at: float) -> RequestPlanned:
     return RequestPlanned(item.id, item.document, item.pages, item.tokens, at,
                           (item.start, item.end), item.key)
-
-
-@dataclass(frozen=True)
-class DocumentEntry:
-    """A document in the session: loaded (with its chunks) or failed (with the reason)."""
-
-    doc_id: int
-    path: str
-    pages: int
-    error: str | None
-    items: tuple[WorkItem, ...]
-    notes: tuple[str, ...] = ()
-
-    @property
-    def tokens(self) -> int:
-        return sum(item.tokens for item in self.items)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What a run would send, before anything is spent (``--dry-run``, the TUI's confirm)."""
-
-    documents: int
-    failed_documents: int
-    pages: int
-    chunks: int
-    to_send: int
-    cached: int
-    chunk_tokens: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float | None
-    provider: str
-    model: str
-    tokenizer: str
-    model_cost_usd: float | None = None  # what the model would cost, even when offline
-    batch_cost_usd: float | None = None  # the same requests through the Batch API
-    in_batches: int = 0  # chunks waiting in a batch already submitted (not sent again)
-    urgent: int = 0  # of ``to_send``, the urgent chunks, sent first
-    urgent_documents: tuple[str, ...] = ()  # the documents they are in, in order
-    stages: tuple[StagePlan, ...] = ()
-    """Each stage that would run, priced with its own model; the fields above are the
-    extract stage's."""
-
-    @property
-    def total_cost_usd(self) -> float | None:
-        """Every stage's cost together; None when one is unknown."""
-        costs = [stage.cost_usd for stage in self.stages] or [self.cost_usd]
-        return None if None in costs else sum(c or 0.0 for c in costs)
-
 
 
 _STORE_PAGE = 50
@@ -368,7 +237,7 @@ class Job(JobSpending):
         (given, or the one the settings ask for, kept as ``_inner`` for the Batch API);
         each answers from the session's cache."""
         settings, session = self.settings, self.session
-        modes = _negotiated(session)
+        modes = negotiated_modes(session)
         if client is None and settings.endpoints and settings.resolved_provider == "openai":
             specs = endpoint_specs(settings, modes=modes,
                                    wrap=lambda inner: CachingClient(inner, session))
@@ -435,9 +304,9 @@ class Job(JobSpending):
             self.retries += 1
         elif isinstance(event, StructuredOutputChanged):
             # Kept, so a resumed run starts in the mode this endpoint takes.
-            modes = _negotiated(self.session)
+            modes = negotiated_modes(self.session)
             modes[redact_url(event.endpoint)] = event.mode
-            self.session.set_meta(_MODES_META, json.dumps(modes))
+            self.session.set_meta(MODES_META, json.dumps(modes))
         for sink in self._sinks:
             sink(event)
 

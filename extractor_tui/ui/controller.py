@@ -46,7 +46,9 @@ from extractor_tui.core.events import (
 )
 from extractor_tui.core.export import export
 from extractor_tui.core.fields import FieldSet
-from extractor_tui.core.job import Job, Plan, endpoint_models, list_models
+from extractor_tui.core.job import Job
+from extractor_tui.core.job_plan import Plan
+from extractor_tui.core.job_setup import endpoint_models, list_models
 from extractor_tui.core.llm.base import Client
 from extractor_tui.core.model import (
     ChunkId,

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
-from extractor_tui.core.job import Plan
+from extractor_tui.core.job_plan import Plan
 from extractor_tui.core.stage_plan import StagePlan
 from extractor_tui.ui.dialogs.base import Dialog
 
