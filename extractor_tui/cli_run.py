@@ -56,6 +56,7 @@ __all__ = ["Terminated", "prepare", "run_command"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
+
 def prepare(args: argparse.Namespace) -> None:
     """What a run needs first, done before its event loop starts: the SDK's imports and TLS
     context (0.3-0.7 s), the tokenizer, the report's serialisers, and one full GC pass whose
@@ -63,9 +64,9 @@ def prepare(args: argparse.Namespace) -> None:
 
     On a thread beside the loop they still held it: building the tokenizer or a pydantic
     serialiser, or reading the CA bundle, is one native call that keeps the GIL (a 5 ms
-    timer came back 60-80 ms late), and the GC pass ran on the loop. Before the loop there is nothing to hold up, and
-    Ctrl-C is a plain KeyboardInterrupt. Settings that do not parse are left to
-    ``run_command``, which says why."""
+    timer came back 60-80 ms late), and the GC pass ran on the loop. Before the loop there
+    is nothing to hold up, and Ctrl-C is a plain KeyboardInterrupt. Settings that do not
+    parse are left to ``run_command``, which says why."""
     try:
         settings = settings_from(args)
     except ConfigError:

@@ -208,8 +208,9 @@ class BatchRunner:
         if self._fallback != "direct":
             live = []
         budget = self._cap.message if self._budget is not None and self._cap else None
-        return BatchResult(tuple(self._outcomes[key] for key in sorted(self._outcomes, key=ChunkId.order)),
-                           tuple(live), cancelled or self._cancel_requested, self._stopped,
+        ordered = sorted(self._outcomes, key=ChunkId.order)
+        return BatchResult(tuple(self._outcomes[key] for key in ordered), tuple(live),
+                           cancelled or self._cancel_requested, self._stopped,
                            self.submitted, self.lines, budget)
 
     async def cancel(self) -> None:

@@ -227,9 +227,10 @@ class Engine:
             for state in [s for s in run.states.values() if not s.done]:  # with halves
                 self._cancel_open(run, state.item.id, reason)
             self._run = None
-            result = RunResult(tuple(run.outcomes[key] for key in sorted(run.outcomes, key=ChunkId.order)),
-                               fatal, run.cancel_reason is not None,
-                               self._clock.now() - started, budget=stopped or None)
+            ordered = sorted(run.outcomes, key=ChunkId.order)
+            result = RunResult(tuple(run.outcomes[key] for key in ordered), fatal,
+                               run.cancel_reason is not None, self._clock.now() - started,
+                               budget=stopped or None)
             counts = Counter(outcome.status for outcome in result.outcomes)
             self._sink(RunFinished(counts[ChunkStatus.COMPLETED], counts[ChunkStatus.FAILED],
                                    counts[ChunkStatus.CANCELLED], self._clock.now(), fatal))

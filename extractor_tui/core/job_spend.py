@@ -141,7 +141,8 @@ class JobSpending:
             fatal, cancelled = fatal or live.fatal, cancelled or live.cancelled
             budget = live.budget
         await finish_async(self._store_steps({chunk.doc for chunk in outcomes}))
-        ended = RunResult(tuple(outcomes[key] for key in sorted(outcomes, key=ChunkId.order)), fatal, cancelled,
+        ordered = sorted(outcomes, key=ChunkId.order)
+        ended = RunResult(tuple(outcomes[key] for key in ordered), fatal, cancelled,
                           self.clock.now() - started, budget=budget)
         self.last_run = ended
         return ended
