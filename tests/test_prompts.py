@@ -259,3 +259,17 @@ def test_make_request_carries_messages_format_and_inputs() -> None:
     assert tuple(request.messages) == build_messages(FIELDS, CHUNK)
     assert request.response_format == response_format(FIELDS)
     assert make_request(fields=FIELDS, chunk_text=CHUNK, model="m", key="k").max_tokens is None
+
+
+@pytest.mark.parametrize("text", ["", "a", "Müller € 😀 \ud83d lone surrogate" * 7, "x" * 101])
+def test_the_digest_of_a_text_encoded_a_piece_at_a_time_is_its_whole_sha256(
+        text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 50 MB text is encoded 4 M characters at a time (whole, it held the event loop):
+    the digest, and so every stored request key, stays the SHA-256 of its UTF-8."""
+    import hashlib
+
+    from extractor_tui.core import prompts as prompts_module
+
+    monkeypatch.setattr(prompts_module, "_DIGEST_PIECE", 3)
+    expected = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    assert prompts_module.document_digest(text) == expected

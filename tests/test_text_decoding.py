@@ -147,3 +147,27 @@ def test_text_with_or_without_bom_round_trips(text: str, codec: str) -> None:
 ])
 def test_split_pages(text: str, pages: list[str]) -> None:
     assert split_pages(text) == pages
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab\r\n\fé€😀\u00a0"), max_size=40),
+       st.sampled_from(["utf-8", "utf-16", "utf-32", "cp1252-ish"]),
+       st.integers(min_value=1, max_value=9))
+def test_decoding_a_piece_at_a_time_gives_the_text_decoded_whole(
+        text: str, codec: str, piece: int) -> None:
+    """Big files are decoded ``PIECE`` bytes at a time (a 50 MB decode held the event loop):
+    a character or a ``\\r\\n`` cut between two pieces comes out as decoding it whole does."""
+    from extractor_tui.core import text as text_module
+
+    if codec == "cp1252-ish":
+        data = text.encode("cp1252", errors="replace")
+    else:
+        data = text.encode(codec)  # "utf-16"/"utf-32" write a byte-order mark
+    whole = decode_text(data)
+    saved = text_module.PIECE
+    text_module.PIECE = piece
+    try:
+        assert decode_text(data) == whole
+    finally:
+        text_module.PIECE = saved
+    assert "\r" not in whole[0]
