@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from extractor_tui.cli import main
+from extractor_tui.entry import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -63,7 +63,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 "extractor_tui.core.job_plan")),
     (4, "cli", ("extractor_tui.cli_run", "extractor_tui.cli_batch")),
     (4, "ui", ("extractor_tui.ui",)),
-    (5, "entry", ("extractor_tui.cli", "extractor_tui.__main__")),
+    (5, "entry", ("extractor_tui.cli", "extractor_tui.__main__", "extractor_tui.entry")),
 )
 
 PACKAGES = {"extractor_tui": (0, "base"), "extractor_tui.core": (2, "documents")}
