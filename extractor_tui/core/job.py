@@ -362,13 +362,8 @@ class Job(JobSpending):
         neither reading nor chunking it again could change anything. What the session
         knows is read a page at a time (10,000 files at once held the loop 150 ms)."""
         known: dict[str, tuple[FileStamp, str, ReusableChunk]] = {}
-        after = 0
-        while True:
-            page, last = self.session.reusable_files(after, PAGE)
+        for page in self.session.reusable_pages():
             known.update(page)
-            if last == after:
-                break
-            after = last
             await asyncio.sleep(0)
         chunking = self._chunking
 

@@ -430,23 +430,29 @@ class Session(PageReads):
             db.execute("INSERT OR REPLACE INTO file_stamps(doc_id, size, mtime_ns, chunking) "
                        "VALUES (?, ?, ?, ?)", (doc_id, stamp.size, stamp.mtime_ns, chunking))
 
-    def reusable_files(self, after: int = 0, size: int = -1
-                       ) -> tuple[dict[str, tuple[FileStamp, str, ReusableChunk]], int]:
-        """Path → (stamp, chunking, first chunk) of the loaded documents with a stamp and an
-        id above ``after`` (at most ``size``, or all), and the last id read (``after`` when
-        none): a re-run of 10,000 documents reads them a page at a time."""
+    def reusable_pages(self, size: int = PAGE
+                       ) -> Iterator[dict[str, tuple[FileStamp, str, ReusableChunk]]]:
+        """Path → (stamp, chunking, first chunk) of the loaded documents with a stamp, ``size``
+        documents a page, each read when it is asked for (by id, as ``document_pages``): a
+        re-run of 10,000 documents reads them a page at a time."""
         exists = self._db.execute("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND "
                                   "name = 'file_stamps'").fetchone()
         if exists is None:
-            return {}, after
-        rows = self._db.execute(
-            'SELECT d.path, f.size, f.mtime_ns, f.chunking, d.text_sha256, c.start, c."end", '
-            "c.key, d.id FROM file_stamps f JOIN documents d ON d.id = f.doc_id JOIN chunks c "
-            "ON c.doc_id = d.id AND c.chunk = 0 AND c.part = '[]' WHERE d.status = 'loaded' "
-            "AND d.id > ? ORDER BY d.id LIMIT ?", (after, size)).fetchall()
-        return ({read_path(r[0]): (FileStamp(int(r[1]), int(r[2])), str(r[3]),
-                                   ReusableChunk(str(r[4]), int(r[5]), int(r[6]), str(r[7])))
-                 for r in rows}, int(rows[-1][8]) if rows else after)
+            return
+        after = 0
+        while True:
+            rows = self._db.execute(
+                'SELECT d.path, f.size, f.mtime_ns, f.chunking, d.text_sha256, c.start, '
+                'c."end", c.key, d.id FROM file_stamps f JOIN documents d ON d.id = f.doc_id '
+                "JOIN chunks c ON c.doc_id = d.id AND c.chunk = 0 AND c.part = '[]' "
+                "WHERE d.status = 'loaded' AND d.id > ? ORDER BY d.id LIMIT ?",
+                (after, size)).fetchall()
+            if not rows:
+                return
+            after = int(rows[-1][8])
+            yield {read_path(r[0]): (FileStamp(int(r[1]), int(r[2])), str(r[3]),
+                                     ReusableChunk(str(r[4]), int(r[5]), int(r[6]), str(r[7])))
+                   for r in rows}
 
     def remove_document(self, doc_id: int) -> None:
         """Forget a document with its chunks, history, results and edits (not the cache)."""
