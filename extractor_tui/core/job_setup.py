@@ -27,7 +27,8 @@ __all__ = ["MODES_META", "endpoint_models", "engine_config", "list_models", "mak
 def prepare_sdk() -> None:
     """What ``make_client`` would do first for an SDK client, done now: the SDK's imports
     (openai, httpx2, aiohttp, 0.3-0.7 s) and its TLS context (50-100 ms). The CLI calls it
-    on a thread before its Job makes the client on the event loop."""
+    before its event loop starts (``cli_run.prepare``), so the Job makes its client on the
+    loop without either."""
     from extractor_tui.core.llm import openai_client, transport  # noqa: F401 - imported now
 
     transport.warm()

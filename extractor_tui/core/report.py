@@ -313,8 +313,8 @@ def _document_adapter() -> pydantic.TypeAdapter[DocumentReport]:
 
 def warm() -> None:
     """Build the report's serialisers now (pydantic makes each on first use, 80 ms): the
-    CLI does it on a thread before the run, not on the loop at its end; the stored
-    results' one with them."""
+    CLI does it before its event loop starts (``cli_run.prepare``), not on the loop at the
+    run's end; the stored results' one with them."""
     _adapter()
     _document_adapter()
     warm_results()

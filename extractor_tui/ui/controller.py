@@ -374,7 +374,7 @@ class Controller:
         if not self._idle("start a run", loads_too=True):
             return
         if self.job.session.document_count() <= PLAN_AT_ONCE:
-            self._ask_to_run(self.job.plan())
+            self._ask_to_run(self.plan())
             return
 
         async def planned() -> None:

@@ -92,7 +92,7 @@ def _ssl_context(verify: bool) -> ssl.SSLContext:
 
 def warm() -> None:
     """Build the default TLS context now: reading the CA bundle takes 50-100 ms, which the
-    CLI spends on a thread before its Job makes the client on the event loop."""
+    CLI spends before its event loop starts (``job_setup.prepare_sdk``)."""
     _ssl_context(True)
 
 
